@@ -1,0 +1,306 @@
+//! Comparison of normalized observations, and the verdict table.
+//!
+//! Owns [`Verdict`] (DESIGN.md's table), the per-field diff with `similar`,
+//! the matching of differences against a scenario's declared divergences,
+//! and the flakiness check across repeats. Pure: no engine, no output.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use similar::TextDiff;
+
+use crate::scenario::{Divergence, Field};
+
+/// The verdict for one scenario under one candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every observed field equal after normalization.
+    Parity,
+    /// Every difference is declared in `expect.diverges`.
+    Expected,
+    /// A difference nobody declared.
+    Divergence,
+    /// A declared divergence did not happen.
+    Stale,
+    /// Repeats under one runtime disagreed.
+    Flaky,
+    /// Harness or engine trouble.
+    Error,
+    /// Runtime unavailable or the host can't run it.
+    Skipped,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 7] = [
+        Verdict::Parity,
+        Verdict::Expected,
+        Verdict::Divergence,
+        Verdict::Stale,
+        Verdict::Flaky,
+        Verdict::Error,
+        Verdict::Skipped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Parity => "parity",
+            Verdict::Expected => "expected",
+            Verdict::Divergence => "divergence",
+            Verdict::Stale => "stale",
+            Verdict::Flaky => "flaky",
+            Verdict::Error => "error",
+            Verdict::Skipped => "skipped",
+        }
+    }
+
+    /// Whether the verdict fails `cargo test` and `parity run`.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Verdict::Divergence | Verdict::Stale | Verdict::Flaky | Verdict::Error)
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One field that differed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    pub field: Field,
+    /// Normalized text on the baseline (or the first repeat) side.
+    pub left: String,
+    /// Normalized text on the candidate (or the disagreeing repeat) side.
+    pub right: String,
+    /// A unified diff of the two texts.
+    pub unified: String,
+    /// Line-level summary, e.g. `mknod /tmp/n c 1:3: ok -> EPERM`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<String>,
+    /// Whether an `expect.diverges` entry covers this field.
+    pub declared: bool,
+}
+
+/// The outcome of comparing two sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    pub verdict: Verdict,
+    pub diffs: Vec<FieldDiff>,
+    /// Why, in words, when the verdict is not self-explanatory.
+    pub reason: Option<String>,
+}
+
+/// Diffs `left` and `right` field by field.
+pub fn diff_fields(
+    left: &BTreeMap<Field, String>,
+    right: &BTreeMap<Field, String>,
+    left_name: &str,
+    right_name: &str,
+) -> Vec<FieldDiff> {
+    let fields: BTreeSet<Field> = left.keys().chain(right.keys()).copied().collect();
+    let absent = "(not observed)".to_string();
+    fields
+        .into_iter()
+        .filter_map(|field| {
+            let a = left.get(&field).unwrap_or(&absent);
+            let b = right.get(&field).unwrap_or(&absent);
+            (a != b).then(|| FieldDiff {
+                field,
+                left: a.clone(),
+                right: b.clone(),
+                unified: unified(a, b, left_name, right_name),
+                summary: summarize(field, a, b),
+                declared: false,
+            })
+        })
+        .collect()
+}
+
+/// A unified diff with `left_name` and `right_name` as file headers.
+pub fn unified(a: &str, b: &str, left_name: &str, right_name: &str) -> String {
+    let a = with_newline(a);
+    let b = with_newline(b);
+    TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header(left_name, right_name)
+        .to_string()
+}
+
+fn with_newline(s: &str) -> String {
+    if s.is_empty() || s.ends_with('\n') {
+        s.to_string()
+    } else {
+        format!("{s}\n")
+    }
+}
+
+/// For `key = outcome` line fields (syscalls), which keys changed outcome.
+fn summarize(field: Field, a: &str, b: &str) -> Vec<String> {
+    if field != Field::Syscalls {
+        return Vec::new();
+    }
+    let split = |t: &str| -> BTreeMap<String, BTreeSet<String>> {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for line in t.lines() {
+            if let Some((k, v)) = line.rsplit_once(" = ") {
+                m.entry(k.to_string()).or_default().insert(v.to_string());
+            }
+        }
+        m
+    };
+    let (ma, mb) = (split(a), split(b));
+    let join = |s: Option<&BTreeSet<String>>| {
+        s.map(|s| s.iter().cloned().collect::<Vec<_>>().join("|"))
+            .unwrap_or_else(|| "(not called)".into())
+    };
+    let keys: BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
+    keys.into_iter()
+        .filter(|k| ma.get(*k) != mb.get(*k))
+        .map(|k| format!("{k}: {} -> {}", join(ma.get(k)), join(mb.get(k))))
+        .collect()
+}
+
+/// The verdict for a candidate given the field differences from the
+/// baseline and the divergences declared for that candidate.
+pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison {
+    let covers = |d: &Divergence, f: Field| d.fields.is_empty() || d.fields.contains(&f);
+    for diff in &mut diffs {
+        diff.declared = declared.iter().any(|d| covers(d, diff.field));
+    }
+    let undeclared: Vec<Field> = diffs.iter().filter(|d| !d.declared).map(|d| d.field).collect();
+    if !undeclared.is_empty() {
+        let names: Vec<&str> = undeclared.iter().map(|f| f.name()).collect();
+        return Comparison {
+            verdict: Verdict::Divergence,
+            reason: Some(format!("undeclared difference in {}", names.join(", "))),
+            diffs,
+        };
+    }
+    let unhappened: Vec<&&Divergence> = declared
+        .iter()
+        .filter(|d| !diffs.iter().any(|x| covers(d, x.field)))
+        .collect();
+    if let Some(d) = unhappened.first() {
+        let fields = if d.fields.is_empty() {
+            "any field".to_string()
+        } else {
+            d.fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        };
+        return Comparison {
+            verdict: Verdict::Stale,
+            reason: Some(format!(
+                "declared divergence in {fields} did not happen ({})",
+                d.reason
+            )),
+            diffs,
+        };
+    }
+    if diffs.is_empty() {
+        Comparison {
+            verdict: Verdict::Parity,
+            diffs,
+            reason: None,
+        }
+    } else {
+        Comparison {
+            verdict: Verdict::Expected,
+            reason: declared.first().map(|d| d.reason.clone()),
+            diffs,
+        }
+    }
+}
+
+/// The first disagreement among repeats of one runtime, if any.
+pub fn flakiness(runs: &[BTreeMap<Field, String>], runtime: &str) -> Option<Vec<FieldDiff>> {
+    let first = runs.first()?;
+    runs.iter().enumerate().skip(1).find_map(|(i, run)| {
+        let diffs = diff_fields(first, run, &format!("{runtime} run 1"), &format!("{runtime} run {}", i + 1));
+        (!diffs.is_empty()).then_some(diffs)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn obs(pairs: &[(Field, &str)]) -> BTreeMap<Field, String> {
+        pairs.iter().map(|(f, s)| (*f, s.to_string())).collect()
+    }
+
+    fn div(fields: Vec<Field>) -> Divergence {
+        Divergence {
+            runtime: "cand".into(),
+            fields,
+            reason: "because".into(),
+            link: None,
+        }
+    }
+
+    #[rstest]
+    #[case::equal(&[(Field::ExitCode, "0")], &[(Field::ExitCode, "0")], vec![], Verdict::Parity)]
+    #[case::undeclared(&[(Field::ExitCode, "0")], &[(Field::ExitCode, "1")], vec![], Verdict::Divergence)]
+    #[case::declared(&[(Field::ExitCode, "0")], &[(Field::ExitCode, "1")], vec![div(vec![Field::ExitCode])], Verdict::Expected)]
+    #[case::declared_any(&[(Field::Stdout, "a")], &[(Field::Stdout, "b")], vec![div(vec![])], Verdict::Expected)]
+    #[case::wrong_field(&[(Field::Stdout, "a")], &[(Field::Stdout, "b")], vec![div(vec![Field::ExitCode])], Verdict::Divergence)]
+    #[case::stale(&[(Field::ExitCode, "0")], &[(Field::ExitCode, "0")], vec![div(vec![Field::ExitCode])], Verdict::Stale)]
+    #[case::partly_stale(
+        &[(Field::ExitCode, "0"), (Field::Stdout, "a")],
+        &[(Field::ExitCode, "1"), (Field::Stdout, "a")],
+        vec![div(vec![Field::ExitCode]), div(vec![Field::Stdout])],
+        Verdict::Stale
+    )]
+    #[case::one_entry_many_fields(
+        &[(Field::ExitCode, "0"), (Field::Stderr, "")],
+        &[(Field::ExitCode, "1"), (Field::Stderr, "")],
+        vec![div(vec![Field::ExitCode, Field::Stderr])],
+        Verdict::Expected
+    )]
+    #[case::refusal_on_one_side(
+        &[(Field::Engine, "started"), (Field::ExitCode, "0")],
+        &[(Field::Engine, "refused: no")],
+        vec![],
+        Verdict::Divergence
+    )]
+    fn verdict_table(
+        #[case] a: &[(Field, &str)],
+        #[case] b: &[(Field, &str)],
+        #[case] declared: Vec<Divergence>,
+        #[case] verdict: Verdict,
+    ) {
+        let diffs = diff_fields(&obs(a), &obs(b), "base", "cand");
+        let refs: Vec<&Divergence> = declared.iter().collect();
+        assert_eq!(judge(diffs, &refs).verdict, verdict);
+    }
+
+    #[test]
+    fn unified_diff_names_both_sides() {
+        let d = &diff_fields(&obs(&[(Field::Stdout, "a\nb")]), &obs(&[(Field::Stdout, "a\nc")]), "runc", "userns-remap")[0];
+        assert!(d.unified.contains("--- runc"), "{}", d.unified);
+        assert!(d.unified.contains("+++ userns-remap"));
+        assert!(d.unified.contains("-b\n+c\n"), "{}", d.unified);
+    }
+
+    #[test]
+    fn syscall_outcome_changes_are_summarized() {
+        let a = "mknod /tmp/n c 1:3 = ok\nwrite = ok\n";
+        let b = "mknod /tmp/n c 1:3 = EPERM\nwrite = ok\nmount /x = EPERM\n";
+        let d = &diff_fields(&obs(&[(Field::Syscalls, a)]), &obs(&[(Field::Syscalls, b)]), "a", "b")[0];
+        assert_eq!(
+            d.summary,
+            vec!["mknod /tmp/n c 1:3: ok -> EPERM", "mount /x: (not called) -> EPERM"]
+        );
+    }
+
+    #[test]
+    fn repeats_that_disagree_are_flaky() {
+        let runs = vec![obs(&[(Field::Stdout, "1")]), obs(&[(Field::Stdout, "1")]), obs(&[(Field::Stdout, "2")])];
+        let d = flakiness(&runs, "runc").unwrap();
+        assert!(d[0].unified.contains("runc run 3"));
+        assert!(flakiness(&runs[..2], "runc").is_none());
+    }
+}

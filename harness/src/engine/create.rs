@@ -1,0 +1,284 @@
+//! A [`RunSpec`] as an Engine API create request.
+//!
+//! Owns the mapping of Compose-spec names to `ContainerCreateBody` and
+//! `HostConfig` fields, the probe's entrypoint wrapper, and parity's labels.
+//! Pure: no requests are made here.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
+    MountVolumeOptions,
+};
+
+use super::client::{HOST_LABEL, PID_LABEL, RUN_LABEL, hostname};
+use crate::container::parse_size;
+use crate::image::{PROBE_DIR, PROBE_OUT, PROBE_PATH, resolve_bind_source};
+use crate::plan::{ProbePlan, RunSpec};
+
+/// How long the probe waits for its tracer before running untraced.
+pub const TRACER_WAIT_SECS: u32 = 20;
+
+/// The create request, and the named volumes it creates (to remove after).
+pub struct CreateRequest {
+    pub body: ContainerCreateBody,
+    pub volumes: Vec<String>,
+}
+
+/// `image_entrypoint` is the image's own entrypoint (used when the scenario
+/// sets none and the probe wraps the command).
+pub fn create_request(
+    spec: &RunSpec,
+    image: &str,
+    image_entrypoint: &[String],
+    name: &str,
+    run_id: &str,
+) -> Result<CreateRequest, String> {
+    let c = &spec.container;
+    let mut labels = HashMap::from([
+        (RUN_LABEL.to_string(), run_id.to_string()),
+        (PID_LABEL.to_string(), std::process::id().to_string()),
+        (HOST_LABEL.to_string(), hostname()),
+        ("io.parity.scenario".to_string(), spec.scenario_id.clone()),
+        ("io.parity.runtime".to_string(), spec.runtime.clone()),
+    ]);
+    labels.retain(|_, v| !v.is_empty());
+
+    let (mut binds, mut mounts, mut volumes) = (Vec::new(), Vec::new(), Vec::new());
+    for v in &c.volumes {
+        let parts: Vec<&str> = v.split(':').collect();
+        let (source, target, mode) = match parts.as_slice() {
+            [t] => ("", *t, ""),
+            [s, t] => (*s, *t, ""),
+            [s, t, m] => (*s, *t, *m),
+            _ => return Err(format!("volume {v:?} is not SOURCE:TARGET[:MODE]")),
+        };
+        if source.starts_with('/') || source.starts_with('.') || source.starts_with('~') {
+            let source = resolve_bind_source(&spec.scenario_path, source);
+            binds.push(if mode.is_empty() { format!("{source}:{target}") } else { format!("{source}:{target}:{mode}") });
+        } else {
+            let vol_name = (!source.is_empty()).then(|| format!("{name}-{source}"));
+            if let Some(n) = &vol_name {
+                volumes.push(n.clone());
+            }
+            mounts.push(Mount {
+                target: Some(target.to_string()),
+                source: vol_name,
+                typ: Some(MountType::VOLUME),
+                read_only: Some(mode.split(',').any(|m| m == "ro")),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    let (entrypoint, cmd) = match &spec.probe {
+        Some(p) => {
+            // The probe's own folder: an anonymous volume, so the probe can
+            // be uploaded and write results even with a read-only rootfs.
+            mounts.push(Mount {
+                target: Some(PROBE_DIR.into()),
+                typ: Some(MountType::VOLUME),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            let inner = c.entrypoint.clone().unwrap_or_else(|| image_entrypoint.to_vec());
+            let mut ep = wrap_args(p);
+            ep.extend(inner);
+            (Some(ep), Some(spec.command.clone()))
+        }
+        None => (c.entrypoint.clone(), Some(spec.command.clone())),
+    };
+    let devices = c
+        .devices
+        .iter()
+        .map(|d| {
+            let parts: Vec<&str> = d.split(':').collect();
+            DeviceMapping {
+                path_on_host: parts.first().map(|s| s.to_string()),
+                path_in_container: Some(parts.get(1).unwrap_or(&parts[0]).to_string()),
+                cgroup_permissions: Some(parts.get(2).unwrap_or(&"rwm").to_string()),
+            }
+        })
+        .collect::<Vec<_>>();
+    let tmpfs: HashMap<String, String> = c
+        .tmpfs
+        .iter()
+        .map(|t| match t.split_once(':') {
+            Some((p, o)) => (p.to_string(), o.to_string()),
+            None => (t.to_string(), String::new()),
+        })
+        .collect();
+    let size = |s: &Option<String>, what: &str| -> Result<Option<i64>, String> {
+        s.as_deref()
+            .map(|v| parse_size(v).ok_or_else(|| format!("{what} {v:?} is not a size like 64m")))
+            .transpose()
+    };
+    let cgroupns_mode = match c.cgroup.as_deref() {
+        None => None,
+        Some("host") => Some(HostConfigCgroupnsModeEnum::HOST),
+        Some("private") => Some(HostConfigCgroupnsModeEnum::PRIVATE),
+        Some(other) => return Err(format!("cgroup {other:?} is not host or private")),
+    };
+    let host_config = HostConfig {
+        runtime: Some(spec.oci_runtime.clone()),
+        privileged: c.privileged,
+        cap_add: non_empty(c.cap_add.clone()),
+        cap_drop: non_empty(c.cap_drop.clone()),
+        security_opt: non_empty(c.security_opt.clone()),
+        devices: non_empty(devices),
+        network_mode: c.network_mode.clone(),
+        pid_mode: c.pid.clone(),
+        ipc_mode: c.ipc.clone(),
+        uts_mode: c.uts.clone(),
+        userns_mode: c.userns_mode.clone(),
+        cgroupns_mode,
+        readonly_rootfs: c.read_only,
+        sysctls: (!c.sysctls.is_empty()).then(|| c.sysctls.clone().into_iter().collect()),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+        binds: non_empty(binds),
+        mounts: non_empty(mounts),
+        init: c.init,
+        shm_size: size(&c.shm_size, "shm_size")?,
+        memory: size(&c.mem_limit, "mem_limit")?,
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        entrypoint,
+        cmd,
+        env: (!c.environment.is_empty()).then(|| c.environment.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        user: c.user.clone(),
+        working_dir: c.working_dir.clone(),
+        hostname: c.hostname.clone(),
+        labels: Some(labels),
+        tty: Some(false),
+        attach_stdout: Some(false),
+        attach_stderr: Some(false),
+        network_disabled: None,
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    Ok(CreateRequest { body, volumes })
+}
+
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// The probe's `wrap` invocation that precedes the workload's argv.
+pub fn wrap_args(p: &ProbePlan) -> Vec<String> {
+    let mut args = vec![PROBE_PATH.to_string(), "wrap".into(), "--out".into(), PROBE_OUT.into()];
+    if p.needs_tracer() {
+        args.extend(["--wait-tracer".into(), TRACER_WAIT_SECS.to_string()]);
+    }
+    if p.mounts {
+        args.push("--mounts".into());
+    }
+    let facts: Vec<&str> = p
+        .facts
+        .iter()
+        .filter(|f| **f != crate::scenario::Field::MountTable)
+        .map(|f| f.name())
+        .collect();
+    if !facts.is_empty() {
+        args.extend(["--facts".into(), facts.join(",")]);
+    }
+    args.push("--".into());
+    args
+}
+
+/// The tracer started with exec once the container runs.
+pub fn attach_args(p: &ProbePlan) -> Vec<String> {
+    let mut args = vec![
+        PROBE_PATH.to_string(),
+        "attach".into(),
+        "--pid".into(),
+        "1".into(),
+        "--out".into(),
+        PROBE_OUT.into(),
+    ];
+    if p.syscalls {
+        args.push("--syscalls".into());
+    }
+    if p.mounts {
+        args.push("--mounts".into());
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::ContainerSpec;
+    use std::time::Duration;
+
+    fn spec(container: ContainerSpec, probe: Option<ProbePlan>) -> RunSpec {
+        RunSpec {
+            scenario_id: "a/b".into(),
+            scenario_path: "/s/a/b.yaml".into(),
+            runtime: "runc".into(),
+            oci_runtime: "runc".into(),
+            endpoint: "unix:///x".into(),
+            image: None,
+            command: vec!["sh".into(), "-c".into(), "true".into()],
+            container,
+            timeout: Duration::from_secs(1),
+            probe,
+        }
+    }
+
+    #[test]
+    fn compose_names_map_to_the_engine_api() {
+        let c: ContainerSpec = crate::yaml::from_str(
+            std::path::Path::new("c.yaml"),
+            "cap_add: [SYS_ADMIN]\npid: host\nread_only: true\ndevices: [/dev/fuse]\ntmpfs: [/run:size=1m]\nvolumes: [/etc/hosts:/h:ro, data:/d]\nenvironment: { A: b }\ncgroup: host\nmem_limit: 16m\n",
+        )
+        .unwrap();
+        let req = create_request(&spec(c, None), "img", &[], "parity-x-1", "x").unwrap();
+        let hc = req.body.host_config.unwrap();
+        assert_eq!(hc.cap_add.unwrap(), vec!["SYS_ADMIN"]);
+        assert_eq!(hc.pid_mode.as_deref(), Some("host"));
+        assert_eq!(hc.readonly_rootfs, Some(true));
+        assert_eq!(hc.devices.unwrap()[0].path_in_container.as_deref(), Some("/dev/fuse"));
+        assert_eq!(hc.tmpfs.unwrap()["/run"], "size=1m");
+        assert_eq!(hc.binds.unwrap(), vec!["/etc/hosts:/h:ro"]);
+        assert_eq!(hc.mounts.unwrap()[0].source.as_deref(), Some("parity-x-1-data"));
+        assert_eq!(req.volumes, vec!["parity-x-1-data"]);
+        assert_eq!(hc.memory, Some(16 << 20));
+        assert_eq!(hc.runtime.as_deref(), Some("runc"));
+        assert_eq!(req.body.env.unwrap(), vec!["A=b"]);
+        assert_eq!(req.body.tty, Some(false));
+        assert_eq!(req.body.labels.unwrap()[RUN_LABEL], "x");
+    }
+
+    #[test]
+    fn the_probe_wraps_the_image_entrypoint() {
+        let p = ProbePlan {
+            syscalls: true,
+            mounts: true,
+            facts: Default::default(),
+        };
+        let req = create_request(&spec(ContainerSpec::default(), Some(p.clone())), "img", &["/ep".into()], "n", "r").unwrap();
+        let ep = req.body.entrypoint.unwrap();
+        assert_eq!(ep[0], PROBE_PATH);
+        assert_eq!(ep.last().unwrap(), "/ep");
+        assert_eq!(ep[ep.len() - 2], "--");
+        assert_eq!(req.body.cmd.unwrap(), vec!["sh", "-c", "true"]);
+        let hc = req.body.host_config.unwrap();
+        assert_eq!(hc.mounts.unwrap()[0].target.as_deref(), Some(PROBE_DIR));
+        assert!(attach_args(&p).contains(&"--syscalls".to_string()));
+    }
+
+    #[test]
+    fn without_the_probe_the_command_is_untouched() {
+        let req = create_request(&spec(ContainerSpec::default(), None), "img", &[], "n", "r").unwrap();
+        assert_eq!(req.body.entrypoint, None);
+        assert_eq!(req.body.cmd.unwrap(), vec!["sh", "-c", "true"]);
+    }
+}

@@ -1,0 +1,96 @@
+//! Suite events and the results they carry.
+//!
+//! Owns what the suite tells its consumers (terminal, JSON, reports, the
+//! `cargo test` harness): a run started, a scenario started, a verdict
+//! landed, the run finished. Consumers implement [`Reporter`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{FieldDiff, Verdict};
+use crate::engine::EngineInfo;
+use crate::observe::Observation;
+use crate::scenario::Divergence;
+
+/// The verdict for one scenario under one candidate, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// Scenario id, e.g. `mounts/tmpfs`.
+    pub id: String,
+    pub path: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub baseline: String,
+    pub candidate: String,
+    pub verdict: Verdict,
+    /// Why, in words (skip reason, error message, undeclared fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The fields that differed (baseline vs candidate, or between repeats
+    /// when flaky), normalized.
+    #[serde(default)]
+    pub diffs: Vec<FieldDiff>,
+    /// The divergences the scenario declares for this candidate.
+    #[serde(default)]
+    pub expected: Vec<Divergence>,
+    /// Every run's observation on each side.
+    #[serde(default)]
+    pub baseline_runs: Vec<Observation>,
+    #[serde(default)]
+    pub candidate_runs: Vec<Observation>,
+    /// The effective container create request on the candidate side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
+}
+
+/// Totals of one candidate's verdicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub candidate: String,
+    pub by_verdict: std::collections::BTreeMap<Verdict, usize>,
+}
+
+/// What the suite reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Started {
+        run_id: String,
+        baseline: String,
+        candidates: Vec<String>,
+        scenarios: usize,
+        engines: Vec<EngineInfo>,
+    },
+    ScenarioStarted {
+        id: String,
+    },
+    Verdict(Box<ScenarioResult>),
+    Finished {
+        results: Vec<ScenarioResult>,
+    },
+}
+
+/// A consumer of suite events.
+pub trait Reporter: Send {
+    fn on_event(&mut self, event: &Event);
+}
+
+/// Per-candidate totals, in candidate order.
+pub fn totals(results: &[ScenarioResult], candidates: &[String]) -> Vec<Totals> {
+    candidates
+        .iter()
+        .map(|c| {
+            let mut t = Totals {
+                candidate: c.clone(),
+                ..Default::default()
+            };
+            for r in results.iter().filter(|r| &r.candidate == c) {
+                *t.by_verdict.entry(r.verdict).or_default() += 1;
+            }
+            t
+        })
+        .collect()
+}
+
+/// The process exit status DESIGN.md gives: 1 when anything failed.
+pub fn exit_status(results: &[ScenarioResult]) -> i32 {
+    if results.iter().any(|r| r.verdict.is_failure()) { 1 } else { 0 }
+}

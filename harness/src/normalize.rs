@@ -1,0 +1,106 @@
+//! Normalization: the rewrites applied to observed text before comparing.
+//!
+//! Owns the order and scope of rules: parity's built-in rules (container
+//! ids and names, which differ on every run), then the runtime profile's
+//! text rules, then the scenario's own. It works on canonical field text
+//! from `observe` and knows nothing of engines or verdicts.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+
+use crate::observe::Observation;
+use crate::scenario::{Field, NormalizeRule};
+
+/// Compiled rules for one scenario under one runtime.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    rules: Vec<(Regex, String, Vec<Field>)>,
+}
+
+/// Rewrites every run needs: engine-generated ids and parity's own
+/// container names never mean a difference.
+fn builtin() -> Vec<NormalizeRule> {
+    vec![
+        NormalizeRule {
+            pattern: r"\b[0-9a-f]{64}\b".into(),
+            replace: "<id>".into(),
+            fields: vec![],
+        },
+        NormalizeRule {
+            pattern: r"\bparity-[0-9a-z]+-[0-9]+\b".into(),
+            replace: "<container>".into(),
+            fields: vec![],
+        },
+    ]
+}
+
+impl Normalizer {
+    /// Built-in rules, then `profile` rules, then `scenario` rules. Patterns
+    /// were checked when their files loaded.
+    pub fn new(profile: &[NormalizeRule], scenario: &[NormalizeRule]) -> Result<Normalizer, regex::Error> {
+        let mut rules = Vec::new();
+        for rule in builtin().iter().chain(profile).chain(scenario) {
+            rules.push((Regex::new(&rule.pattern)?, rule.replace.clone(), rule.fields.clone()));
+        }
+        Ok(Normalizer { rules })
+    }
+
+    /// `text` of `field` after every rule that applies to it.
+    pub fn apply(&self, field: Field, text: &str) -> String {
+        let mut out = text.to_string();
+        for (re, replace, fields) in &self.rules {
+            let applies = if fields.is_empty() {
+                field.is_normalized() || field == Field::Engine
+            } else {
+                fields.contains(&field)
+            };
+            if applies {
+                out = re.replace_all(&out, replace.as_str()).into_owned();
+            }
+        }
+        out
+    }
+
+    /// The normalized text of each of `fields` present in `obs`.
+    pub fn texts(&self, obs: &Observation, fields: impl IntoIterator<Item = Field>) -> BTreeMap<Field, String> {
+        fields
+            .into_iter()
+            .filter_map(|f| obs.text(f).map(|t| (f, self.apply(f, &t))))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(p: &str, r: &str, fields: Vec<Field>) -> NormalizeRule {
+        NormalizeRule {
+            pattern: p.into(),
+            replace: r.into(),
+            fields,
+        }
+    }
+
+    #[test]
+    fn container_ids_are_always_normalized() {
+        let n = Normalizer::new(&[], &[]).unwrap();
+        let id = "a".repeat(64);
+        assert_eq!(n.apply(Field::Stdout, &format!("id {id}\n")), "id <id>\n");
+        assert_eq!(n.apply(Field::Engine, "parity-k3x9-12 refused"), "<container> refused");
+    }
+
+    #[test]
+    fn scenario_rules_run_after_profile_rules_and_respect_fields() {
+        let n = Normalizer::new(
+            &[rule("100000", "ROOT", vec![])],
+            &[rule("ROOT", "0", vec![Field::Stdout]), rule("x", "y", vec![Field::Stderr])],
+        )
+        .unwrap();
+        assert_eq!(n.apply(Field::Stdout, "100000 x"), "0 x");
+        assert_eq!(n.apply(Field::Stderr, "100000 x"), "ROOT y");
+        // exit codes are never rewritten by rules without explicit fields
+        assert_eq!(n.apply(Field::ExitCode, "100000"), "100000");
+    }
+}

@@ -1,0 +1,171 @@
+//! Planning: one scenario under one runtime profile becomes a [`RunSpec`].
+//!
+//! Owns the merge of profile defaults under scenario options, parity's own
+//! defaults (no network), what the probe is asked to observe, and the
+//! static checks of what a host can run. It produces plain data; `engine`
+//! turns it into an Engine API request.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::container::ContainerSpec;
+use crate::runtime::RuntimeProfile;
+use crate::scenario::{DEFAULT_IMAGE, Field, Scenario};
+
+/// Everything needed to run one scenario once under one runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    pub scenario_id: String,
+    pub scenario_path: PathBuf,
+    pub runtime: String,
+    pub oci_runtime: String,
+    pub endpoint: String,
+    /// An image reference, or `None` for parity's own image.
+    pub image: Option<String>,
+    pub command: Vec<String>,
+    pub container: ContainerSpec,
+    pub timeout: Duration,
+    /// What the probe observes; `None` runs the command untouched.
+    pub probe: Option<ProbePlan>,
+}
+
+/// What the in-container probe is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbePlan {
+    /// Trace syscalls with ptrace.
+    pub syscalls: bool,
+    /// Snapshot the mount table before and after the workload.
+    pub mounts: bool,
+    /// Opt-in environment facts.
+    pub facts: BTreeSet<Field>,
+}
+
+impl ProbePlan {
+    /// Whether a tracer must attach (for syscalls, or for the after-exit
+    /// mount snapshot).
+    pub fn needs_tracer(&self) -> bool {
+        self.syscalls || self.mounts
+    }
+}
+
+/// Options that change how a plan is made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Never trace syscalls (`--no-trace`).
+    pub no_trace: bool,
+}
+
+pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) -> RunSpec {
+    let file = &scenario.file;
+    let mut container = file.container.merged_over(&profile.profile.container);
+    if container.network_mode.is_none() {
+        container.network_mode = Some("none".into());
+    }
+    let observed = scenario.observed();
+    let wants_probe = observed.iter().any(|f| f.needs_probe());
+    let probe = wants_probe.then(|| ProbePlan {
+        syscalls: observed.contains(&Field::Syscalls) && !opts.no_trace,
+        mounts: observed.contains(&Field::Mounts) || observed.contains(&Field::MountTable),
+        facts: observed
+            .iter()
+            .copied()
+            .filter(|f| matches!(f, Field::Capabilities | Field::IdMaps | Field::Security | Field::Devices | Field::MountTable))
+            .collect(),
+    });
+    RunSpec {
+        scenario_id: scenario.id.clone(),
+        scenario_path: scenario.path.clone(),
+        runtime: profile.profile.name.clone(),
+        oci_runtime: profile.profile.oci_runtime.clone(),
+        endpoint: profile.endpoint.clone(),
+        image: (file.image != DEFAULT_IMAGE).then(|| file.image.clone()),
+        command: file.command.clone(),
+        container,
+        timeout: file.timeout.0,
+        probe,
+    }
+}
+
+/// A profile with its resolved endpoint.
+#[derive(Debug, Clone)]
+pub struct RunProfile<'a> {
+    pub profile: &'a RuntimeProfile,
+    pub endpoint: String,
+}
+
+/// What the host can do, found once by probing it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostLimits {
+    /// Why `--privileged` containers cannot start here, if they cannot.
+    pub privileged_blocked: Option<String>,
+}
+
+impl HostLimits {
+    /// Why the host cannot run `spec` at all, if it cannot.
+    pub fn blocks(&self, spec: &RunSpec) -> Option<String> {
+        if spec.container.is_privileged() {
+            if let Some(why) = &self.privileged_blocked {
+                return Some(format!("this host cannot run privileged containers: {why}"));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::ScenarioFile;
+    use std::path::Path;
+
+    fn scenario(text: &str) -> Scenario {
+        let file: ScenarioFile = crate::yaml::from_str(Path::new("s.yaml"), text).unwrap();
+        Scenario {
+            id: "a/b".into(),
+            path: "s.yaml".into(),
+            file,
+        }
+    }
+
+    fn profile() -> RuntimeProfile {
+        crate::yaml::from_str(
+            Path::new("p.yaml"),
+            "name: p\noci_runtime: runc\ncontainer: { cap_add: [NET_ADMIN], user: \"7\" }\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn network_defaults_to_none_and_profile_defaults_merge() {
+        let p = profile();
+        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
+        let spec = plan(&scenario("description: d\ncommand: [true]\ncontainer: { cap_add: [SYS_ADMIN] }\n"), &rp, PlanOptions::default());
+        assert_eq!(spec.container.network_mode.as_deref(), Some("none"));
+        assert_eq!(spec.container.cap_add, vec!["NET_ADMIN", "SYS_ADMIN"]);
+        assert_eq!(spec.container.user.as_deref(), Some("7"));
+        assert_eq!(spec.image, None);
+        let probe = spec.probe.unwrap();
+        assert!(probe.syscalls && probe.mounts);
+    }
+
+    #[test]
+    fn no_probe_fields_means_an_untouched_command() {
+        let p = profile();
+        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
+        let spec = plan(&scenario("description: d\ncommand: [/sbin/init]\nobserve: [exit_code, stdout]\n"), &rp, PlanOptions::default());
+        assert_eq!(spec.probe, None);
+        let traced = plan(&scenario("description: d\ncommand: [x]\n"), &rp, PlanOptions { no_trace: true });
+        assert!(!traced.probe.unwrap().syscalls);
+    }
+
+    #[test]
+    fn privileged_scenarios_are_blocked_where_the_host_cannot_run_them() {
+        let p = profile();
+        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
+        let spec = plan(&scenario("description: d\ncommand: [x]\ncontainer: { privileged: true }\n"), &rp, PlanOptions::default());
+        let limits = HostLimits { privileged_blocked: Some("no CAP_SYS_RESOURCE".into()) };
+        assert!(limits.blocks(&spec).unwrap().contains("CAP_SYS_RESOURCE"));
+        assert_eq!(HostLimits::default().blocks(&spec), None);
+    }
+}

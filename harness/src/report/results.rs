@@ -1,0 +1,117 @@
+//! The complete record of a run: `results.json`.
+//!
+//! Owns the versioned document (schema, environment, every result with its
+//! observations) that `--format json` prints and that reports are rendered
+//! from without re-running anything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineInfo;
+use crate::event::{ScenarioResult, Totals, totals};
+use crate::plan::HostLimits;
+
+/// Version of the results document; bumped on incompatible changes.
+pub const RESULTS_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultsDocument {
+    pub schema_version: u32,
+    pub parity_version: String,
+    pub run_id: String,
+    /// RFC 3339 UTC time the run started.
+    pub started_at: String,
+    pub baseline: String,
+    pub candidates: Vec<String>,
+    pub engines: Vec<EngineInfo>,
+    pub host: HostFacts,
+    pub totals: Vec<Totals>,
+    pub results: Vec<ScenarioResult>,
+}
+
+/// The machine the run happened on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub kernel: String,
+    /// Git commit of the scenario library, when it is in a git checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    pub limits: HostLimits,
+}
+
+impl ResultsDocument {
+    pub fn new(
+        run_id: &str,
+        started_at: String,
+        baseline: &str,
+        candidates: &[String],
+        engines: Vec<EngineInfo>,
+        host: HostFacts,
+        results: Vec<ScenarioResult>,
+    ) -> ResultsDocument {
+        ResultsDocument {
+            schema_version: RESULTS_SCHEMA_VERSION,
+            parity_version: env!("CARGO_PKG_VERSION").into(),
+            run_id: run_id.into(),
+            started_at,
+            baseline: baseline.into(),
+            candidates: candidates.to_vec(),
+            engines,
+            host,
+            totals: totals(&results, candidates),
+            results,
+        }
+    }
+}
+
+/// Facts about this host, with the git commit of `dir` if it has one.
+pub fn host_facts(dir: &std::path::Path, limits: HostLimits) -> HostFacts {
+    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+    let git_commit = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    HostFacts {
+        hostname: read("/proc/sys/kernel/hostname"),
+        kernel: read("/proc/sys/kernel/osrelease"),
+        git_commit,
+        limits,
+    }
+}
+
+/// Now, as RFC 3339 UTC, without a date crate.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates_are_rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_795_862_400), "2026-11-28T10:40:00Z");
+    }
+}

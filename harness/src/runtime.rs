@@ -1,0 +1,318 @@
+//! Runtime profiles (`runtimes/NAME.yaml`) and the project configuration
+//! (`parity.toml`) that picks the baseline and the candidates.
+//!
+//! Owns the profile format, loading, and the resolution of which profiles a
+//! run compares (file, then environment, then command line). It does not
+//! contact engines; `engine` and `suite` do.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::ContainerSpec;
+use crate::scenario::NormalizeRule;
+use crate::yaml::{self, YamlError};
+
+/// How to reach and select one OCI runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeProfile {
+    /// The profile's name; must equal the file name without `.yaml`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The OCI runtime the engine is asked for (`HostConfig.Runtime`).
+    pub oci_runtime: String,
+    /// Engine endpoint (`unix://...`, `tcp://...`); default: `DOCKER_HOST` or
+    /// the local socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// Container defaults merged under every scenario's own options.
+    #[serde(default)]
+    pub container: ContainerSpec,
+    /// This runtime's known benign differences, removed for every scenario.
+    #[serde(default)]
+    pub normalize: ProfileNormalize,
+    /// Where to learn how to install the runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<String>,
+}
+
+/// Normalization a runtime profile applies to every scenario.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileNormalize {
+    /// Rules for mount entries (mount table and mount changes).
+    #[serde(default)]
+    pub mounts: Vec<MountRule>,
+    /// Text rewrites, as in scenarios.
+    #[serde(default)]
+    pub text: Vec<NormalizeRule>,
+}
+
+/// A rule over mount entries: entries matching `drop` are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountRule {
+    pub drop: MountMatch,
+}
+
+/// Regexes over a mount entry's parts; all given ones must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MountMatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fstype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mountpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// `parity.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    #[serde(default = "default_baseline")]
+    pub baseline: String,
+    #[serde(default = "default_candidates")]
+    pub candidates: Vec<String>,
+    /// Scenario library, relative to the config file.
+    #[serde(default = "default_scenarios")]
+    pub scenarios: PathBuf,
+    /// Runtime profiles folder, relative to the config file.
+    #[serde(default = "default_runtimes")]
+    pub runtimes: PathBuf,
+    /// Default `--jobs`; default: the number of CPUs.
+    #[serde(default)]
+    pub jobs: Option<usize>,
+    /// Where the `cargo test` harness writes reports, if anywhere.
+    #[serde(default)]
+    pub report_dir: Option<PathBuf>,
+}
+
+fn default_baseline() -> String {
+    "runc".into()
+}
+fn default_candidates() -> Vec<String> {
+    vec!["sysbox-runc".into(), "userns-remap".into()]
+}
+fn default_scenarios() -> PathBuf {
+    "scenarios".into()
+}
+fn default_runtimes() -> PathBuf {
+    "runtimes".into()
+}
+
+impl Default for ProjectConfig {
+    fn default() -> Self {
+        ProjectConfig {
+            baseline: default_baseline(),
+            candidates: default_candidates(),
+            scenarios: default_scenarios(),
+            runtimes: default_runtimes(),
+            jobs: None,
+            report_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RuntimeError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Yaml(#[from] YamlError),
+    #[error("{}: {message}", path.display())]
+    Toml { path: PathBuf, message: String },
+    #[error("{}: profile name {name:?} must match the file name", path.display())]
+    NameMismatch { path: PathBuf, name: String },
+    #[error("unknown runtime {name:?}; profiles in {}: {}", dir.display(), known.join(", "))]
+    Unknown { name: String, dir: PathBuf, known: Vec<String> },
+    #[error("{}: normalize rule pattern {pattern:?} does not compile: {message}", path.display())]
+    BadPattern { path: PathBuf, pattern: String, message: String },
+}
+
+impl RuntimeProfile {
+    pub fn load(path: &Path) -> Result<RuntimeProfile, RuntimeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RuntimeError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let profile: RuntimeProfile = yaml::from_str(path, &text)?;
+        if path.file_stem().is_some_and(|s| s != profile.name.as_str()) {
+            return Err(RuntimeError::NameMismatch {
+                path: path.to_path_buf(),
+                name: profile.name,
+            });
+        }
+        let patterns = profile
+            .normalize
+            .text
+            .iter()
+            .map(|r| r.pattern.clone())
+            .chain(profile.normalize.mounts.iter().flat_map(|m| {
+                [&m.drop.fstype, &m.drop.mountpoint, &m.drop.source]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+            }));
+        for pattern in patterns {
+            if let Err(e) = regex::Regex::new(&pattern) {
+                return Err(RuntimeError::BadPattern {
+                    path: path.to_path_buf(),
+                    pattern,
+                    message: e.to_string(),
+                });
+            }
+        }
+        Ok(profile)
+    }
+
+    /// The endpoint to connect to, resolved against the environment.
+    pub fn endpoint(&self) -> String {
+        self.engine
+            .clone()
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
+    }
+
+    pub fn install_hint(&self) -> String {
+        match &self.install {
+            Some(link) => format!("install: {link}"),
+            None => "see the runtime's documentation to install it".into(),
+        }
+    }
+}
+
+/// All profiles of a folder, by name.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    pub dir: PathBuf,
+    pub by_name: BTreeMap<String, RuntimeProfile>,
+}
+
+impl Profiles {
+    pub fn load_dir(dir: &Path) -> Result<Profiles, RuntimeError> {
+        let mut by_name = BTreeMap::new();
+        let entries = std::fs::read_dir(dir).map_err(|source| RuntimeError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let profile = RuntimeProfile::load(&path)?;
+            by_name.insert(profile.name.clone(), profile);
+        }
+        Ok(Profiles {
+            dir: dir.to_path_buf(),
+            by_name,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&RuntimeProfile, RuntimeError> {
+        self.by_name.get(name).ok_or_else(|| RuntimeError::Unknown {
+            name: name.to_string(),
+            dir: self.dir.clone(),
+            known: self.by_name.keys().cloned().collect(),
+        })
+    }
+}
+
+impl ProjectConfig {
+    /// Reads `parity.toml` at `path`, or the defaults when it is absent.
+    pub fn load(path: &Path) -> Result<ProjectConfig, RuntimeError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| RuntimeError::Toml {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProjectConfig::default()),
+            Err(source) => Err(RuntimeError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Applies `PARITY_BASELINE` and `PARITY_CANDIDATES` (comma or space
+    /// separated) from `env`.
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> ProjectConfig {
+        if let Some(b) = env("PARITY_BASELINE").filter(|s| !s.trim().is_empty()) {
+            self.baseline = b.trim().to_string();
+        }
+        if let Some(c) = env("PARITY_CANDIDATES").filter(|s| !s.trim().is_empty()) {
+            self.candidates = split_list(&c);
+        }
+        self
+    }
+}
+
+/// `a, b c` → `[a, b, c]`.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split([',', ' ', '\n', '\t'])
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Finds the project root: the nearest ancestor of `start` holding
+/// `parity.toml`, else `start`.
+pub fn project_root(start: &Path) -> PathBuf {
+    let abs = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
+    abs.ancestors()
+        .find(|a| a.join("parity.toml").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or(abs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_the_file() {
+        let cfg = ProjectConfig::default().with_env(|k| match k {
+            "PARITY_BASELINE" => Some("crun".into()),
+            "PARITY_CANDIDATES" => Some("a, b c".into()),
+            _ => None,
+        });
+        assert_eq!(cfg.baseline, "crun");
+        assert_eq!(cfg.candidates, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn defaults_compare_runc_with_sysbox_and_userns_remap() {
+        let cfg = ProjectConfig::default();
+        assert_eq!(cfg.baseline, "runc");
+        assert_eq!(cfg.candidates, vec!["sysbox-runc", "userns-remap"]);
+    }
+
+    #[test]
+    fn shipped_profiles_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes");
+        let p = Profiles::load_dir(&dir).unwrap();
+        for name in ["runc", "sysbox-runc", "userns-remap"] {
+            let prof = p.get(name).unwrap();
+            assert!(!prof.oci_runtime.is_empty());
+        }
+        assert!(p.get("nope").unwrap_err().to_string().contains("runc"));
+    }
+
+    #[test]
+    fn profile_errors_are_located() {
+        let dir = std::env::temp_dir().join(format!("parity-prof-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.yaml");
+        std::fs::write(&path, "name: x\noci_runtime: runc\nengin: tcp://x\n").unwrap();
+        let err = RuntimeProfile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("x.yaml:3:1"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

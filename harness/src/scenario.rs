@@ -1,0 +1,457 @@
+//! Scenario files: their format, loading, validation and discovery.
+//!
+//! Owns `scenarios/AREA/NAME.yaml` as DESIGN.md specifies it: the typed
+//! [`Scenario`], its id (the path under the scenarios root without `.yaml`),
+//! and every load error with file, line and column. It does not run anything.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::container::ContainerSpec;
+use crate::yaml::{self, YamlError};
+
+/// The image a scenario runs in when it names none: busybox plus the probe,
+/// built locally in each engine.
+pub const DEFAULT_IMAGE: &str = "parity-probe";
+
+/// One container workload, as written by a scenario author.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// What the workload does and why it matters.
+    pub description: String,
+    /// Free-form labels for `--tag` selection, e.g. `mounts`, `caps`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Image to run; default: the harness's own busybox + probe image.
+    #[serde(default = "default_image")]
+    pub image: String,
+    /// The workload's argv (the container command).
+    pub command: Vec<String>,
+    /// Compose-spec container options.
+    #[serde(default)]
+    pub container: ContainerSpec,
+    /// Per-run time limit; a run past it is killed and observed as `timeout`.
+    #[serde(default = "default_timeout")]
+    pub timeout: Timeout,
+    /// Runs per runtime; disagreement within one runtime is `flaky`.
+    #[serde(default = "default_repeat")]
+    pub repeat: u32,
+    /// Observed fields; default `[exit_code, stdout, stderr, syscalls, mounts]`.
+    #[serde(default = "Field::default_set")]
+    pub observe: Vec<Field>,
+    /// Rewrites applied to output, mount and syscall text before comparing.
+    #[serde(default)]
+    pub normalize: Vec<NormalizeRule>,
+    /// Declared, known differences; default: parity on every observed field.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_image() -> String {
+    DEFAULT_IMAGE.to_string()
+}
+fn default_timeout() -> Timeout {
+    Timeout(Duration::from_secs(30))
+}
+fn default_repeat() -> u32 {
+    1
+}
+
+/// A loaded scenario with its identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Path under the scenarios root without `.yaml`, e.g. `mounts/tmpfs`.
+    pub id: String,
+    pub path: PathBuf,
+    pub file: ScenarioFile,
+}
+
+/// An observable field of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    /// Whether the engine created and started the container, or its refusal.
+    Engine,
+    ExitCode,
+    Stdout,
+    Stderr,
+    Syscalls,
+    Mounts,
+    MountTable,
+    Capabilities,
+    IdMaps,
+    Security,
+    Devices,
+}
+
+impl Field {
+    pub const ALL: [Field; 11] = [
+        Field::Engine,
+        Field::ExitCode,
+        Field::Stdout,
+        Field::Stderr,
+        Field::Syscalls,
+        Field::Mounts,
+        Field::MountTable,
+        Field::Capabilities,
+        Field::IdMaps,
+        Field::Security,
+        Field::Devices,
+    ];
+
+    pub fn default_set() -> Vec<Field> {
+        vec![Field::ExitCode, Field::Stdout, Field::Stderr, Field::Syscalls, Field::Mounts]
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Engine => "engine",
+            Field::ExitCode => "exit_code",
+            Field::Stdout => "stdout",
+            Field::Stderr => "stderr",
+            Field::Syscalls => "syscalls",
+            Field::Mounts => "mounts",
+            Field::MountTable => "mount_table",
+            Field::Capabilities => "capabilities",
+            Field::IdMaps => "id_maps",
+            Field::Security => "security",
+            Field::Devices => "devices",
+        }
+    }
+
+    /// Fields only the probe inside the container can observe.
+    pub fn needs_probe(self) -> bool {
+        !matches!(self, Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr)
+    }
+
+    /// Whether scenario `normalize:` rules apply to this field's text.
+    pub fn is_normalized(self) -> bool {
+        matches!(self, Field::Stdout | Field::Stderr | Field::Syscalls | Field::Mounts | Field::MountTable)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A regex rewrite of observed text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizeRule {
+    /// A regular expression (Rust `regex` syntax).
+    pub pattern: String,
+    /// Replacement; `$1` and `${name}` refer to groups.
+    #[serde(default)]
+    pub replace: String,
+    /// Fields the rule applies to; default: every normalized field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+}
+
+/// What the author expects to differ.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    #[serde(default)]
+    pub diverges: Vec<Divergence>,
+}
+
+/// A known difference of one candidate runtime from the baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Divergence {
+    /// The candidate runtime profile's name, e.g. `sysbox-runc`.
+    pub runtime: String,
+    /// The fields that differ; empty means any field.
+    #[serde(default)]
+    pub fields: Vec<Field>,
+    /// Why it differs, in a sentence.
+    pub reason: String,
+    /// Where it is documented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// A duration written like `30s`, `500ms` or `2m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
+impl Serialize for Timeout {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Timeout;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like 30s, 500ms or 2m")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
+                match humantime::parse_duration(v) {
+                    Ok(d) if !d.is_zero() => Ok(Timeout(d)),
+                    Ok(_) => Err(E::invalid_value(de::Unexpected::Str(v), &"a duration above zero")),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timeout, E> {
+                Err(E::invalid_type(de::Unexpected::Unsigned(v), &"a duration with a unit, like 30s"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timeout, E> {
+                Err(E::invalid_type(de::Unexpected::Signed(v), &"a duration with a unit, like 30s"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A scenario that could not be loaded.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ScenarioError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Yaml(#[from] YamlError),
+    #[error("{} is not under the scenarios root {}", path.display(), root.display())]
+    OutsideRoot { path: PathBuf, root: PathBuf },
+    #[error("{}: no scenario files found", path.display())]
+    Empty { path: PathBuf },
+}
+
+impl Scenario {
+    /// Loads one scenario file; its id is its path under `root`.
+    pub fn load(root: &Path, path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: ScenarioFile = yaml::from_str(path, &text)?;
+        validate(path, &text, &file)?;
+        Ok(Scenario {
+            id: scenario_id(root, path)?,
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// The fields compared, always including whether the engine ran it.
+    pub fn observed(&self) -> BTreeSet<Field> {
+        let mut set: BTreeSet<Field> = self.file.observe.iter().copied().collect();
+        set.insert(Field::Engine);
+        set
+    }
+
+    pub fn needs_probe(&self) -> bool {
+        self.file.observe.iter().any(|f| f.needs_probe())
+    }
+
+    /// The declared divergences for one candidate runtime.
+    pub fn expected_for<'a>(&'a self, runtime: &'a str) -> impl Iterator<Item = &'a Divergence> + 'a {
+        self.file.expect.diverges.iter().filter(move |d| d.runtime == runtime)
+    }
+}
+
+/// Checks that serde cannot express, located at the offending key.
+fn validate(path: &Path, text: &str, file: &ScenarioFile) -> Result<(), YamlError> {
+    let at_key = |key: &str, message: String| {
+        let (line, column) = locate_key(text, key).unwrap_or((1, 1));
+        YamlError::at(path, text, line, column, message)
+    };
+    if file.command.is_empty() {
+        return Err(at_key("command", "command must name at least the program to run".into()));
+    }
+    if file.repeat == 0 {
+        return Err(at_key("repeat", "repeat must be at least 1".into()));
+    }
+    for rule in &file.normalize {
+        if let Err(e) = regex::Regex::new(&rule.pattern) {
+            return Err(at_key(
+                "pattern",
+                format!("normalize pattern {:?} does not compile: {e}", rule.pattern),
+            ));
+        }
+    }
+    for d in &file.expect.diverges {
+        if d.reason.trim().is_empty() {
+            return Err(at_key("reason", format!("the divergence for {} needs a reason", d.runtime)));
+        }
+    }
+    Ok(())
+}
+
+/// Line and column of the first `key:` in `text`, for errors found after
+/// parsing.
+pub fn locate_key(text: &str, key: &str) -> Option<(u64, u64)> {
+    let needle = format!("{key}:");
+    text.lines().enumerate().find_map(|(i, line)| {
+        let trimmed = line.trim_start_matches([' ', '-', '{']);
+        let col = line.len() - trimmed.len();
+        trimmed
+            .starts_with(&needle)
+            .then(|| (i as u64 + 1, col as u64 + 1))
+            .or_else(|| line.find(&format!(" {needle}")).map(|c| (i as u64 + 1, c as u64 + 2)))
+    })
+}
+
+/// `mounts/tmpfs` for `ROOT/mounts/tmpfs.yaml`.
+pub fn scenario_id(root: &Path, path: &Path) -> Result<String, ScenarioError> {
+    let outside = || ScenarioError::OutsideRoot {
+        path: path.to_path_buf(),
+        root: root.to_path_buf(),
+    };
+    let root = root.canonicalize().map_err(|_| outside())?;
+    let full = path.canonicalize().map_err(|_| outside())?;
+    let rel = full.strip_prefix(&root).map_err(|_| outside())?;
+    let rel = rel.with_extension("");
+    Ok(rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+/// Every scenario file under `path` (a file or a directory), sorted.
+/// Snapshot folders and non-YAML files are skipped.
+pub fn discover(path: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    walk(path, &mut out).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let p = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "snapshots" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            walk(&p, out)?;
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Finds the scenarios root for `path`: the nearest ancestor directory named
+/// `scenarios`, else the directory given (or the file's directory).
+pub fn root_for(path: &Path) -> PathBuf {
+    let abs = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    for anc in abs.ancestors() {
+        if anc.file_name().is_some_and(|n| n == "scenarios") {
+            return anc.to_path_buf();
+        }
+    }
+    if abs.is_dir() {
+        abs
+    } else {
+        abs.parent().map(Path::to_path_buf).unwrap_or(abs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn parse(text: &str) -> Result<ScenarioFile, YamlError> {
+        let f: ScenarioFile = yaml::from_str(Path::new("s.yaml"), text)?;
+        validate(Path::new("s.yaml"), text, &f)?;
+        Ok(f)
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let f = parse("description: d\ncommand: [true]\n").unwrap();
+        assert_eq!(f.image, "parity-probe");
+        assert_eq!(f.timeout, Timeout(Duration::from_secs(30)));
+        assert_eq!(f.repeat, 1);
+        assert_eq!(f.observe, Field::default_set());
+        assert!(f.expect.diverges.is_empty());
+    }
+
+    #[test]
+    fn full_example_loads() {
+        let text = r#"
+description: Mount a tmpfs with CAP_SYS_ADMIN
+tags: [mounts, caps]
+command: [sh, -c, "mount -t tmpfs none /mnt && echo ok"]
+container:
+  cap_add: [SYS_ADMIN]
+  security_opt: [apparmor=unconfined]
+  network_mode: none
+  sysctls: { net.ipv4.ip_forward: 1 }
+timeout: 500ms
+repeat: 2
+observe: [exit_code, stdout]
+normalize:
+  - { pattern: "[0-9a-f]{64}", replace: "<container-id>" }
+expect:
+  diverges:
+    - runtime: userns-remap
+      fields: [exit_code]
+      reason: mknod is refused in a user namespace
+      link: https://example.org
+"#;
+        let f = parse(text).unwrap();
+        assert_eq!(f.timeout.0, Duration::from_millis(500));
+        assert_eq!(f.container.sysctls["net.ipv4.ip_forward"], "1");
+        assert_eq!(f.expect.diverges[0].fields, vec![Field::ExitCode]);
+    }
+
+    #[rstest]
+    #[case::unknown_top_key("description: d\ncommand: [x]\ncomand: [y]\n", 3, "unknown field `comand`")]
+    #[case::unknown_container_key("description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n", 4, "unknown field `priviledged`")]
+    #[case::bad_field_name("description: d\ncommand: [x]\nobserve: [exit, stdout]\n", 3, "exit")]
+    #[case::bad_timeout("description: d\ncommand: [x]\ntimeout: soon\n", 3, "duration")]
+    #[case::timeout_without_unit("description: d\ncommand: [x]\ntimeout: 30\n", 3, "duration")]
+    #[case::empty_command("description: d\ncommand: []\n", 2, "command must name")]
+    #[case::zero_repeat("description: d\ncommand: [x]\nrepeat: 0\n", 3, "repeat")]
+    #[case::bad_regex("description: d\ncommand: [x]\nnormalize:\n  - pattern: \"(\"\n", 4, "does not compile")]
+    #[case::no_reason(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      reason: \"\"\n",
+        6,
+        "needs a reason"
+    )]
+    #[case::missing_reason("description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n", 5, "reason")]
+    fn errors_name_the_line(#[case] text: &str, #[case] line: u64, #[case] needle: &str) {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.line, line, "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+        assert!(err.to_string().starts_with("s.yaml:"), "{err}");
+    }
+
+    #[test]
+    fn id_is_the_path_under_the_root() {
+        let dir = std::env::temp_dir().join(format!("parity-id-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("mounts/snapshots")).unwrap();
+        std::fs::write(dir.join("mounts/tmpfs.yaml"), "x").unwrap();
+        std::fs::write(dir.join("mounts/snapshots/tmpfs@runc.snap"), "x").unwrap();
+        let files = discover(&dir).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(scenario_id(&dir, &files[0]).unwrap(), "mounts/tmpfs");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

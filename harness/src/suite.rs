@@ -1,0 +1,423 @@
+//! Orchestration: scenarios × (baseline, candidates) → verdicts.
+//!
+//! Owns connecting the engines each profile names, deciding what is
+//! available and what the host can run, running baseline and candidates side
+//! by side under one concurrency bound, sharing one baseline observation
+//! among all candidates of a scenario, and emitting events. The `parity`
+//! CLI and the `cargo test` harness are both thin layers over [`Suite`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OnceCell, Semaphore, mpsc};
+
+use crate::compare::{Verdict, diff_fields, flakiness, judge};
+use crate::engine::{Engine, EngineError, EngineInfo, RunContext};
+use crate::event::{Event, ScenarioResult};
+use crate::image::ImageSource;
+use crate::normalize::Normalizer;
+use crate::observe::Observation;
+use crate::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
+use crate::probe_view;
+use crate::runtime::{Profiles, RuntimeError, RuntimeProfile};
+use crate::scenario::{Field, Scenario};
+
+/// How a suite runs.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    pub baseline: String,
+    pub candidates: Vec<String>,
+    /// Concurrent containers at most.
+    pub jobs: usize,
+    /// Overrides every scenario's `repeat`.
+    pub repeat: Option<u32>,
+    pub plan: PlanOptions,
+}
+
+/// Whether a profile can be used on this host, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Availability {
+    Ready,
+    Unavailable(String),
+}
+
+type Runs = Result<Vec<(Observation, RunSpec, Option<serde_json::Value>)>, String>;
+
+/// A prepared suite: engines connected, host probed.
+pub struct Suite {
+    pub options: SuiteOptions,
+    pub run_id: String,
+    profiles: Profiles,
+    engines: BTreeMap<String, Result<Arc<Engine>, EngineError>>,
+    availability: BTreeMap<String, Availability>,
+    limits: HostLimits,
+    image: Result<Arc<ImageSource>, String>,
+    probe: Arc<Vec<u8>>,
+    permits: Semaphore,
+    seq: AtomicU64,
+    baselines: Mutex<HashMap<String, Arc<OnceCell<Runs>>>>,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SuiteError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+impl Suite {
+    /// Loads the profiles, connects their engines, sweeps containers left by
+    /// dead runs, and probes what the host can run.
+    pub async fn prepare(profiles: Profiles, options: SuiteOptions) -> Result<Suite, SuiteError> {
+        let mut names = vec![options.baseline.clone()];
+        names.extend(options.candidates.iter().cloned());
+        let mut engines = BTreeMap::new();
+        let mut availability = BTreeMap::new();
+        for name in &names {
+            let profile = profiles.get(name)?;
+            let endpoint = profile.endpoint();
+            if !engines.contains_key(&endpoint) {
+                let engine = Engine::connect(&endpoint).await.map(Arc::new);
+                if let Ok(e) = &engine {
+                    let _ = e.sweep(None).await;
+                }
+                engines.insert(endpoint.clone(), engine);
+            }
+            let avail = match &engines[&endpoint] {
+                Err(e) => Availability::Unavailable(format!("{e}; {}", profile.install_hint())),
+                Ok(engine) if !engine.has_runtime(&profile.oci_runtime) => Availability::Unavailable(format!(
+                    "the engine at {endpoint} has no runtime {:?} registered (it has: {}); {}",
+                    profile.oci_runtime,
+                    engine.info().runtimes.join(", "),
+                    profile.install_hint()
+                )),
+                Ok(_) => Availability::Ready,
+            };
+            availability.insert(name.clone(), avail);
+        }
+        let probe = Arc::new(crate::probe_bin::probe_binary().to_vec());
+        let image = ImageSource::from_host(&probe).map(Arc::new).map_err(|e| e.to_string());
+        let mut suite = Suite {
+            run_id: new_run_id(),
+            permits: Semaphore::new(options.jobs.max(1)),
+            options,
+            profiles,
+            engines,
+            availability,
+            limits: HostLimits::default(),
+            image,
+            probe,
+            seq: AtomicU64::new(0),
+            baselines: Mutex::new(HashMap::new()),
+        };
+        suite.limits = suite.probe_host().await;
+        Ok(suite)
+    }
+
+    pub fn availability(&self, runtime: &str) -> Availability {
+        self.availability
+            .get(runtime)
+            .cloned()
+            .unwrap_or_else(|| Availability::Unavailable(format!("unknown runtime {runtime}")))
+    }
+
+    pub fn host_limits(&self) -> &HostLimits {
+        &self.limits
+    }
+
+    /// Facts about every connected engine.
+    pub fn engine_infos(&self) -> Vec<EngineInfo> {
+        self.engines.values().filter_map(|e| e.as_ref().ok()).map(|e| e.info().clone()).collect()
+    }
+
+    fn profile(&self, name: &str) -> &RuntimeProfile {
+        self.profiles.get(name).expect("profiles were checked in prepare")
+    }
+
+    fn engine_for(&self, name: &str) -> Result<Arc<Engine>, String> {
+        let endpoint = self.profile(name).endpoint();
+        match self.engines.get(&endpoint) {
+            Some(Ok(e)) => Ok(e.clone()),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("no engine for {name}")),
+        }
+    }
+
+    /// Finds once whether the baseline's engine can start a privileged
+    /// container (this VM cannot: its bounding set lacks CAP_SYS_RESOURCE).
+    async fn probe_host(&self) -> HostLimits {
+        let Ok(engine) = self.engine_for(&self.options.baseline) else {
+            return HostLimits::default();
+        };
+        let Ok(image) = self.default_image(&engine).await else {
+            return HostLimits::default();
+        };
+        let profile = self.profile(&self.options.baseline);
+        let mut spec_file: crate::scenario::ScenarioFile = serde_saphyr::from_str(
+            "description: host probe\ncommand: [\"true\"]\nobserve: [exit_code]\ncontainer: { privileged: true }\n",
+        )
+        .expect("the host probe scenario is valid");
+        spec_file.timeout = crate::scenario::Timeout(std::time::Duration::from_secs(30));
+        let scenario = Scenario {
+            id: "parity/host-probe".into(),
+            path: "parity.toml".into(),
+            file: spec_file,
+        };
+        let rp = RunProfile {
+            profile,
+            endpoint: profile.endpoint(),
+        };
+        let spec = plan(&scenario, &rp, self.options.plan);
+        match engine.run(&spec, &self.context(image)).await {
+            Ok(raw) => match raw.engine {
+                crate::observe::EngineOutcome::Refused { message } => HostLimits {
+                    privileged_blocked: Some(message),
+                },
+                crate::observe::EngineOutcome::Started => HostLimits::default(),
+            },
+            Err(_) => HostLimits::default(),
+        }
+    }
+
+    async fn default_image(&self, engine: &Engine) -> Result<String, String> {
+        let source = self.image.as_ref().map_err(Clone::clone)?;
+        engine.ensure_default_image(source).await.map_err(|e| e.to_string())
+    }
+
+    fn context(&self, default_image: String) -> RunContext {
+        RunContext {
+            run_id: self.run_id.clone(),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            default_image,
+            probe: self.probe.clone(),
+        }
+    }
+
+    /// All runs of `scenario` under `runtime` (its `repeat` count).
+    async fn observe(&self, scenario: &Scenario, runtime: &str) -> Runs {
+        let engine = self.engine_for(runtime)?;
+        let profile = self.profile(runtime);
+        let rp = RunProfile {
+            profile,
+            endpoint: profile.endpoint(),
+        };
+        let spec = plan(scenario, &rp, self.options.plan);
+        let repeat = self.options.repeat.unwrap_or(scenario.file.repeat).max(1);
+        let mut runs = Vec::new();
+        for _ in 0..repeat {
+            let image = self.default_image(&engine).await?;
+            let ctx = self.context(image);
+            let raw = {
+                let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
+                engine.run(&spec, &ctx).await.map_err(|e| e.to_string())?
+            };
+            let obs = Observation {
+                runtime: runtime.to_string(),
+                probe: probe_view::fields(&raw, spec.probe.as_ref(), profile),
+                engine: raw.engine,
+                exit_code: raw.exit,
+                stdout: raw.stdout,
+                stderr: raw.stderr,
+                duration_ms: raw.duration.as_millis() as u64,
+            };
+            runs.push((obs, spec.clone(), Some(raw.config)));
+        }
+        Ok(runs)
+    }
+
+    async fn baseline_runs(&self, scenario: &Scenario) -> Runs {
+        let cell = {
+            let mut map = self.baselines.lock().expect("baseline cache lock");
+            map.entry(scenario.id.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| self.observe(scenario, &self.options.baseline)).await.clone()
+    }
+
+    /// The verdict for `scenario` under `candidate`.
+    pub async fn judge(&self, scenario: &Scenario, candidate: &str) -> ScenarioResult {
+        let baseline = self.options.baseline.clone();
+        let mut result = ScenarioResult {
+            id: scenario.id.clone(),
+            path: scenario.path.display().to_string(),
+            description: scenario.file.description.clone(),
+            tags: scenario.file.tags.clone(),
+            baseline: baseline.clone(),
+            candidate: candidate.to_string(),
+            verdict: Verdict::Skipped,
+            reason: None,
+            diffs: Vec::new(),
+            expected: scenario.expected_for(candidate).cloned().collect(),
+            baseline_runs: Vec::new(),
+            candidate_runs: Vec::new(),
+            config: None,
+        };
+        if let Availability::Unavailable(why) = self.availability(&baseline) {
+            result.verdict = Verdict::Error;
+            result.reason = Some(format!("baseline {baseline} unavailable: {why}"));
+            return result;
+        }
+        if let Availability::Unavailable(why) = self.availability(candidate) {
+            result.reason = Some(format!("{candidate} unavailable: {why}"));
+            return result;
+        }
+        let probe_profile = self.profile(candidate);
+        let rp = RunProfile {
+            profile: probe_profile,
+            endpoint: probe_profile.endpoint(),
+        };
+        if let Some(why) = self.limits.blocks(&plan(scenario, &rp, self.options.plan)) {
+            result.reason = Some(why);
+            return result;
+        }
+        let (base, cand) = tokio::join!(self.baseline_runs(scenario), self.observe(scenario, candidate));
+        let (base, cand) = match (base, cand) {
+            (Ok(b), Ok(c)) => (b, c),
+            (Err(e), _) => {
+                result.verdict = Verdict::Error;
+                result.reason = Some(format!("{baseline}: {e}"));
+                return result;
+            }
+            (_, Err(e)) => {
+                result.verdict = Verdict::Error;
+                result.reason = Some(format!("{candidate}: {e}"));
+                return result;
+            }
+        };
+        result.config = cand.first().and_then(|(_, _, c)| c.clone());
+        result.baseline_runs = base.iter().map(|(o, _, _)| o.clone()).collect();
+        result.candidate_runs = cand.iter().map(|(o, _, _)| o.clone()).collect();
+        let fields = scenario.observed();
+        let texts = |runs: &[Observation], runtime: &str| -> Result<Vec<BTreeMap<Field, String>>, String> {
+            let n = Normalizer::new(&self.profile(runtime).normalize.text, &scenario.file.normalize)
+                .map_err(|e| e.to_string())?;
+            Ok(runs.iter().map(|o| comparable(&n, o, &fields)).collect())
+        };
+        let (bt, ct) = match (texts(&result.baseline_runs, &baseline), texts(&result.candidate_runs, candidate)) {
+            (Ok(b), Ok(c)) => (b, c),
+            (Err(e), _) | (_, Err(e)) => {
+                result.verdict = Verdict::Error;
+                result.reason = Some(e);
+                return result;
+            }
+        };
+        for (runs, name) in [(&bt, baseline.as_str()), (&ct, candidate)] {
+            if let Some(diffs) = flakiness(runs, name) {
+                result.verdict = Verdict::Flaky;
+                result.reason = Some(format!("repeats under {name} disagreed"));
+                result.diffs = diffs;
+                return result;
+            }
+        }
+        let (mut left, mut right) = (bt[0].clone(), ct[0].clone());
+        let refused = |runs: &[Observation]| runs.iter().any(|o| o.refused_message().is_some());
+        if refused(&result.baseline_runs) || refused(&result.candidate_runs) {
+            // A refusal is compared as such; the other side's output is
+            // evidence in the results, not a second difference.
+            left.retain(|f, _| *f == Field::Engine);
+            right.retain(|f, _| *f == Field::Engine);
+        }
+        let diffs = diff_fields(&left, &right, &baseline, candidate);
+        let declared: Vec<_> = scenario.expected_for(candidate).collect();
+        let cmp = judge(diffs, &declared);
+        result.verdict = cmp.verdict;
+        result.reason = cmp.reason;
+        result.diffs = cmp.diffs;
+        result
+    }
+
+    /// Runs every scenario under every candidate, emitting events on `tx`
+    /// as verdicts land, and returns the results in scenario order.
+    pub async fn run_all(self: &Arc<Self>, scenarios: &[Scenario], tx: mpsc::UnboundedSender<Event>) -> Vec<ScenarioResult> {
+        let _ = tx.send(Event::Started {
+            run_id: self.run_id.clone(),
+            baseline: self.options.baseline.clone(),
+            candidates: self.options.candidates.clone(),
+            scenarios: scenarios.len(),
+            engines: self.engine_infos(),
+        });
+        let mut tasks = Vec::new();
+        for (i, scenario) in scenarios.iter().enumerate() {
+            for (j, candidate) in self.options.candidates.iter().enumerate() {
+                let suite = self.clone();
+                let scenario = scenario.clone();
+                let candidate = candidate.clone();
+                let tx = tx.clone();
+                tasks.push(tokio::spawn(async move {
+                    if j == 0 {
+                        let _ = tx.send(Event::ScenarioStarted { id: scenario.id.clone() });
+                    }
+                    let r = suite.judge(&scenario, &candidate).await;
+                    let _ = tx.send(Event::Verdict(Box::new(r.clone())));
+                    ((i, j), r)
+                }));
+            }
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok(r) => results.push(r),
+                Err(e) => {
+                    let msg = format!("internal error: {e}");
+                    results.push(((usize::MAX, 0), error_result(&msg)));
+                }
+            }
+        }
+        results.sort_by_key(|(k, _)| *k);
+        let results: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
+        let _ = tx.send(Event::Finished { results: results.clone() });
+        results
+    }
+
+    /// Removes every container of this run (after an interrupt).
+    pub async fn sweep_run(&self) -> usize {
+        let mut n = 0;
+        for e in self.engines.values().flatten() {
+            n += e.sweep(Some(&self.run_id)).await.unwrap_or(0);
+        }
+        n
+    }
+}
+
+fn error_result(message: &str) -> ScenarioResult {
+    ScenarioResult {
+        id: "(internal)".into(),
+        path: String::new(),
+        description: String::new(),
+        tags: Vec::new(),
+        baseline: String::new(),
+        candidate: String::new(),
+        verdict: Verdict::Error,
+        reason: Some(message.into()),
+        diffs: Vec::new(),
+        expected: Vec::new(),
+        baseline_runs: Vec::new(),
+        candidate_runs: Vec::new(),
+        config: None,
+    }
+}
+
+/// The normalized texts compared for one observation: only the engine
+/// outcome when the engine refused the container.
+pub fn comparable(n: &Normalizer, obs: &Observation, fields: &std::collections::BTreeSet<Field>) -> BTreeMap<Field, String> {
+    if obs.refused_message().is_some() {
+        return n.texts(obs, [Field::Engine]);
+    }
+    n.texts(obs, fields.iter().copied())
+}
+
+/// A short id, unique enough per run: time and pid, base 36.
+fn new_run_id() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut n = (t << 16) ^ u64::from(std::process::id());
+    let mut s = String::new();
+    while n > 0 {
+        let d = (n % 36) as u8;
+        s.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+        n /= 36;
+    }
+    s.chars().rev().take(10).collect()
+}

@@ -1,0 +1,166 @@
+//! The `cargo test` face of the suite: one libtest-mimic trial per scenario
+//! and candidate, named by scenario id with the runtime pair as the kind,
+//! so `cargo test -- mounts/` and `cargo test -- userns-remap` filter as
+//! users expect.
+//!
+//! Owns the process-wide tokio runtime and the lazily prepared [`Suite`]
+//! the trials share (engines are contacted only when a trial runs), and the
+//! mapping of verdicts to pass, fail and ignored.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use libtest_mimic::{Completion, Failed, Trial};
+
+use crate::cli::Project;
+use crate::compare::Verdict;
+use crate::event::ScenarioResult;
+use crate::report::terminal::render_result;
+use crate::scenario::{Scenario, discover};
+use crate::suite::{Availability, Suite, SuiteOptions};
+
+/// What a trial checks beyond the verdict table.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// A library scenario: parity or expected passes.
+    Library,
+    /// A meta-scenario: the verdict must be exactly this one.
+    Verdict(Verdict),
+}
+
+/// The shared state of one test process.
+pub struct Harness {
+    runtime: tokio::runtime::Runtime,
+    project: Project,
+    options: SuiteOptions,
+    suite: OnceLock<Result<Arc<Suite>, String>>,
+    /// Results of finished trials, for reports written after the run.
+    pub results: Mutex<Vec<ScenarioResult>>,
+}
+
+impl Harness {
+    /// For the project at `root`, with runtimes from parity.toml and the
+    /// environment.
+    pub fn new(root: &Path) -> Result<Arc<Harness>, String> {
+        let project = Project::find(Some(root)).map_err(|e| e.to_string())?;
+        let options = project.suite_options(&crate::cli::RuntimeArgs {
+            baseline: None,
+            candidates: Vec::new(),
+        });
+        let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        Ok(Arc::new(Harness {
+            runtime,
+            project,
+            options,
+            suite: OnceLock::new(),
+            results: Mutex::new(Vec::new()),
+        }))
+    }
+
+    pub fn options(&self) -> &SuiteOptions {
+        &self.options
+    }
+
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    fn suite(&self) -> Result<Arc<Suite>, String> {
+        self.suite
+            .get_or_init(|| {
+                let profiles = self.project.profiles().map_err(|e| e.to_string())?;
+                self.runtime
+                    .block_on(Suite::prepare(profiles, self.options.clone()))
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// Runs `f` on the shared runtime.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// Trials for every scenario under `dir` (scenario ids relative to
+    /// `root`) and every configured candidate.
+    pub fn trials(self: &Arc<Self>, root: &Path, dir: &Path, check: impl Fn(&Path) -> Check) -> Vec<Trial> {
+        let files = match discover(dir) {
+            Ok(f) => f,
+            Err(e) => return vec![failing_trial(&dir.display().to_string(), e.to_string())],
+        };
+        let mut trials = Vec::new();
+        for file in files {
+            let scenario = match Scenario::load(root, &file) {
+                Ok(s) => s,
+                Err(e) => {
+                    trials.push(failing_trial(&file.display().to_string(), e.to_string()));
+                    continue;
+                }
+            };
+            let check = check(&file);
+            for candidate in &self.options.candidates {
+                let kind = format!("{}-vs-{candidate}", self.options.baseline);
+                let (h, s, c, chk) = (self.clone(), scenario.clone(), candidate.clone(), check.clone());
+                trials.push(
+                    Trial::ignorable_test(scenario.id.clone(), move || h.run_trial(&s, &c, &chk))
+                        .with_kind(kind),
+                );
+            }
+        }
+        trials
+    }
+
+    fn run_trial(&self, scenario: &Scenario, candidate: &str, check: &Check) -> Result<Completion, Failed> {
+        let suite = match self.suite() {
+            Ok(s) => s,
+            Err(e) => return Err(format!("cannot prepare the suite: {e}").into()),
+        };
+        if let Availability::Unavailable(why) = suite.availability(&self.options.baseline) {
+            return Ok(Completion::ignored_with(format!("no engine for the baseline: {why}")));
+        }
+        let result = self.block_on(suite.judge(scenario, candidate));
+        let shown = strip_ansi(&render_result(&result, true));
+        self.results.lock().expect("results lock").push(result.clone());
+        match check {
+            Check::Verdict(want) if result.verdict == *want => Ok(Completion::Completed),
+            Check::Verdict(want) => Err(format!("expected verdict {want}, got:\n{shown}").into()),
+            Check::Library => match result.verdict {
+                Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),
+                v if v.is_failure() => Err(shown.into()),
+                _ => Ok(Completion::Completed),
+            },
+        }
+    }
+}
+
+fn failing_trial(name: &str, message: String) -> Trial {
+    Trial::test(format!("load {name}"), move || Err(message.clone().into()))
+}
+
+/// Removes ANSI color sequences (test output is read in logs).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The workspace root, from the harness crate's manifest folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

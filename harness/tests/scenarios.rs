@@ -1,0 +1,31 @@
+//! `cargo test` runs the scenario library: one trial per scenario and
+//! candidate runtime (`[runc-vs-userns-remap] mounts/tmpfs`), plus the
+//! meta-scenarios under `harness/tests/meta/VERDICT/`, whose verdict must be
+//! exactly the folder's name. Trials run real containers on the engines
+//! `runtimes/setup-host.sh` starts; where the baseline's engine cannot be
+//! reached they are ignored with the reason.
+
+use libtest_mimic::Arguments;
+use parity::compare::Verdict;
+use parity::trial::{Check, Harness, workspace_root};
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = workspace_root();
+    let harness = match Harness::new(&root) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("parity test harness: {e}");
+            std::process::exit(2);
+        }
+    };
+    let library = root.join(&harness.project().config.scenarios);
+    let mut trials = harness.trials(&library, &library, |_| Check::Library);
+    let meta = root.join("harness/tests/meta");
+    trials.extend(harness.trials(&meta, &meta, |path| {
+        let dir = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let verdict = Verdict::ALL.into_iter().find(|v| Some(v.name()) == dir.as_deref());
+        Check::Verdict(verdict.unwrap_or_else(|| panic!("{}: meta-scenarios live in a folder named after their verdict", path.display())))
+    }));
+    libtest_mimic::run(&args, trials).exit();
+}
