@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Tests for runtimes/setup-host.sh: options, and (as root) that a run leaves
+# both engines answering, that a second run changes nothing, that --check
+# agrees and that no container is left behind. It starts the engines if they
+# are down and never stops them, unless PARITY_TEST_STOP=1 (then it also
+# checks that --stop stops what the script started and that a run brings
+# everything back).
+# Last line: "N passed, N failed"; exit status 1 when any failed.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SCRIPT="$(cd "$HERE/.." && pwd)/setup-host.sh"
+PROD=unix:///var/run/docker.sock
+USERNS=unix:///run/parity/userns-remap.sock
+PASSED=0
+FAILED=0
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+ok() {
+	PASSED=$((PASSED + 1))
+	printf 'ok      %s\n' "$1"
+}
+not_ok() {
+	FAILED=$((FAILED + 1))
+	printf 'FAILED  %s\n' "$1"
+	shift
+	printf '%s\n' "$@" | sed 's/^/        /'
+	if [ -s "$TMP/out" ]; then
+		printf '        output:\n'
+		sed 's/^/        | /' "$TMP/out"
+	fi
+}
+run() {
+	"$SCRIPT" "$@" >"$TMP/out" 2>&1
+	RC=$?
+}
+expect() {
+	local name="$1" status="$2" text
+	shift 2
+	if [ "$RC" -ne "$status" ]; then
+		not_ok "$name" "expected exit status $status, got $RC"
+		return
+	fi
+	for text in "$@"; do
+		if ! grep -qF -- "$text" "$TMP/out"; then
+			not_ok "$name" "expected the output to contain: $text"
+			return
+		fi
+	done
+	ok "$name"
+}
+# lines of the last output matching a pattern
+has_line() { grep -qE -- "$1" "$TMP/out"; }
+
+run --help
+expect "--help prints usage and exits 0" 0 "usage: runtimes/setup-host.sh" "--check" "--stop" "--sysbox VERSION"
+
+run --frobnicate
+expect "an unknown option is a usage error" 2 "unknown argument: --frobnicate"
+
+run --sysbox
+expect "--sysbox without VERSION is a usage error" 2 "usage:"
+
+if [ "$(id -u)" -ne 0 ]; then
+	run
+	expect "refuses to run without root" 1 "must run as root"
+	printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+	[ "$FAILED" -eq 0 ]
+	exit
+fi
+
+run
+expect "a run succeeds" 0
+if has_line 'production engine (already running|started)' && has_line 'userns-remap engine (already running|started)'; then
+	ok "a run reports both engines"
+else
+	not_ok "a run reports both engines"
+fi
+
+run
+expect "a second run succeeds" 0 "production engine already running" "userns-remap engine already running"
+if has_line '^setup-host: (started|installed|installing|imported)'; then
+	not_ok "a second run changes nothing" "it reported an action"
+else
+	ok "a second run changes nothing"
+fi
+
+run --check
+expect "--check passes when everything is up" 0 "ok       production engine" "userns on"
+
+if docker -H "$USERNS" info --format '{{json .SecurityOptions}}' 2>/dev/null | grep -q 'name=userns'; then
+	ok "docker info on the userns-remap engine lists userns"
+else
+	: >"$TMP/out"
+	not_ok "docker info on the userns-remap engine lists userns"
+fi
+
+run --verify
+expect "--verify runs a container on each engine" 0 \
+	"production engine runs containers" "userns-remap engine runs containers (uid_map: 0 "
+if grep -q 'userns-remap engine runs containers (uid_map: 0 0 ' "$TMP/out"; then
+	not_ok "root is remapped on the userns-remap engine" "uid_map maps 0 to 0"
+else
+	ok "root is remapped on the userns-remap engine"
+fi
+
+left=$(for h in "$PROD" "$USERNS"; do docker -H "$h" ps -a --filter name=parity-setup-check --format '{{.Names}}'; done)
+: >"$TMP/out"
+if [ -z "$left" ]; then
+	ok "no setup-check container is left behind"
+else
+	not_ok "no setup-check container is left behind" "$left"
+fi
+
+if [ "${PARITY_TEST_STOP:-0}" = 1 ]; then
+	started=$(
+		shopt -s nullglob
+		cd /run/parity/started 2>/dev/null && for f in *; do printf '%s ' "$f"; done
+	)
+	run --stop
+	expect "--stop succeeds" 0
+	for name in $started; do
+		label=$name
+		[ "$name" = userns-remap ] && label="userns-remap engine"
+		[ "$name" = production ] && label="production engine"
+		if has_line "stopped $label"; then
+			ok "--stop stops the $label it started"
+		else
+			not_ok "--stop stops the $label it started"
+		fi
+	done
+	run --stop
+	expect "a second --stop has nothing to do" 0 "nothing to stop"
+	run
+	expect "a run after --stop brings the engines back" 0
+	run --check
+	expect "--check passes again" 0
+fi
+
+printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+[ "$FAILED" -eq 0 ]
