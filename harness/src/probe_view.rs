@@ -149,6 +149,10 @@ pub fn mount_line(e: &MountEntry, facts: &Facts) -> String {
             Some((k @ ("uid" | "gid"), v)) => {
                 let map = maps.map(|m| if k == "uid" { &m.uid_map } else { &m.gid_map });
                 match (v.parse::<u64>(), map) {
+                    // The kernel omits uid=0/gid=0 (its default) for host
+                    // root; a remapped root's ids map back to 0, so they are
+                    // omitted alike.
+                    (Ok(host), Some(map)) if map_back(host, map) == 0 => continue,
                     (Ok(host), Some(map)) => format!("{k}={}", map_back(host, map)),
                     _ => o.clone(),
                 }
@@ -300,7 +304,9 @@ mod tests {
     #[test]
     fn host_ids_map_back_so_the_shift_is_no_difference() {
         let e = entry("/dev", "tmpfs", &["rw"], &["uid=100000", "gid=100005", "mode=755"]);
-        assert_eq!(mount_line(&e, &remapped()), "/dev tmpfs none gid=5,mode=755,rw,uid=0");
+        assert_eq!(mount_line(&e, &remapped()), "/dev tmpfs none gid=5,mode=755,rw");
+        let shifted = entry("/mnt", "tmpfs", &["rw"], &["uid=170000"]);
+        assert_eq!(mount_line(&shifted, &remapped()), "/mnt tmpfs none rw,uid=70000");
         assert_eq!(mount_line(&entry("/dev", "tmpfs", &["rw"], &["uid=0"]), &Facts::default()), "/dev tmpfs none rw,uid=0");
     }
 

@@ -85,6 +85,18 @@ impl Harness {
     /// Trials for every scenario under `dir` (scenario ids relative to
     /// `root`) and every configured candidate.
     pub fn trials(self: &Arc<Self>, root: &Path, dir: &Path, check: impl Fn(&Path) -> Check) -> Vec<Trial> {
+        let candidates = self.options.candidates.clone();
+        self.trials_for(root, dir, &candidates, check)
+    }
+
+    /// As [`Harness::trials`], for the given candidates only.
+    pub fn trials_for(
+        self: &Arc<Self>,
+        root: &Path,
+        dir: &Path,
+        candidates: &[String],
+        check: impl Fn(&Path) -> Check,
+    ) -> Vec<Trial> {
         let files = match discover(dir) {
             Ok(f) => f,
             Err(e) => return vec![failing_trial(&dir.display().to_string(), e.to_string())],
@@ -99,7 +111,7 @@ impl Harness {
                 }
             };
             let check = check(&file);
-            for candidate in &self.options.candidates {
+            for candidate in candidates {
                 let kind = format!("{}-vs-{candidate}", self.options.baseline);
                 let (h, s, c, chk) = (self.clone(), scenario.clone(), candidate.clone(), check.clone());
                 trials.push(
@@ -124,6 +136,9 @@ impl Harness {
         self.results.lock().expect("results lock").push(result.clone());
         match check {
             Check::Verdict(want) if result.verdict == *want => Ok(Completion::Completed),
+            Check::Verdict(_) if result.verdict == Verdict::Skipped => {
+                Ok(Completion::ignored_with(result.reason.unwrap_or_default()))
+            }
             Check::Verdict(want) => Err(format!("expected verdict {want}, got:\n{shown}").into()),
             Check::Library => match result.verdict {
                 Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),

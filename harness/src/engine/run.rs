@@ -82,6 +82,9 @@ impl Engine {
     /// the engine is an error.
     pub async fn run(&self, spec: &RunSpec, ctx: &RunContext) -> Result<RawRun, EngineError> {
         let started = Instant::now();
+        if spec.probe.is_some() && ctx.probe.is_empty() {
+            return Err(self.api_error("the probe binary is not embedded in this build of parity"));
+        }
         let image = spec.image.clone().unwrap_or_else(|| ctx.default_image.clone());
         let image_ep = match (&spec.probe, &spec.container.entrypoint) {
             (Some(_), None) => self.image_entrypoint(&image).await?,

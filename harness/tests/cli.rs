@@ -1,0 +1,139 @@
+//! The `parity` binary as users run it: exit statuses, load errors, JSON
+//! output, and container hygiene after normal, failed and interrupted runs.
+//! Tests that need engines say so and return where the baseline's engine is
+//! not reachable (CI always starts it).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn parity(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_parity"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("parity runs")
+}
+
+const ENGINES: [&str; 2] = ["/var/run/docker.sock", "/run/parity/userns-remap.sock"];
+
+/// Engine tests count every parity container, so they run one at a time.
+static ENGINE_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn engines_up() -> bool {
+    let up = ENGINES.iter().all(|s| Path::new(s).exists());
+    if !up {
+        eprintln!("skipped: the Docker engines are not running (runtimes/setup-host.sh starts them)");
+    }
+    up
+}
+
+/// Containers labelled by parity on either engine.
+fn leftovers() -> usize {
+    ENGINES
+        .iter()
+        .map(|sock| {
+            let out = Command::new("docker")
+                .args(["-H", &format!("unix://{sock}"), "ps", "-aq", "--filter", "label=io.parity.run"])
+                .output()
+                .expect("docker CLI");
+            String::from_utf8_lossy(&out.stdout).lines().count()
+        })
+        .sum()
+}
+
+fn meta(dir: &str) -> String {
+    format!("harness/tests/meta/{dir}")
+}
+
+#[test]
+fn a_bad_scenario_is_a_configuration_error_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("parity-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("typo.yaml"), "description: d\ncomand: [true]\n").unwrap();
+    let out = parity(&["run", dir.to_str().unwrap(), "--candidate", "userns-remap"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("typo.yaml:2:1"), "{err}");
+    assert!(err.contains("unknown field `comand`"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unknown_runtime_is_a_configuration_error() {
+    let out = parity(&["run", &meta("parity"), "--candidate", "no-such-runtime"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown runtime"));
+}
+
+#[test]
+fn exit_status_follows_the_verdicts() {
+    let _serial = ENGINE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !engines_up() {
+        return;
+    }
+    let ok = parity(&["run", &meta("parity/echo.yaml"), &meta("expected"), "--candidate", "userns-remap"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    let bad = parity(&["run", &meta("divergence/uid_map_undeclared.yaml"), "--candidate", "userns-remap"]);
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("stdout differs"), "{text}");
+    assert!(text.contains("+++ userns-remap"), "{text}");
+    assert!(!text.contains('\u{1b}'), "NO_COLOR is respected: {text}");
+    assert_eq!(leftovers(), 0);
+}
+
+#[test]
+fn json_output_carries_verdicts_and_both_sides() {
+    let _serial = ENGINE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !engines_up() {
+        return;
+    }
+    let out = parity(&[
+        "run",
+        &meta("divergence/engine_refusal.yaml"),
+        "--candidate",
+        "userns-remap",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let r = &doc["results"][0];
+    assert_eq!(r["verdict"], "divergence");
+    assert_eq!(r["baseline_runs"][0]["engine"]["status"], "started");
+    assert_eq!(r["candidate_runs"][0]["engine"]["status"], "refused");
+    assert!(r["candidate_runs"][0]["engine"]["message"].as_str().unwrap().contains("host"));
+    assert_eq!(doc["schema_version"], 1);
+}
+
+#[test]
+fn an_interrupted_run_leaves_no_container() {
+    let _serial = ENGINE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !engines_up() {
+        return;
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_parity"))
+        .args(["run", &meta("parity/both_time_out.yaml"), "--candidate", "userns-remap"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until its containers exist, then interrupt as Ctrl-C would.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while leftovers() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(leftovers() >= 1, "the run started containers");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(leftovers(), 0, "containers remain after Ctrl-C");
+}
