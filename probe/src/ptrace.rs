@@ -4,6 +4,7 @@
 use crate::decode::{Memory, PATH_MAX};
 use crate::tracer::{Ptrace, Resume, SyscallStop};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const OPT_TRACESYSGOOD: u64 = 0x01;
 pub const OPT_TRACEFORK: u64 = 0x02;
@@ -135,32 +136,51 @@ pub struct TraceeMemory {
 impl TraceeMemory {
     /// Reads up to `buf.len()` bytes at `addr` without crossing a page.
     fn read_chunk(&self, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let local = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        let remote = libc::iovec {
-            iov_base: addr as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
-        // SAFETY: `local` describes `buf`, writable for its length; the
-        // remote iovec is only dereferenced by the kernel, in the tracee.
-        let r = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
-        if r >= 0 {
-            return Ok(r as usize);
+        if VM_READV_WORKS.load(Ordering::Relaxed) {
+            let local = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
+            let remote = libc::iovec {
+                iov_base: addr as *mut libc::c_void,
+                iov_len: buf.len(),
+            };
+            // SAFETY: `local` describes `buf`, writable for its length; the
+            // remote iovec is only dereferenced by the kernel, in the tracee.
+            let r = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
+            if r >= 0 {
+                return Ok(r as usize);
+            }
+            // Docker's default seccomp profile allows process_vm_readv only
+            // with CAP_SYS_PTRACE: fall back to PEEKDATA from now on.
+            if io::Error::last_os_error().raw_os_error() != Some(libc::EFAULT) {
+                VM_READV_WORKS.store(false, Ordering::Relaxed);
+            }
         }
-        // Fall back to word-wise PEEKDATA (e.g. process_vm_readv filtered).
+        self.peek(addr, buf)
+    }
+
+    /// Word-wise PTRACE_PEEKDATA of aligned words, so the last word never
+    /// reaches past the page (and mapping) that holds the wanted bytes.
+    fn peek(&self, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+        const WORD: u64 = std::mem::size_of::<libc::c_long>() as u64;
         let mut n = 0;
         while n < buf.len() {
-            let word = request(PTRACE_PEEKDATA, self.pid, (addr as usize) + n, 0)?;
-            let bytes = word.to_ne_bytes();
-            let take = bytes.len().min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&bytes[..take]);
+            let at = addr + n as u64;
+            let aligned = at & !(WORD - 1);
+            let word = request(PTRACE_PEEKDATA, self.pid, aligned as usize, 0)?.to_ne_bytes();
+            let skip = (at - aligned) as usize;
+            let take = (word.len() - skip).min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&word[skip..skip + take]);
             n += take;
         }
         Ok(n)
     }
 }
+
+/// Whether process_vm_readv is allowed here (it is not under Docker's
+/// default seccomp profile without CAP_SYS_PTRACE).
+static VM_READV_WORKS: AtomicBool = AtomicBool::new(true);
 
 impl Memory for TraceeMemory {
     fn read_cstr(&self, addr: u64) -> Option<Vec<u8>> {
@@ -246,5 +266,40 @@ mod tests {
         let long = mem.read_cstr(page.as_ptr() as u64).unwrap();
         assert_eq!(long.len(), PATH_MAX);
         assert_eq!(mem.read_cstr(8), None);
+    }
+
+    #[test]
+    fn peeks_a_traced_child_up_to_the_end_of_its_stack() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        seize(pid, 0).unwrap();
+        interrupt(pid).unwrap();
+        let (_, status) = wait(pid).unwrap().unwrap();
+        assert!(libc::WIFSTOPPED(status));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        // Field 48 (arg_start) is the 46th after the command name.
+        let arg_start: u64 = fields[45].parse().unwrap();
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+        let stack = maps.lines().find(|l| l.ends_with("[stack]")).unwrap();
+        let end = u64::from_str_radix(stack.split(['-', ' ']).nth(1).unwrap(), 16).unwrap();
+        let mem = TraceeMemory { pid };
+        let mut buf = [0u8; 11];
+        assert_eq!(mem.peek(arg_start, &mut buf).unwrap(), 11);
+        assert_eq!(&buf, b"/bin/sleep\0");
+        // Three bytes before the end of the mapping: an unaligned word read
+        // would run past it.
+        let mut tail = [0xffu8; 3];
+        assert_eq!(mem.peek(end - 3, &mut tail).unwrap(), 3);
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }
