@@ -219,8 +219,16 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32, CliError> {
     let started_at = now_rfc3339();
     let suite = Arc::new(Suite::prepare(project.profiles()?, options).await?);
     let mut reporter: Box<dyn Reporter> = match args.format {
-        Format::Text => Box::new(TerminalReporter::stdout()),
-        Format::Json => Box::new(TerminalReporter::stderr()),
+        Format::Text => {
+            let mut r = TerminalReporter::stdout();
+            r.verbose = args.verbose;
+            Box::new(r)
+        }
+        Format::Json => {
+            let mut r = TerminalReporter::stderr();
+            r.verbose = args.verbose;
+            Box::new(r)
+        }
     };
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();

@@ -138,32 +138,45 @@ fn dropped(e: &MountEntry, rules: &[CompiledRule]) -> bool {
     })
 }
 
-/// `mount_point fstype source options`, options merged and sorted, host
-/// ids mapped back, path-valued options (overlay layers under the engine's
-/// data root) replaced by `<path>`.
+/// `mount_point fstype source mount-options super-options`, each option
+/// list sorted, host ids mapped back, path-valued options (overlay layers
+/// under the engine's data root) replaced by `<path>`.
 pub fn mount_line(e: &MountEntry, facts: &Facts) -> String {
     let maps = facts.id_maps.as_ref();
-    let mut opts: BTreeSet<String> = BTreeSet::new();
-    for o in e.mount_options.iter().chain(&e.super_options) {
-        let o = match o.split_once('=') {
-            Some((k @ ("uid" | "gid"), v)) => {
-                let map = maps.map(|m| if k == "uid" { &m.uid_map } else { &m.gid_map });
-                match (v.parse::<u64>(), map) {
-                    // The kernel omits uid=0/gid=0 (its default) for host
-                    // root; a remapped root's ids map back to 0, so they are
-                    // omitted alike.
-                    (Ok(host), Some(map)) if map_back(host, map) == 0 => continue,
-                    (Ok(host), Some(map)) => format!("{k}={}", map_back(host, map)),
-                    _ => o.clone(),
+    let render = |options: &[String]| -> String {
+        let mut opts: BTreeSet<String> = BTreeSet::new();
+        for o in options {
+            let o = match o.split_once('=') {
+                Some((k @ ("uid" | "gid"), v)) => {
+                    let map = maps.map(|m| if k == "uid" { &m.uid_map } else { &m.gid_map });
+                    match (v.parse::<u64>(), map) {
+                        // The kernel omits uid=0/gid=0 (its default) for host
+                        // root; a remapped root's ids map back to 0, so they
+                        // are omitted alike.
+                        (Ok(host), Some(map)) if map_back(host, map) == 0 => continue,
+                        (Ok(host), Some(map)) => format!("{k}={}", map_back(host, map)),
+                        _ => o.clone(),
+                    }
                 }
-            }
-            Some((k, v)) if v.starts_with('/') => format!("{k}=<path>"),
-            _ => o.clone(),
-        };
-        opts.insert(o);
-    }
-    let opts: Vec<String> = opts.into_iter().collect();
-    format!("{} {} {} {}", e.mount_point, e.fstype, e.source, opts.join(","))
+                Some((k, v)) if v.starts_with('/') => format!("{k}=<path>"),
+                _ => o.clone(),
+            };
+            opts.insert(o);
+        }
+        if opts.is_empty() {
+            "-".into()
+        } else {
+            opts.into_iter().collect::<Vec<_>>().join(",")
+        }
+    };
+    format!(
+        "{} {} {} {} {}",
+        e.mount_point,
+        e.fstype,
+        e.source,
+        render(&e.mount_options),
+        render(&e.super_options)
+    )
 }
 
 /// A host id seen through the container's map: the inside id, or the host
@@ -304,16 +317,16 @@ mod tests {
     #[test]
     fn host_ids_map_back_so_the_shift_is_no_difference() {
         let e = entry("/dev", "tmpfs", &["rw"], &["uid=100000", "gid=100005", "mode=755"]);
-        assert_eq!(mount_line(&e, &remapped()), "/dev tmpfs none gid=5,mode=755,rw");
-        let shifted = entry("/mnt", "tmpfs", &["rw"], &["uid=170000"]);
-        assert_eq!(mount_line(&shifted, &remapped()), "/mnt tmpfs none rw,uid=70000");
-        assert_eq!(mount_line(&entry("/dev", "tmpfs", &["rw"], &["uid=0"]), &Facts::default()), "/dev tmpfs none rw,uid=0");
+        assert_eq!(mount_line(&e, &remapped()), "/dev tmpfs none rw gid=5,mode=755");
+        let shifted = entry("/mnt", "tmpfs", &["rw"], &["uid=101000"]);
+        assert_eq!(mount_line(&shifted, &remapped()), "/mnt tmpfs none rw uid=1000");
+        assert_eq!(mount_line(&entry("/dev", "tmpfs", &["rw"], &["uid=0"]), &Facts::default()), "/dev tmpfs none rw uid=0");
     }
 
     #[test]
     fn engine_paths_are_normalized() {
         let e = entry("/", "overlay", &["rw"], &["lowerdir=/var/lib/docker/overlay2/l/AB:/x", "xino=off"]);
-        assert_eq!(mount_line(&e, &Facts::default()), "/ overlay none lowerdir=<path>,rw,xino=off");
+        assert_eq!(mount_line(&e, &Facts::default()), "/ overlay none rw lowerdir=<path>,xino=off");
     }
 
     #[test]
@@ -325,7 +338,7 @@ mod tests {
             entry("/mnt/t", "tmpfs", &["rw"], &[]),
         ];
         let text = mounts_text(&MountsObservation::Ok { before: before.clone(), after }, &Facts::default(), &[]);
-        assert_eq!(text, "added /mnt/t tmpfs none rw\nchanged /sys sysfs none ro -> /sys sysfs none rw\n");
+        assert_eq!(text, "added /mnt/t tmpfs none rw -\nchanged /sys sysfs none ro - -> /sys sysfs none rw -\n");
         let same = mounts_text(&MountsObservation::Ok { before: before.clone(), after: before }, &Facts::default(), &[]);
         assert_eq!(same, "no change\n");
     }
@@ -343,7 +356,7 @@ mod tests {
             before: vec![entry("/proc/uptime", "fuse", &[], &[]), entry("/proc", "proc", &[], &[])],
             after: vec![],
         };
-        assert_eq!(mount_table_text(&obs, &Facts::default(), &rules), "/proc proc none \n");
+        assert_eq!(mount_table_text(&obs, &Facts::default(), &rules), "/proc proc none - -\n");
     }
 
     #[test]
