@@ -29,6 +29,8 @@ const TIMING_SYSCALLS: [&str; 7] = [
     "sched_yield",
     "rt_sigsuspend",
 ];
+/// Files every engine bind-mounts into a container from its data root.
+const ENGINE_FILES: [&str; 3] = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
 /// Outcomes that mean "interrupted", which timing decides.
 const TIMING_OUTCOMES: [&str; 5] = ["EINTR", "ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK"];
 
@@ -169,6 +171,11 @@ pub fn mount_line(e: &MountEntry, facts: &Facts) -> String {
             opts.into_iter().collect::<Vec<_>>().join(",")
         }
     };
+    if ENGINE_FILES.contains(&e.mount_point.as_str()) {
+        // Files the engine bind-mounts from its data root: where that lives
+        // (device, filesystem, its options) is the host's, not the runtime's.
+        return format!("{} <engine-file> {}", e.mount_point, render(&e.mount_options));
+    }
     format!(
         "{} {} {} {} {}",
         e.mount_point,
@@ -321,6 +328,13 @@ mod tests {
         let shifted = entry("/mnt", "tmpfs", &["rw"], &["uid=101000"]);
         assert_eq!(mount_line(&shifted, &remapped()), "/mnt tmpfs none rw uid=1000");
         assert_eq!(mount_line(&entry("/dev", "tmpfs", &["rw"], &["uid=0"]), &Facts::default()), "/dev tmpfs none rw uid=0");
+    }
+
+    #[test]
+    fn engine_files_do_not_carry_the_host_filesystem() {
+        let mut e = entry("/etc/hosts", "ext4", &["rw", "relatime"], &["discard"]);
+        e.source = "/dev/vda".into();
+        assert_eq!(mount_line(&e, &Facts::default()), "/etc/hosts <engine-file> relatime,rw");
     }
 
     #[test]
