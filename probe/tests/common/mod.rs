@@ -2,8 +2,6 @@
 //! `PARITY_PROBE_BIN` or built the way `harness/build.rs` builds it
 //! (release, explicit target, `+crt-static`, a target dir of its own).
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
