@@ -15,7 +15,7 @@ use crate::scenario::Field;
 pub const OUTPUT_CAP: usize = 1024 * 1024;
 
 /// One run's observation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Observation {
     /// The runtime profile it ran under.
     pub runtime: String,
@@ -29,22 +29,25 @@ pub struct Observation {
     /// Canonical text of the probe's fields (syscalls, mounts, facts), by
     /// field; absent fields were not observed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(with = "BTreeMap<crate::report::schema::FieldSchema, String>")]
     pub probe: BTreeMap<Field, String>,
     /// Wall time of the run; reported, never compared.
     pub duration_ms: u64,
 }
 
 /// The engine's answer to create and start.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EngineOutcome {
     Started,
     /// The engine or the OCI runtime refused the container; its message.
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 /// How the workload ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitStatus {
     Code(i64),
@@ -80,10 +83,38 @@ impl ExitStatus {
 /// `SIGKILL` for 9, `SIG42` for unnamed numbers.
 pub fn signal_name(n: i32) -> String {
     const NAMES: [&str; 32] = [
-        "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
-        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP",
-        "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH",
-        "SIGIO", "SIGPWR", "SIGSYS",
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     match NAMES.get(n as usize) {
         Some(name) if !name.is_empty() => name.to_string(),
@@ -92,7 +123,7 @@ pub fn signal_name(n: i32) -> String {
 }
 
 /// A captured output stream, capped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Captured {
     /// The text (invalid UTF-8 replaced), at most the cap.
     pub text: String,
@@ -115,7 +146,10 @@ impl Captured {
 
     fn canonical(&self) -> String {
         match self.truncated_at {
-            Some(cap) => format!("{}\n[output truncated at {cap} of {} bytes]", self.text, self.bytes),
+            Some(cap) => format!(
+                "{}\n[output truncated at {cap} of {} bytes]",
+                self.text, self.bytes
+            ),
             None => self.text.clone(),
         }
     }
@@ -181,7 +215,11 @@ mod tests {
     #[case(143, false, "signal: SIGTERM")]
     #[case(137, true, "oom")]
     #[case(255, false, "255")]
-    fn exit_codes_read_as_docker_reports_them(#[case] code: i64, #[case] oom: bool, #[case] text: &str) {
+    fn exit_codes_read_as_docker_reports_them(
+        #[case] code: i64,
+        #[case] oom: bool,
+        #[case] text: &str,
+    ) {
         assert_eq!(ExitStatus::from_code(code, oom).to_string(), text);
     }
 

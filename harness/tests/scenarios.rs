@@ -23,9 +23,19 @@ fn main() {
     let mut trials = harness.trials(&library, &library, |_| Check::Library);
     let meta = root.join("harness/tests/meta");
     trials.extend(harness.trials(&meta, &meta, |path| {
-        let dir = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-        let verdict = Verdict::ALL.into_iter().find(|v| Some(v.name()) == dir.as_deref());
-        Check::Verdict(verdict.unwrap_or_else(|| panic!("{}: meta-scenarios live in a folder named after their verdict", path.display())))
+        let dir = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let verdict = Verdict::ALL
+            .into_iter()
+            .find(|v| Some(v.name()) == dir.as_deref());
+        Check::Verdict(verdict.unwrap_or_else(|| {
+            panic!(
+                "{}: meta-scenarios live in a folder named after their verdict",
+                path.display()
+            )
+        }))
     }));
     libtest_mimic::run(&args, trials).exit();
 }
