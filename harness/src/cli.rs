@@ -232,8 +232,8 @@ impl Project {
 /// Runs the CLI; returns the process exit code.
 pub async fn main(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
-        Command::Report(args) => return report(args),
-        Command::Compare(args) => return compare(args),
+        Command::Report(args) => return report(args).map_err(CliError::Usage),
+        Command::Compare(args) => return compare(args).map_err(CliError::Usage),
         _ => {}
     }
     let project = Project::find(cli.root.as_deref())?;
@@ -245,17 +245,17 @@ pub async fn main(cli: Cli) -> Result<i32, CliError> {
     }
 }
 
-fn report(args: ReportArgs) -> Result<i32, CliError> {
+/// `parity report`: every format from results.json files; a problem is a
+/// usage error (exit 2).
+fn report(args: ReportArgs) -> Result<i32, String> {
     let sources = args
         .results
         .iter()
         .map(|p| crate::report::load_results(p))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    crate::report::write_combined(&args.out, &sources).map_err(|source| CliError::Write {
-        path: args.out.clone(),
-        source,
-    })?;
+        .map_err(|e| e.to_string())?;
+    crate::report::write_combined(&args.out, &sources)
+        .map_err(|e| format!("writing {}: {e}", args.out.display()))?;
     let signoff = crate::report::signoff::sign_off(&sources);
     eprintln!(
         "{}: {}; reports written to {}",
@@ -266,19 +266,15 @@ fn report(args: ReportArgs) -> Result<i32, CliError> {
     Ok(0)
 }
 
-fn compare(args: CompareArgs) -> Result<i32, CliError> {
-    let load =
-        |p: &Path| crate::report::load_results(p).map_err(|e| CliError::Usage(e.to_string()));
+/// `parity compare`: exit 1 when a verdict became a failure.
+fn compare(args: CompareArgs) -> Result<i32, String> {
+    let load = |p: &Path| crate::report::load_results(p).map_err(|e| e.to_string());
     let (old, new) = (load(&args.old)?, load(&args.new)?);
     let changes = crate::report::changes::compare_runs(&old.doc, &new.doc);
     print!("{}", crate::report::changes::changes_text(&changes));
     if let Some(path) = &args.html {
-        let html = crate::report::changes::changes_html(&changes)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
-        std::fs::write(path, html).map_err(|source| CliError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        let html = crate::report::changes::changes_html(&changes).map_err(|e| e.to_string())?;
+        std::fs::write(path, html).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     Ok(if changes.got_worse() { 1 } else { 0 })
 }

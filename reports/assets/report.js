@@ -60,6 +60,7 @@
     apply(false);
   }
 
+  form.addEventListener("submit", function (e) { e.preventDefault(); });
   fv.addEventListener("change", function () { apply(true); });
   ft.addEventListener("change", function () { apply(true); });
   fq.addEventListener("input", function () { apply(true); });

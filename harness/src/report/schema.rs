@@ -104,6 +104,20 @@ mod tests {
     }
 
     #[test]
+    fn a_real_results_json_validates() {
+        let schema: serde_json::Value = serde_json::from_str(&results_schema()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let path = crate::trial::workspace_root().join("reports/examples/results.json");
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+    }
+
+    #[test]
     fn mirrors_match_the_scenario_types() {
         let names: Vec<String> = Field::ALL
             .iter()
