@@ -17,11 +17,7 @@ use crate::scenario::{Scenario, ScenarioError, discover, root_for};
 use crate::suite::{Availability, Suite, SuiteOptions};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "parity",
-    version,
-    about = "Run container scenarios under a baseline and candidate runtimes and diff what they did"
-)]
+#[command(name = "parity", version, about = "Run container scenarios under a baseline and candidate runtimes and diff what they did")]
 pub struct Cli {
     /// Project root (where parity.toml is); default: found from the current directory.
     #[arg(long, global = true, env = "PARITY_ROOT")]
@@ -64,6 +60,7 @@ pub struct CompareArgs {
     #[arg(long)]
     pub html: Option<PathBuf>,
 }
+
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -139,10 +136,7 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error("writing {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// The project's layout and configuration.
@@ -155,12 +149,9 @@ impl Project {
     pub fn find(root: Option<&Path>) -> Result<Project, CliError> {
         let root = match root {
             Some(r) => r.to_path_buf(),
-            None => {
-                project_root(&std::env::current_dir().map_err(|e| CliError::Usage(e.to_string()))?)
-            }
+            None => project_root(&std::env::current_dir().map_err(|e| CliError::Usage(e.to_string()))?),
         };
-        let config =
-            ProjectConfig::load(&root.join("parity.toml"))?.with_env(|k| std::env::var(k).ok());
+        let config = ProjectConfig::load(&root.join("parity.toml"))?.with_env(|k| std::env::var(k).ok());
         Ok(Project { root, config })
     }
 
@@ -171,20 +162,16 @@ impl Project {
     /// The runtimes to compare: command line over environment over file.
     pub fn suite_options(&self, args: &RuntimeArgs) -> SuiteOptions {
         SuiteOptions {
-            baseline: args
-                .baseline
-                .clone()
-                .unwrap_or_else(|| self.config.baseline.clone()),
+            baseline: args.baseline.clone().unwrap_or_else(|| self.config.baseline.clone()),
             candidates: if args.candidates.is_empty() {
                 self.config.candidates.clone()
             } else {
                 args.candidates.clone()
             },
-            jobs: self.config.jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-            }),
+            jobs: self
+                .config
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
             repeat: None,
             plan: PlanOptions::default(),
         }
@@ -194,11 +181,7 @@ impl Project {
     /// errors are collected, not just the first.
     pub fn scenarios(&self, paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
         let defaults = [self.root.join(&self.config.scenarios)];
-        let paths = if paths.is_empty() {
-            &defaults[..]
-        } else {
-            paths
-        };
+        let paths = if paths.is_empty() { &defaults[..] } else { paths };
         let (mut out, mut errors) = (Vec::new(), Vec::new());
         for p in paths {
             if !p.exists() {
@@ -331,9 +314,7 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32, CliError> {
             }
         }
     }
-    let results = runner
-        .await
-        .map_err(|e| CliError::Usage(format!("internal error: {e}")))?;
+    let results = runner.await.map_err(|e| CliError::Usage(format!("internal error: {e}")))?;
     let code = exit_status(&results);
     let doc = ResultsDocument::new(
         &suite.run_id,
@@ -389,10 +370,7 @@ fn list(project: &Project, args: ListArgs) -> Result<i32, CliError> {
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&items).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
         return Ok(0);
     }
     let mut out = anstream::stdout();
@@ -404,17 +382,9 @@ fn list(project: &Project, args: ListArgs) -> Result<i32, CliError> {
             let fields = if d.fields.is_empty() {
                 "any field".to_string()
             } else {
-                d.fields
-                    .iter()
-                    .map(|f| f.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                d.fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
             };
-            let _ = writeln!(
-                out,
-                "    expect {}: {} differ: {}",
-                d.runtime, fields, d.reason
-            );
+            let _ = writeln!(out, "    expect {}: {} differ: {}", d.runtime, fields, d.reason);
         }
     }
     let _ = writeln!(out, "{} scenario(s)", scenarios.len());
@@ -439,9 +409,7 @@ async fn doctor(project: &Project, args: RuntimeArgs) -> Result<i32, CliError> {
     for name in std::iter::once(&options.baseline).chain(&options.candidates) {
         let p = profiles.get(name)?;
         match suite.availability(name) {
-            Availability::Ready => {
-                println!("  ok    {name}: {} on {}", p.oci_runtime, p.endpoint())
-            }
+            Availability::Ready => println!("  ok    {name}: {} on {}", p.oci_runtime, p.endpoint()),
             Availability::Unavailable(why) => {
                 problems += 1;
                 println!("  FAIL  {name}: {why}");
@@ -458,27 +426,15 @@ async fn doctor(project: &Project, args: RuntimeArgs) -> Result<i32, CliError> {
             info.kernel,
             info.runtimes.join(", "),
             info.default_runtime,
-            if info.userns_remap {
-                ", userns-remap"
-            } else {
-                ""
-            }
+            if info.userns_remap { ", userns-remap" } else { "" }
         );
     }
     println!("host:");
     match &suite.host_limits().privileged_blocked {
-        None => println!(
-            "  ok    privileged containers start under {}",
-            options.baseline
-        ),
+        None => println!("  ok    privileged containers start under {}", options.baseline),
         Some(why) => {
-            println!(
-                "  NOTE  privileged containers cannot start under {}: {why}",
-                options.baseline
-            );
-            println!(
-                "        scenarios with `privileged: true` are reported as skipped on this host"
-            );
+            println!("  NOTE  privileged containers cannot start under {}: {why}", options.baseline);
+            println!("        scenarios with `privileged: true` are reported as skipped on this host");
         }
     }
     let probe = crate::probe_bin::probe_binary();
@@ -489,20 +445,14 @@ async fn doctor(project: &Project, args: RuntimeArgs) -> Result<i32, CliError> {
         println!("  ok    probe embedded ({} bytes)", probe.len());
     }
     match crate::image::ImageSource::from_host(probe) {
-        Ok(src) => println!(
-            "  ok    default image {} (busybox with {} applets)",
-            src.reference(),
-            src.applets.len()
-        ),
+        Ok(src) => println!("  ok    default image {} (busybox with {} applets)", src.reference(), src.applets.len()),
         Err(e) => {
             problems += 1;
             println!("  FAIL  {e}");
         }
     }
     if problems > 0 {
-        println!(
-            "{problems} problem(s); runtimes/setup-host.sh installs and starts what parity needs"
-        );
+        println!("{problems} problem(s); runtimes/setup-host.sh installs and starts what parity needs");
         Ok(1)
     } else {
         println!("all good");

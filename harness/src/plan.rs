@@ -70,16 +70,7 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
         facts: observed
             .iter()
             .copied()
-            .filter(|f| {
-                matches!(
-                    f,
-                    Field::Capabilities
-                        | Field::IdMaps
-                        | Field::Security
-                        | Field::Devices
-                        | Field::MountTable
-                )
-            })
+            .filter(|f| matches!(f, Field::Capabilities | Field::IdMaps | Field::Security | Field::Devices | Field::MountTable))
             .collect(),
     });
     RunSpec {
@@ -104,9 +95,7 @@ pub struct RunProfile<'a> {
 }
 
 /// What the host can do, found once by probing it.
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct HostLimits {
     /// Why `--privileged` containers cannot start here, if they cannot.
     pub privileged_blocked: Option<String>,
@@ -150,15 +139,8 @@ mod tests {
     #[test]
     fn network_defaults_to_none_and_profile_defaults_merge() {
         let p = profile();
-        let rp = RunProfile {
-            profile: &p,
-            endpoint: "unix:///x".into(),
-        };
-        let spec = plan(
-            &scenario("description: d\ncommand: [true]\ncontainer: { cap_add: [SYS_ADMIN] }\n"),
-            &rp,
-            PlanOptions::default(),
-        );
+        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
+        let spec = plan(&scenario("description: d\ncommand: [true]\ncontainer: { cap_add: [SYS_ADMIN] }\n"), &rp, PlanOptions::default());
         assert_eq!(spec.container.network_mode.as_deref(), Some("none"));
         assert_eq!(spec.container.cap_add, vec!["NET_ADMIN", "SYS_ADMIN"]);
         assert_eq!(spec.container.user.as_deref(), Some("7"));
@@ -170,39 +152,19 @@ mod tests {
     #[test]
     fn no_probe_fields_means_an_untouched_command() {
         let p = profile();
-        let rp = RunProfile {
-            profile: &p,
-            endpoint: "unix:///x".into(),
-        };
-        let spec = plan(
-            &scenario("description: d\ncommand: [/sbin/init]\nobserve: [exit_code, stdout]\n"),
-            &rp,
-            PlanOptions::default(),
-        );
+        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
+        let spec = plan(&scenario("description: d\ncommand: [/sbin/init]\nobserve: [exit_code, stdout]\n"), &rp, PlanOptions::default());
         assert_eq!(spec.probe, None);
-        let traced = plan(
-            &scenario("description: d\ncommand: [x]\n"),
-            &rp,
-            PlanOptions { no_trace: true },
-        );
+        let traced = plan(&scenario("description: d\ncommand: [x]\n"), &rp, PlanOptions { no_trace: true });
         assert!(!traced.probe.unwrap().syscalls);
     }
 
     #[test]
     fn privileged_scenarios_are_blocked_where_the_host_cannot_run_them() {
         let p = profile();
-        let rp = RunProfile {
-            profile: &p,
-            endpoint: "unix:///x".into(),
-        };
-        let spec = plan(
-            &scenario("description: d\ncommand: [x]\ncontainer: { privileged: true }\n"),
-            &rp,
-            PlanOptions::default(),
-        );
-        let limits = HostLimits {
-            privileged_blocked: Some("no CAP_SYS_RESOURCE".into()),
-        };
+        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
+        let spec = plan(&scenario("description: d\ncommand: [x]\ncontainer: { privileged: true }\n"), &rp, PlanOptions::default());
+        let limits = HostLimits { privileged_blocked: Some("no CAP_SYS_RESOURCE".into()) };
         assert!(limits.blocks(&spec).unwrap().contains("CAP_SYS_RESOURCE"));
         assert_eq!(HostLimits::default().blocks(&spec), None);
     }

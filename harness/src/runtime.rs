@@ -121,10 +121,7 @@ impl Default for ProjectConfig {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RuntimeError {
     #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Yaml(#[from] YamlError),
@@ -133,17 +130,9 @@ pub enum RuntimeError {
     #[error("{}: profile name {name:?} must match the file name", path.display())]
     NameMismatch { path: PathBuf, name: String },
     #[error("unknown runtime {name:?}; profiles in {}: {}", dir.display(), known.join(", "))]
-    Unknown {
-        name: String,
-        dir: PathBuf,
-        known: Vec<String>,
-    },
+    Unknown { name: String, dir: PathBuf, known: Vec<String> },
     #[error("{}: normalize rule pattern {pattern:?} does not compile: {message}", path.display())]
-    BadPattern {
-        path: PathBuf,
-        pattern: String,
-        message: String,
-    },
+    BadPattern { path: PathBuf, pattern: String, message: String },
 }
 
 impl RuntimeProfile {

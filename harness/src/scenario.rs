@@ -106,13 +106,7 @@ impl Field {
     ];
 
     pub fn default_set() -> Vec<Field> {
-        vec![
-            Field::ExitCode,
-            Field::Stdout,
-            Field::Stderr,
-            Field::Syscalls,
-            Field::Mounts,
-        ]
+        vec![Field::ExitCode, Field::Stdout, Field::Stderr, Field::Syscalls, Field::Mounts]
     }
 
     pub fn name(self) -> &'static str {
@@ -133,18 +127,12 @@ impl Field {
 
     /// Fields only the probe inside the container can observe.
     pub fn needs_probe(self) -> bool {
-        !matches!(
-            self,
-            Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr
-        )
+        !matches!(self, Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr)
     }
 
     /// Whether scenario `normalize:` rules apply to this field's text.
     pub fn is_normalized(self) -> bool {
-        matches!(
-            self,
-            Field::Stdout | Field::Stderr | Field::Syscalls | Field::Mounts | Field::MountTable
-        )
+        matches!(self, Field::Stdout | Field::Stderr | Field::Syscalls | Field::Mounts | Field::MountTable)
     }
 }
 
@@ -213,24 +201,15 @@ impl<'de> Deserialize<'de> for Timeout {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
                 match humantime::parse_duration(v) {
                     Ok(d) if !d.is_zero() => Ok(Timeout(d)),
-                    Ok(_) => Err(E::invalid_value(
-                        de::Unexpected::Str(v),
-                        &"a duration above zero",
-                    )),
+                    Ok(_) => Err(E::invalid_value(de::Unexpected::Str(v), &"a duration above zero")),
                     Err(_) => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timeout, E> {
-                Err(E::invalid_type(
-                    de::Unexpected::Unsigned(v),
-                    &"a duration with a unit, like 30s",
-                ))
+                Err(E::invalid_type(de::Unexpected::Unsigned(v), &"a duration with a unit, like 30s"))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timeout, E> {
-                Err(E::invalid_type(
-                    de::Unexpected::Signed(v),
-                    &"a duration with a unit, like 30s",
-                ))
+                Err(E::invalid_type(de::Unexpected::Signed(v), &"a duration with a unit, like 30s"))
             }
         }
         d.deserialize_any(V)
@@ -241,10 +220,7 @@ impl<'de> Deserialize<'de> for Timeout {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ScenarioError {
     #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Yaml(#[from] YamlError),
@@ -282,15 +258,8 @@ impl Scenario {
     }
 
     /// The declared divergences for one candidate runtime.
-    pub fn expected_for<'a>(
-        &'a self,
-        runtime: &'a str,
-    ) -> impl Iterator<Item = &'a Divergence> + 'a {
-        self.file
-            .expect
-            .diverges
-            .iter()
-            .filter(move |d| d.runtime == runtime)
+    pub fn expected_for<'a>(&'a self, runtime: &'a str) -> impl Iterator<Item = &'a Divergence> + 'a {
+        self.file.expect.diverges.iter().filter(move |d| d.runtime == runtime)
     }
 }
 
@@ -301,10 +270,7 @@ fn validate(path: &Path, text: &str, file: &ScenarioFile) -> Result<(), YamlErro
         YamlError::at(path, text, line, column, message)
     };
     if file.command.is_empty() {
-        return Err(at_key(
-            "command",
-            "command must name at least the program to run".into(),
-        ));
+        return Err(at_key("command", "command must name at least the program to run".into()));
     }
     if file.repeat == 0 {
         return Err(at_key("repeat", "repeat must be at least 1".into()));
@@ -319,10 +285,7 @@ fn validate(path: &Path, text: &str, file: &ScenarioFile) -> Result<(), YamlErro
     }
     for d in &file.expect.diverges {
         if d.reason.trim().is_empty() {
-            return Err(at_key(
-                "reason",
-                format!("the divergence for {} needs a reason", d.runtime),
-            ));
+            return Err(at_key("reason", format!("the divergence for {} needs a reason", d.runtime)));
         }
     }
     Ok(())
@@ -338,10 +301,7 @@ pub fn locate_key(text: &str, key: &str) -> Option<(u64, u64)> {
         trimmed
             .starts_with(&needle)
             .then(|| (i as u64 + 1, col as u64 + 1))
-            .or_else(|| {
-                line.find(&format!(" {needle}"))
-                    .map(|c| (i as u64 + 1, c as u64 + 2))
-            })
+            .or_else(|| line.find(&format!(" {needle}")).map(|c| (i as u64 + 1, c as u64 + 2)))
     })
 }
 
@@ -462,36 +422,20 @@ expect:
     }
 
     #[rstest]
-    #[case::unknown_top_key(
-        "description: d\ncommand: [x]\ncomand: [y]\n",
-        3,
-        "unknown field `comand`"
-    )]
-    #[case::unknown_container_key(
-        "description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n",
-        4,
-        "unknown field `priviledged`"
-    )]
+    #[case::unknown_top_key("description: d\ncommand: [x]\ncomand: [y]\n", 3, "unknown field `comand`")]
+    #[case::unknown_container_key("description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n", 4, "unknown field `priviledged`")]
     #[case::bad_field_name("description: d\ncommand: [x]\nobserve: [exit, stdout]\n", 3, "exit")]
     #[case::bad_timeout("description: d\ncommand: [x]\ntimeout: soon\n", 3, "duration")]
     #[case::timeout_without_unit("description: d\ncommand: [x]\ntimeout: 30\n", 3, "duration")]
     #[case::empty_command("description: d\ncommand: []\n", 2, "command must name")]
     #[case::zero_repeat("description: d\ncommand: [x]\nrepeat: 0\n", 3, "repeat")]
-    #[case::bad_regex(
-        "description: d\ncommand: [x]\nnormalize:\n  - pattern: \"(\"\n",
-        4,
-        "does not compile"
-    )]
+    #[case::bad_regex("description: d\ncommand: [x]\nnormalize:\n  - pattern: \"(\"\n", 4, "does not compile")]
     #[case::no_reason(
         "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      reason: \"\"\n",
         6,
         "needs a reason"
     )]
-    #[case::missing_reason(
-        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n",
-        5,
-        "reason"
-    )]
+    #[case::missing_reason("description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n", 5, "reason")]
     fn errors_name_the_line(#[case] text: &str, #[case] line: u64, #[case] needle: &str) {
         let err = parse(text).unwrap_err();
         assert_eq!(err.line, line, "{err}");

@@ -84,12 +84,7 @@ impl Harness {
 
     /// Trials for every scenario under `dir` (scenario ids relative to
     /// `root`) and every configured candidate.
-    pub fn trials(
-        self: &Arc<Self>,
-        root: &Path,
-        dir: &Path,
-        check: impl Fn(&Path) -> Check,
-    ) -> Vec<Trial> {
+    pub fn trials(self: &Arc<Self>, root: &Path, dir: &Path, check: impl Fn(&Path) -> Check) -> Vec<Trial> {
         let files = match discover(dir) {
             Ok(f) => f,
             Err(e) => return vec![failing_trial(&dir.display().to_string(), e.to_string())],
@@ -106,12 +101,7 @@ impl Harness {
             let check = check(&file);
             for candidate in &self.options.candidates {
                 let kind = format!("{}-vs-{candidate}", self.options.baseline);
-                let (h, s, c, chk) = (
-                    self.clone(),
-                    scenario.clone(),
-                    candidate.clone(),
-                    check.clone(),
-                );
+                let (h, s, c, chk) = (self.clone(), scenario.clone(), candidate.clone(), check.clone());
                 trials.push(
                     Trial::ignorable_test(scenario.id.clone(), move || h.run_trial(&s, &c, &chk))
                         .with_kind(kind),
@@ -121,27 +111,17 @@ impl Harness {
         trials
     }
 
-    fn run_trial(
-        &self,
-        scenario: &Scenario,
-        candidate: &str,
-        check: &Check,
-    ) -> Result<Completion, Failed> {
+    fn run_trial(&self, scenario: &Scenario, candidate: &str, check: &Check) -> Result<Completion, Failed> {
         let suite = match self.suite() {
             Ok(s) => s,
             Err(e) => return Err(format!("cannot prepare the suite: {e}").into()),
         };
         if let Availability::Unavailable(why) = suite.availability(&self.options.baseline) {
-            return Ok(Completion::ignored_with(format!(
-                "no engine for the baseline: {why}"
-            )));
+            return Ok(Completion::ignored_with(format!("no engine for the baseline: {why}")));
         }
         let result = self.block_on(suite.judge(scenario, candidate));
         let shown = strip_ansi(&render_result(&result, true));
-        self.results
-            .lock()
-            .expect("results lock")
-            .push(result.clone());
+        self.results.lock().expect("results lock").push(result.clone());
         match check {
             Check::Verdict(want) if result.verdict == *want => Ok(Completion::Completed),
             Check::Verdict(want) => Err(format!("expected verdict {want}, got:\n{shown}").into()),
