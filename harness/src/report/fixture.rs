@@ -1,7 +1,7 @@
 //! A sample results document: every verdict, tags, a skipped candidate and
 //! hostile scenario output. Tests of every report format and the browser
-//! test render it, so none of them needs Docker; `parity report --demo`
-//! is not a thing, this is test support only.
+//! test render it, so none of them needs Docker. Test support only; the
+//! `sample_report` example writes its reports to look at the templates.
 
 use std::collections::BTreeMap;
 
