@@ -34,7 +34,33 @@ pub enum Command {
     List(ListArgs),
     /// Check engines, runtimes and what this host can run.
     Doctor(RuntimeArgs),
+    /// Render every report format from results.json files (several: one combined report).
+    Report(ReportArgs),
+    /// Show what changed between two runs' results.json; exit 1 when a verdict became a failure.
+    Compare(CompareArgs),
 }
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// results.json files, e.g. one per CI matrix job.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Folder to write index.html, results.json, junit.xml and summary.md into.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The earlier run's results.json.
+    pub old: PathBuf,
+    /// The later run's results.json.
+    pub new: PathBuf,
+    /// Also write the comparison as an HTML page.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+}
+
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -188,12 +214,52 @@ impl Project {
 
 /// Runs the CLI; returns the process exit code.
 pub async fn main(cli: Cli) -> Result<i32, CliError> {
+    match cli.command {
+        Command::Report(args) => return report(args).map_err(CliError::Usage),
+        Command::Compare(args) => return compare(args).map_err(CliError::Usage),
+        _ => {}
+    }
     let project = Project::find(cli.root.as_deref())?;
     match cli.command {
         Command::Run(args) => run(&project, args).await,
         Command::List(args) => list(&project, args),
         Command::Doctor(args) => doctor(&project, args).await,
+        Command::Report(_) | Command::Compare(_) => unreachable!("handled above"),
     }
+}
+
+/// `parity report`: every format from results.json files; a problem is a
+/// usage error (exit 2).
+fn report(args: ReportArgs) -> Result<i32, String> {
+    let sources = args
+        .results
+        .iter()
+        .map(|p| crate::report::load_results(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    crate::report::write_combined(&args.out, &sources)
+        .map_err(|e| format!("writing {}: {e}", args.out.display()))?;
+    let signoff = crate::report::signoff::sign_off(&sources);
+    eprintln!(
+        "{}: {}; reports written to {}",
+        signoff.word,
+        signoff.because,
+        args.out.display()
+    );
+    Ok(0)
+}
+
+/// `parity compare`: exit 1 when a verdict became a failure.
+fn compare(args: CompareArgs) -> Result<i32, String> {
+    let load = |p: &Path| crate::report::load_results(p).map_err(|e| e.to_string());
+    let (old, new) = (load(&args.old)?, load(&args.new)?);
+    let changes = crate::report::changes::compare_runs(&old.doc, &new.doc);
+    print!("{}", crate::report::changes::changes_text(&changes));
+    if let Some(path) = &args.html {
+        let html = crate::report::changes::changes_html(&changes).map_err(|e| e.to_string())?;
+        std::fs::write(path, html).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(if changes.got_worse() { 1 } else { 0 })
 }
 
 async fn run(project: &Project, args: RunArgs) -> Result<i32, CliError> {

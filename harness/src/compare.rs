@@ -13,7 +13,7 @@ use similar::TextDiff;
 use crate::scenario::{Divergence, Field};
 
 /// The verdict for one scenario under one candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every observed field equal after normalization.
@@ -68,8 +68,9 @@ impl fmt::Display for Verdict {
 }
 
 /// One field that differed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldDiff {
+    #[schemars(with = "crate::report::schema::FieldSchema")]
     pub field: Field,
     /// Normalized text on the baseline (or the first repeat) side.
     pub left: String,

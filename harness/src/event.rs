@@ -12,7 +12,7 @@ use crate::observe::Observation;
 use crate::scenario::Divergence;
 
 /// The verdict for one scenario under one candidate, with its evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScenarioResult {
     /// Scenario id, e.g. `mounts/tmpfs`.
     pub id: String,
@@ -31,6 +31,7 @@ pub struct ScenarioResult {
     pub diffs: Vec<FieldDiff>,
     /// The divergences the scenario declares for this candidate.
     #[serde(default)]
+    #[schemars(with = "Vec<crate::report::schema::DivergenceSchema>")]
     pub expected: Vec<Divergence>,
     /// Every run's observation on each side.
     #[serde(default)]
@@ -43,7 +44,7 @@ pub struct ScenarioResult {
 }
 
 /// Totals of one candidate's verdicts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Totals {
     pub candidate: String,
     pub by_verdict: std::collections::BTreeMap<Verdict, usize>,

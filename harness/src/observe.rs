@@ -15,7 +15,7 @@ use crate::scenario::Field;
 pub const OUTPUT_CAP: usize = 1024 * 1024;
 
 /// One run's observation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Observation {
     /// The runtime profile it ran under.
     pub runtime: String,
@@ -29,13 +29,14 @@ pub struct Observation {
     /// Canonical text of the probe's fields (syscalls, mounts, facts), by
     /// field; absent fields were not observed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(with = "BTreeMap<crate::report::schema::FieldSchema, String>")]
     pub probe: BTreeMap<Field, String>,
     /// Wall time of the run; reported, never compared.
     pub duration_ms: u64,
 }
 
 /// The engine's answer to create and start.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EngineOutcome {
     Started,
@@ -44,7 +45,7 @@ pub enum EngineOutcome {
 }
 
 /// How the workload ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitStatus {
     Code(i64),
@@ -92,7 +93,7 @@ pub fn signal_name(n: i32) -> String {
 }
 
 /// A captured output stream, capped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Captured {
     /// The text (invalid UTF-8 replaced), at most the cap.
     pub text: String,

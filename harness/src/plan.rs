@@ -95,7 +95,7 @@ pub struct RunProfile<'a> {
 }
 
 /// What the host can do, found once by probing it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct HostLimits {
     /// Why `--privileged` containers cannot start here, if they cannot.
     pub privileged_blocked: Option<String>,

@@ -36,7 +36,7 @@ pub enum EngineError {
 }
 
 /// Facts about an engine, recorded in results and shown by `parity doctor`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EngineInfo {
     pub endpoint: String,
     pub server_version: String,

@@ -1,19 +1,26 @@
-//! Reporters: consumers of suite events.
+//! Reporters: consumers of suite events, and the report files.
 //!
 //! `terminal` prints verdicts as they land with colored diffs; `results`
 //! owns the versioned `results.json` document that every other format is
-//! rendered from.
+//! rendered from without re-running anything: `html` (the sign-off page),
+//! `junit`, `markdown` (the CI step summary), `changes` (run vs run).
+//! `signoff` holds the words they share, `text` the escaping they share.
 
+pub mod changes;
+pub mod diffview;
+#[doc(hidden)]
+pub mod fixture;
+pub mod html;
+pub mod junit;
+pub mod markdown;
 pub mod results;
+pub mod schema;
+pub mod signoff;
 pub mod terminal;
+pub mod text;
+mod write;
 
 pub use results::{RESULTS_SCHEMA_VERSION, ResultsDocument};
+pub use signoff::Source;
 pub use terminal::TerminalReporter;
-
-/// Writes every report format for `doc` into `dir`.
-pub fn write_reports(dir: &std::path::Path, doc: &ResultsDocument) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(doc).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("results.json"), json)?;
-    Ok(())
-}
+pub use write::{load_results, write_combined, write_reports, write_test_reports};

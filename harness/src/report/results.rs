@@ -13,7 +13,7 @@ use crate::plan::HostLimits;
 /// Version of the results document; bumped on incompatible changes.
 pub const RESULTS_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResultsDocument {
     pub schema_version: u32,
     pub parity_version: String,
@@ -29,7 +29,7 @@ pub struct ResultsDocument {
 }
 
 /// The machine the run happened on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostFacts {
     pub hostname: String,
     pub kernel: String,

@@ -1,0 +1,262 @@
+//! A sample results document: every verdict, tags, a skipped candidate and
+//! hostile scenario output. Tests of every report format and the browser
+//! test render it, so none of them needs Docker. Test support only; the
+//! `sample_report` example writes its reports to look at the templates.
+
+use std::collections::BTreeMap;
+
+use crate::compare::{Verdict, diff_fields};
+use crate::engine::EngineInfo;
+use crate::event::ScenarioResult;
+use crate::observe::{Captured, EngineOutcome, ExitStatus, Observation};
+use crate::plan::HostLimits;
+use crate::report::results::{HostFacts, ResultsDocument};
+use crate::scenario::{Divergence, Field};
+
+/// Output no report may pass through unescaped.
+pub const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>\u{fffd}\x1b[31mred\x1b[0m\0nul\x07bell";
+
+/// A run under `runtime`: exit code `exit`, or refused by the engine when `None`.
+pub fn run(runtime: &str, exit: Option<i64>, stdout: &str, stderr: &str) -> Observation {
+    match exit {
+        None => Observation::refused(runtime, format!("OCI runtime create failed: {stderr}"), 40),
+        Some(code) => Observation {
+            runtime: runtime.into(),
+            engine: EngineOutcome::Started,
+            exit_code: Some(ExitStatus::Code(code)),
+            stdout: Captured {
+                text: stdout.into(),
+                bytes: stdout.len() as u64,
+                truncated_at: None,
+            },
+            stderr: Captured {
+                text: stderr.into(),
+                bytes: stderr.len() as u64,
+                truncated_at: None,
+            },
+            probe: BTreeMap::new(),
+            duration_ms: 120,
+        },
+    }
+}
+
+/// A bare result.
+pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
+    ScenarioResult {
+        id: id.into(),
+        path: format!("scenarios/{id}.yaml"),
+        description: format!("{id} does its thing"),
+        tags: Vec::new(),
+        baseline: "runc".into(),
+        candidate: candidate.into(),
+        verdict,
+        reason: None,
+        diffs: Vec::new(),
+        expected: Vec::new(),
+        baseline_runs: Vec::new(),
+        candidate_runs: Vec::new(),
+        config: None,
+    }
+}
+
+/// A result with both sides' runs and their field diffs.
+pub fn compared(
+    id: &str,
+    candidate: &str,
+    verdict: Verdict,
+    base: Observation,
+    cand: Observation,
+) -> ScenarioResult {
+    let texts = |o: &Observation| -> BTreeMap<Field, String> {
+        Field::ALL
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f,
+                    Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr
+                ) || o.probe.contains_key(f)
+            })
+            .filter_map(|f| o.text(*f).map(|t| (*f, t)))
+            .collect()
+    };
+    let mut r = result(id, candidate, verdict);
+    r.diffs = diff_fields(&texts(&base), &texts(&cand), "runc", candidate);
+    r.baseline_runs = vec![base];
+    r.candidate_runs = vec![cand];
+    r
+}
+
+/// A document with fixed run facts.
+pub fn doc_with(candidates: &[&str], results: Vec<ScenarioResult>) -> ResultsDocument {
+    let candidates: Vec<String> = candidates.iter().map(|c| c.to_string()).collect();
+    let engine = |endpoint: &str, remap: bool| EngineInfo {
+        endpoint: endpoint.into(),
+        server_version: "27.5.1".into(),
+        api_version: "1.47".into(),
+        kernel: "6.1.0-31-amd64".into(),
+        os: "Debian GNU/Linux 12 (bookworm)".into(),
+        runtimes: vec!["io.containerd.runc.v2".into(), "runc".into()],
+        default_runtime: "runc".into(),
+        runtime_versions: BTreeMap::from([("runc".to_string(), "1.2.5".to_string())]),
+        userns_remap: remap,
+        cgroup_version: "2".into(),
+    };
+    let mut doc = ResultsDocument::new(
+        "20260301-120000-ab12",
+        "2026-03-01T12:00:00Z".into(),
+        "runc",
+        &candidates,
+        vec![
+            engine("unix:///var/run/docker.sock", false),
+            engine("unix:///run/parity/userns-remap.sock", true),
+        ],
+        HostFacts {
+            hostname: "ci-runner-7".into(),
+            kernel: "6.1.0-31-amd64".into(),
+            git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            limits: HostLimits::default(),
+        },
+        results,
+    );
+    doc.parity_version = "0.1.0".into();
+    doc
+}
+
+/// The sample: sysbox-runc skipped (not installed), userns-remap with
+/// every other verdict, and one scenario whose every text is hostile.
+pub fn sample() -> ResultsDocument {
+    let u = "userns-remap";
+    let mut results = Vec::new();
+
+    let mut r = compared(
+        "mounts/tmpfs_with_sys_admin",
+        u,
+        Verdict::Divergence,
+        run("runc", Some(0), "mounted\n/mnt/t tmpfs rw,relatime\n", ""),
+        run(
+            u,
+            Some(32),
+            "",
+            "mount: permission denied (are you root?)\n",
+        ),
+    );
+    r.tags = vec!["mounts".into(), "caps".into()];
+    r.description = "Mount a tmpfs with CAP_SYS_ADMIN".into();
+    r.reason = Some("undeclared difference in exit_code, stdout, stderr".into());
+    r.config = Some(
+        serde_json::json!({"Image": "parity-probe", "HostConfig": {"CapAdd": ["SYS_ADMIN"], "NetworkMode": "none", "Runtime": "runc"}}),
+    );
+    results.push(r);
+
+    let mut r = compared(
+        "devices/mknod_null",
+        u,
+        Verdict::Expected,
+        run(
+            "runc",
+            Some(0),
+            "crw-rw-rw- 1 root root 1, 3 /tmp/null\n",
+            "",
+        ),
+        run(
+            u,
+            Some(1),
+            "",
+            "mknod: /tmp/null: Operation not permitted\n",
+        ),
+    );
+    r.tags = vec!["devices".into()];
+    r.description = "mknod a character device".into();
+    for d in &mut r.diffs {
+        d.declared = true;
+    }
+    r.expected = vec![Divergence {
+        runtime: u.into(),
+        fields: vec![Field::ExitCode, Field::Stdout, Field::Stderr],
+        reason: "device nodes cannot be created in a user namespace".into(),
+        link: Some("https://docs.docker.com/engine/security/userns-remap/".into()),
+    }];
+    r.reason = Some("device nodes cannot be created in a user namespace".into());
+    results.push(r);
+
+    let mut r = compared(
+        "basics/hello",
+        u,
+        Verdict::Parity,
+        run("runc", Some(0), "hello\n", ""),
+        run(u, Some(0), "hello\n", ""),
+    );
+    r.tags = vec!["basics".into()];
+    results.push(r);
+
+    let mut r = compared(
+        "net/raw_socket",
+        u,
+        Verdict::Stale,
+        run("runc", Some(0), "ok\n", ""),
+        run(u, Some(0), "ok\n", ""),
+    );
+    r.tags = vec!["net".into(), "caps".into()];
+    r.reason = Some(
+        "declared divergence in exit_code did not happen (raw sockets need CAP_NET_RAW)".into(),
+    );
+    results.push(r);
+
+    let mut r = compared(
+        "proc/uptime",
+        u,
+        Verdict::Flaky,
+        run(u, Some(0), "up 12.01\n", ""),
+        run(u, Some(0), "up 12.02\n", ""),
+    );
+    r.tags = vec!["proc".into()];
+    r.reason = Some("userns-remap runs disagreed".into());
+    results.push(r);
+
+    let mut r = result("images/missing", u, Verdict::Error);
+    r.tags = vec!["basics".into()];
+    r.reason = Some("image example.invalid/nope: pull access denied".into());
+    results.push(r);
+
+    let mut r = compared(
+        "security/only_in_candidate",
+        u,
+        Verdict::Divergence,
+        run("runc", None, "", "operation not permitted"),
+        run(u, Some(0), "ok\n", ""),
+    );
+    r.tags = vec!["security".into()];
+    r.reason = Some("undeclared difference in engine".into());
+    results.push(r);
+
+    let mut r = compared(
+        "hostile/output",
+        u,
+        Verdict::Divergence,
+        run("runc", Some(0), &format!("{HOSTILE}\nsame line\n"), HOSTILE),
+        run(u, Some(1), &format!("other {HOSTILE}\nsame line\n"), ""),
+    );
+    r.tags = vec![HOSTILE.into(), "hostile".into()];
+    r.description = HOSTILE.into();
+    r.reason = Some(HOSTILE.into());
+    r.expected = vec![Divergence {
+        runtime: u.into(),
+        fields: vec![Field::Syscalls],
+        reason: HOSTILE.into(),
+        link: Some(format!("javascript:alert(1)//{HOSTILE}")),
+    }];
+    r.config = Some(serde_json::json!({ "Env": [HOSTILE], "Labels": { HOSTILE: HOSTILE } }));
+    results.push(r);
+
+    let ids: Vec<String> = results.iter().map(|r| r.id.clone()).collect();
+    for (id, tags) in ids
+        .iter()
+        .zip(results.iter().map(|r| r.tags.clone()).collect::<Vec<_>>())
+    {
+        let mut s = result(id, "sysbox-runc", Verdict::Skipped);
+        s.tags = tags;
+        s.reason = Some("sysbox-runc is not installed (https://github.com/nestybox/sysbox/blob/master/docs/user-guide/install-package.md)".into());
+        results.push(s);
+    }
+    doc_with(&["sysbox-runc", u], results)
+}

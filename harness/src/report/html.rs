@@ -1,0 +1,389 @@
+//! The HTML report: one self-contained page (inline CSS and a small inline
+//! script, no network) that a release manager signs off, and the page of
+//! `parity compare`.
+//!
+//! Owns the view model the templates under `reports/templates/` render and
+//! the minijinja environment: auto-escape for `.html` templates, and a
+//! formatter that makes control characters visible before escaping, so no
+//! byte from a scenario or container reaches the page raw. Templates never
+//! use `|safe`; only the embedded CSS and JS assets are marked safe.
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, Value};
+use serde::Serialize;
+
+use crate::compare::Verdict;
+use crate::event::ScenarioResult;
+use crate::observe::{Captured, EngineOutcome, Observation};
+use crate::report::diffview::{DiffView, diff_view};
+use crate::report::signoff::{
+    Column, SignOff, Source, column_results, columns, direction, sign_off,
+};
+use crate::report::text::visible;
+
+const INDEX_TEMPLATE: &str = include_str!("../../../reports/templates/index.html.j2");
+const CHANGES_TEMPLATE: &str = include_str!("../../../reports/templates/changes.html.j2");
+const MACROS_TEMPLATE: &str = include_str!("../../../reports/templates/macros.html.j2");
+const CSS: &str = include_str!("../../../reports/assets/report.css");
+const JS: &str = include_str!("../../../reports/assets/report.js");
+
+/// Output shown per stream in the page; results.json keeps the capture.
+pub const SHOWN_OUTPUT_CAP: usize = 64 * 1024;
+
+/// The template environment every HTML page is rendered with.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(minijinja::default_auto_escape_callback);
+    env.set_formatter(|out, state, value| {
+        if value.is_safe() || value.is_undefined() || value.is_none() {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let text = value.to_string();
+        minijinja::escape_formatter(out, state, &Value::from(visible(&text).into_owned()))
+    });
+    for (name, source) in [
+        ("index.html.j2", INDEX_TEMPLATE),
+        ("changes.html.j2", CHANGES_TEMPLATE),
+        ("macros.html.j2", MACROS_TEMPLATE),
+    ] {
+        env.add_template(name, source)
+            .expect("embedded templates parse");
+    }
+    env
+}
+
+/// Renders `template` with `view` plus the inline assets.
+pub fn render(template: &str, view: &impl Serialize) -> Result<String, minijinja::Error> {
+    let env = environment();
+    let ctx = minijinja::context! {
+        css => Value::from_safe_string(CSS.to_string()),
+        js => Value::from_safe_string(JS.to_string()),
+        ..Value::from(minijinja::value::Serde(view))
+    };
+    env.get_template(template)?.render(ctx)
+}
+
+/// The index page for `sources`.
+pub fn index_html(sources: &[Source]) -> Result<String, minijinja::Error> {
+    render("index.html.j2", &index_view(sources))
+}
+
+/// What `index.html.j2` renders.
+#[derive(Debug, Serialize)]
+pub struct IndexView {
+    pub title: String,
+    pub parity_version: String,
+    pub signoff: SignOff,
+    pub sources: Vec<SourceView>,
+    pub columns: Vec<Column>,
+    pub verdicts: Vec<&'static str>,
+    pub tags: Vec<String>,
+    pub rows: Vec<RowView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceView {
+    pub label: String,
+    pub run_id: String,
+    pub started_at: String,
+    pub baseline: String,
+    pub candidates: Vec<String>,
+    pub git_commit: String,
+    pub hostname: String,
+    pub kernel: String,
+    pub engines: Vec<crate::engine::EngineInfo>,
+    pub host_notes: Vec<String>,
+}
+
+/// One scenario: a table row with a cell per column, and the details of
+/// every result that is not parity.
+#[derive(Debug, Serialize)]
+pub struct RowView {
+    pub id: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    /// Space-separated verdicts present in the row (for filtering).
+    pub verdicts: String,
+    pub failed: bool,
+    pub cells: Vec<Option<CellView>>,
+    pub details: Vec<DetailView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CellView {
+    pub verdict: Verdict,
+    pub anchor: String,
+}
+
+/// Everything about one result.
+#[derive(Debug, Serialize)]
+pub struct DetailView {
+    pub anchor: String,
+    pub column: String,
+    pub baseline: String,
+    pub candidate: String,
+    pub verdict: Verdict,
+    pub failed: bool,
+    pub reason: Option<String>,
+    pub direction: Option<String>,
+    pub diffs: Vec<FieldView>,
+    pub expected: Vec<ExpectView>,
+    pub runs: Vec<RunView>,
+    pub config: Option<String>,
+    pub path: String,
+}
+
+/// A declared divergence; `href` only for http(s) links.
+#[derive(Debug, Serialize)]
+pub struct ExpectView {
+    pub runtime: String,
+    pub fields: String,
+    pub reason: String,
+    pub link: Option<String>,
+    pub href: Option<String>,
+}
+
+fn expect_view(d: &crate::scenario::Divergence) -> ExpectView {
+    let fields = if d.fields.is_empty() {
+        "any field".to_string()
+    } else {
+        d.fields
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let href = d.link.clone().filter(|l| {
+        (l.starts_with("https://") || l.starts_with("http://"))
+            && !l.chars().any(|c| c.is_control())
+    });
+    ExpectView {
+        runtime: d.runtime.clone(),
+        fields,
+        reason: d.reason.clone(),
+        link: d.link.clone(),
+        href,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldView {
+    pub field: String,
+    pub declared: bool,
+    pub summary: Vec<String>,
+    pub left_name: String,
+    pub right_name: String,
+    pub view: DiffView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub label: String,
+    pub engine: String,
+    pub exit_code: String,
+    pub duration_ms: u64,
+    pub stdout: StreamView,
+    pub stderr: StreamView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StreamView {
+    pub text: String,
+    pub note: Option<String>,
+}
+
+fn stream(c: &Captured) -> StreamView {
+    let mut notes = Vec::new();
+    let mut text = c.text.clone();
+    if text.len() > SHOWN_OUTPUT_CAP {
+        let mut end = SHOWN_OUTPUT_CAP;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        notes.push(format!(
+            "showing the first {end} bytes here; results.json has {} bytes",
+            c.text.len()
+        ));
+    }
+    if let Some(cap) = c.truncated_at {
+        notes.push(format!(
+            "captured the first {cap} of {} bytes written",
+            c.bytes
+        ));
+    }
+    StreamView {
+        text,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+fn run_view(label: String, o: &Observation) -> RunView {
+    RunView {
+        label,
+        engine: match &o.engine {
+            EngineOutcome::Started => "started".into(),
+            EngineOutcome::Refused { message } => format!("refused: {message}"),
+        },
+        exit_code: o
+            .exit_code
+            .as_ref()
+            .map_or_else(|| "none".into(), ToString::to_string),
+        duration_ms: o.duration_ms,
+        stdout: stream(&o.stdout),
+        stderr: stream(&o.stderr),
+    }
+}
+
+fn detail(anchor: String, col: &Column, r: &ScenarioResult) -> DetailView {
+    let flaky = r.verdict == Verdict::Flaky;
+    let mut runs = Vec::new();
+    let multi = |n: usize| n > 1;
+    for (i, o) in r.baseline_runs.iter().enumerate() {
+        let n = if multi(r.baseline_runs.len()) {
+            format!(" run {}", i + 1)
+        } else {
+            String::new()
+        };
+        runs.push(run_view(format!("baseline {}{n}", r.baseline), o));
+    }
+    for (i, o) in r.candidate_runs.iter().enumerate() {
+        let n = if multi(r.candidate_runs.len()) {
+            format!(" run {}", i + 1)
+        } else {
+            String::new()
+        };
+        runs.push(run_view(format!("candidate {}{n}", r.candidate), o));
+    }
+    DetailView {
+        anchor,
+        column: col.label.clone(),
+        baseline: r.baseline.clone(),
+        candidate: r.candidate.clone(),
+        verdict: r.verdict,
+        failed: r.verdict.is_failure(),
+        reason: r.reason.clone(),
+        direction: direction(r),
+        diffs: r
+            .diffs
+            .iter()
+            .map(|d| FieldView {
+                field: d.field.name().to_string(),
+                declared: d.declared,
+                summary: d.summary.clone(),
+                left_name: if flaky {
+                    "first run".into()
+                } else {
+                    r.baseline.clone()
+                },
+                right_name: if flaky {
+                    "disagreeing run".into()
+                } else {
+                    r.candidate.clone()
+                },
+                view: diff_view(&d.left, &d.right, 3),
+            })
+            .collect(),
+        expected: r.expected.iter().map(expect_view).collect(),
+        runs,
+        config: r
+            .config
+            .as_ref()
+            .and_then(|c| serde_json::to_string_pretty(c).ok()),
+        path: r.path.clone(),
+    }
+}
+
+/// Builds the index page's view of `sources`.
+pub fn index_view(sources: &[Source]) -> IndexView {
+    let cols = columns(sources);
+    let mut ids: Vec<String> = Vec::new();
+    for s in sources {
+        for r in &s.doc.results {
+            if !ids.contains(&r.id) {
+                ids.push(r.id.clone());
+            }
+        }
+    }
+    ids.sort();
+    let mut tags = BTreeSet::new();
+    let rows = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let mut cells = Vec::new();
+            let mut details = Vec::new();
+            let mut verdicts = BTreeSet::new();
+            let (mut description, mut row_tags) = (String::new(), Vec::new());
+            for (c, col) in cols.iter().enumerate() {
+                let found = column_results(sources, col).find(|r| &r.id == id);
+                cells.push(found.map(|r| {
+                    if description.is_empty() {
+                        description = r.description.clone();
+                        row_tags = r.tags.clone();
+                    }
+                    verdicts.insert(r.verdict.name());
+                    let anchor = format!("r{n}-c{c}");
+                    if r.verdict != Verdict::Parity {
+                        details.push(detail(anchor.clone(), col, r));
+                    }
+                    CellView {
+                        verdict: r.verdict,
+                        anchor,
+                    }
+                }));
+            }
+            tags.extend(row_tags.iter().cloned());
+            RowView {
+                id: id.clone(),
+                description,
+                tags: row_tags,
+                failed: details.iter().any(|d| d.failed),
+                verdicts: verdicts.into_iter().collect::<Vec<_>>().join(" "),
+                cells,
+                details,
+            }
+        })
+        .collect();
+    let signoff = sign_off(sources);
+    IndexView {
+        title: format!("parity report: {}", signoff.word),
+        parity_version: sources
+            .first()
+            .map(|s| s.doc.parity_version.clone())
+            .unwrap_or_default(),
+        signoff,
+        sources: sources.iter().map(source_view).collect(),
+        columns: cols,
+        verdicts: Verdict::ALL.iter().map(|v| v.name()).collect(),
+        tags: tags.into_iter().collect(),
+        rows,
+    }
+}
+
+fn source_view(s: &Source) -> SourceView {
+    let d = &s.doc;
+    SourceView {
+        label: s.label.clone(),
+        run_id: d.run_id.clone(),
+        started_at: d.started_at.clone(),
+        baseline: d.baseline.clone(),
+        candidates: d.candidates.clone(),
+        git_commit: d
+            .host
+            .git_commit
+            .clone()
+            .unwrap_or_else(|| "unknown (not a git checkout)".into()),
+        hostname: d.host.hostname.clone(),
+        kernel: d.host.kernel.clone(),
+        engines: d.engines.clone(),
+        host_notes: d
+            .host
+            .limits
+            .privileged_blocked
+            .iter()
+            .map(|w| format!("privileged containers cannot start on this host: {w}"))
+            .collect(),
+    }
+}

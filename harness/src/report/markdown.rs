@@ -1,0 +1,141 @@
+//! `summary.md`: the compact Markdown a CI job appends to
+//! `$GITHUB_STEP_SUMMARY`: ready or not, totals per candidate, what was
+//! not covered, and each failure with its one-line reason. Every text from
+//! a scenario is escaped so it renders literally.
+
+use crate::compare::Verdict;
+use crate::report::signoff::{Coverage, Source, column_results, sign_off};
+use crate::report::text::{clip, markdown_inline};
+
+/// Failures listed before the list is cut.
+const MAX_LISTED: usize = 50;
+
+/// The Markdown summary of `sources`.
+pub fn summary_md(sources: &[Source]) -> String {
+    let s = sign_off(sources);
+    let icon = if s.ready { "✅" } else { "❌" };
+    let mut out = format!(
+        "## {icon} parity: {}\n\n{}\n\n",
+        s.word,
+        markdown_inline(&s.because)
+    );
+    for src in sources {
+        let d = &src.doc;
+        out.push_str(&format!(
+            "- run {} started {} on {} (kernel {}), scenarios at {}\n",
+            markdown_inline(&src.label),
+            markdown_inline(&d.started_at),
+            markdown_inline(&d.host.hostname),
+            markdown_inline(&d.host.kernel),
+            d.host
+                .git_commit
+                .as_deref()
+                .map_or("an unknown commit".into(), |c| format!(
+                    "`{}`",
+                    clip(&c.replace('`', ""), 12)
+                )),
+        ));
+    }
+    out.push('\n');
+    out.push_str("| candidate | baseline |");
+    for v in Verdict::ALL {
+        out.push_str(&format!(" {} |", v.name()));
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---:|".repeat(Verdict::ALL.len()));
+    out.push('\n');
+    for c in &s.columns {
+        out.push_str(&format!(
+            "| {} | {} |",
+            markdown_inline(&c.column.label),
+            markdown_inline(&c.column.baseline)
+        ));
+        for v in Verdict::ALL {
+            match c.by_verdict.get(&v) {
+                Some(n) if v.is_failure() => out.push_str(&format!(" **{n}** |")),
+                Some(n) => out.push_str(&format!(" {n} |")),
+                None => out.push_str(" 0 |"),
+            }
+        }
+        out.push('\n');
+    }
+    let uncovered: Vec<&str> = s
+        .columns
+        .iter()
+        .filter(|c| !matches!(c.coverage, Coverage::Covered { .. }))
+        .map(|c| c.coverage_text.as_str())
+        .collect();
+    if !uncovered.is_empty() {
+        out.push_str("\n**Not fully covered:**\n\n");
+        for u in uncovered {
+            out.push_str(&format!("- ⚠️ {}\n", markdown_inline(&clip(u, 300))));
+        }
+    }
+    let mut failures = Vec::new();
+    for c in &s.columns {
+        for r in column_results(sources, &c.column).filter(|r| r.verdict.is_failure()) {
+            failures.push(format!(
+                "- **{}** `{}` ({}): {}\n",
+                r.verdict.name(),
+                clip(&markdown_code(&r.id), 120),
+                markdown_inline(&c.column.label),
+                markdown_inline(&clip(r.reason.as_deref().unwrap_or("no reason given"), 200)),
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        out.push_str(&format!("\n**Failures ({}):**\n\n", failures.len()));
+        let n = failures.len();
+        for f in failures.into_iter().take(MAX_LISTED) {
+            out.push_str(&f);
+        }
+        if n > MAX_LISTED {
+            out.push_str(&format!(
+                "- … and {} more (see the HTML report)\n",
+                n - MAX_LISTED
+            ));
+        }
+    }
+    out
+}
+
+/// Text for inside a code span: no backticks, no line breaks, controls visible.
+fn markdown_code(s: &str) -> String {
+    crate::report::text::visible(s)
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '\n' | '\t' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    #[test]
+    fn summary_of_the_sample() {
+        let md = summary_md(&[Source::from_doc(fixture::sample())]);
+        insta::assert_snapshot!("summary_md_sample", md);
+    }
+
+    #[test]
+    fn ready_summary_says_so() {
+        let doc = fixture::doc_with(&["c"], vec![fixture::result("a", "c", Verdict::Parity)]);
+        let md = summary_md(&[Source::from_doc(doc)]);
+        assert!(md.starts_with("## ✅ parity: READY\n"), "{md}");
+        assert!(!md.contains("Failures"));
+    }
+
+    #[test]
+    fn hostile_text_cannot_break_out() {
+        let md = summary_md(&[Source::from_doc(fixture::sample())]);
+        assert!(!md.contains("<script>") && !md.contains("<img"));
+        assert!(!md.contains('\0') && !md.contains('\x1b'));
+        let hostile = md.lines().find(|l| l.contains("hostile/output")).unwrap();
+        assert!(hostile.contains("&lt;script&gt;"), "{hostile}");
+    }
+}
