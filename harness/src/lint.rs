@@ -123,12 +123,19 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
     for ((_, id), files) in &ids {
         if files.len() > 1 {
             for f in files {
-                let others: Vec<String> = files.iter().filter(|o| *o != f).map(|o| o.display().to_string()).collect();
+                let others: Vec<String> = files
+                    .iter()
+                    .filter(|o| *o != f)
+                    .map(|o| o.display().to_string())
+                    .collect();
                 findings.push(Finding::in_file(
                     f,
                     Severity::Error,
                     "duplicate-id",
-                    format!("scenario id {id} is also used by {}; keep one file", others.join(", ")),
+                    format!(
+                        "scenario id {id} is also used by {}; keep one file",
+                        others.join(", ")
+                    ),
                 ));
             }
         }
@@ -148,11 +155,14 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
                 &file,
                 Severity::Warning,
                 "pending-snapshot",
-                "snapshot awaiting review: run `cargo insta review` (or `cargo insta accept`)".into(),
+                "snapshot awaiting review: run `cargo insta review` (or `cargo insta accept`)"
+                    .into(),
             ));
         }
     }
-    findings.sort_by(|a, b| (&a.file, a.line, a.column, &a.rule).cmp(&(&b.file, b.line, b.column, &b.rule)));
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.rule).cmp(&(&b.file, b.line, b.column, &b.rule))
+    });
     findings
 }
 
@@ -160,13 +170,26 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
 pub fn lint_file(root: &Path, path: &Path, id: &str, profiles: &Profiles) -> Vec<Finding> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => return vec![Finding::in_file(path, Severity::Error, "read", format!("cannot read: {e}"))],
+        Err(e) => {
+            return vec![Finding::in_file(
+                path,
+                Severity::Error,
+                "read",
+                format!("cannot read: {e}"),
+            )];
+        }
     };
     lint_text(root, path, id, &text, profiles)
 }
 
 /// Lints the text of a scenario file.
-pub fn lint_text(_root: &Path, path: &Path, id: &str, text: &str, profiles: &Profiles) -> Vec<Finding> {
+pub fn lint_text(
+    _root: &Path,
+    path: &Path,
+    id: &str,
+    text: &str,
+    profiles: &Profiles,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     schema_line(path, id, text, &mut out);
     let file: ScenarioFile = match yaml::from_str(path, text) {
@@ -179,7 +202,9 @@ pub fn lint_text(_root: &Path, path: &Path, id: &str, text: &str, profiles: &Pro
     for (rule, err) in problems(path, text, &file) {
         out.push(Finding::from_yaml(Severity::Error, rule, &err));
     }
-    let expect_at = locate_nth_key(text, "expect", 0).map(|(l, _)| l).unwrap_or(0);
+    let expect_at = locate_nth_key(text, "expect", 0)
+        .map(|(l, _)| l)
+        .unwrap_or(0);
     let runtime_keys: Vec<(u64, u64)> = (0..)
         .map_while(|n| locate_nth_key(text, "runtime", n))
         .filter(|(l, _)| *l > expect_at)
@@ -195,7 +220,11 @@ pub fn lint_text(_root: &Path, path: &Path, id: &str, text: &str, profiles: &Pro
                 profiles.dir.display(),
                 known.join(", ")
             );
-            out.push(Finding::from_yaml(Severity::Error, "unknown-runtime", &at(msg)));
+            out.push(Finding::from_yaml(
+                Severity::Error,
+                "unknown-runtime",
+                &at(msg),
+            ));
         }
     }
     for (name, profile) in &profiles.by_name {
@@ -230,7 +259,10 @@ pub fn lint_text(_root: &Path, path: &Path, id: &str, text: &str, profiles: &Pro
 /// The schema line a file at `id` should start with.
 pub fn expected_schema_line(id: &str) -> String {
     let depth = id.matches('/').count();
-    format!("# yaml-language-server: $schema={}{SCHEMA_FILE}", "../".repeat(depth))
+    format!(
+        "# yaml-language-server: $schema={}{SCHEMA_FILE}",
+        "../".repeat(depth)
+    )
 }
 
 fn schema_line(path: &Path, id: &str, text: &str, out: &mut Vec<Finding>) {
@@ -250,7 +282,10 @@ fn schema_line(path: &Path, id: &str, text: &str, out: &mut Vec<Finding>) {
                 text,
                 i as u64 + 1,
                 1,
-                format!("schema line points elsewhere: {:?}; expected {want:?}", line.trim()),
+                format!(
+                    "schema line points elsewhere: {:?}; expected {want:?}",
+                    line.trim()
+                ),
             ),
         )),
         None => out.push(Finding::from_yaml(
@@ -269,8 +304,13 @@ fn schema_line(path: &Path, id: &str, text: &str, out: &mut Vec<Finding>) {
 
 /// The exit status: 1 when an error (or, `strict`, a warning) was found.
 pub fn exit_status(findings: &[Finding], strict: bool) -> i32 {
-    let fails = |f: &&Finding| f.severity == Severity::Error || (strict && f.severity == Severity::Warning);
-    if findings.iter().any(|f| fails(&f)) { 1 } else { 0 }
+    let fails =
+        |f: &&Finding| f.severity == Severity::Error || (strict && f.severity == Severity::Warning);
+    if findings.iter().any(|f| fails(&f)) {
+        1
+    } else {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -286,7 +326,13 @@ mod tests {
 
     fn lint(body: &str) -> Vec<Finding> {
         let text = format!("{HEAD}{body}");
-        lint_text(Path::new("scenarios"), Path::new("scenarios/area/s.yaml"), "area/s", &text, &profiles())
+        lint_text(
+            Path::new("scenarios"),
+            Path::new("scenarios/area/s.yaml"),
+            "area/s",
+            &text,
+            &profiles(),
+        )
     }
 
     fn rules(findings: &[Finding]) -> Vec<(String, u64)> {
@@ -295,25 +341,43 @@ mod tests {
 
     #[test]
     fn a_clean_file_has_no_findings() {
-        let f = lint("description: d\ncommand: [\"true\"]\nexpect:\n  diverges:\n    - runtime: userns-remap\n      reason: r\n");
+        let f = lint(
+            "description: d\ncommand: [\"true\"]\nexpect:\n  diverges:\n    - runtime: userns-remap\n      reason: r\n",
+        );
         assert!(f.is_empty(), "{f:?}");
     }
 
     #[rstest]
     #[case::typo_in_key("description: d\ncomand: [x]\n", "schema", 3)]
-    #[case::unknown_container_key("description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n", "schema", 5)]
-    #[case::bad_observe_field("description: d\ncommand: [x]\nobserve: [exit_code, stdot]\n", "schema", 4)]
+    #[case::unknown_container_key(
+        "description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n",
+        "schema",
+        5
+    )]
+    #[case::bad_observe_field(
+        "description: d\ncommand: [x]\nobserve: [exit_code, stdot]\n",
+        "schema",
+        4
+    )]
     #[case::timeout_not_a_duration("description: d\ncommand: [x]\ntimeout: soon\n", "schema", 4)]
     #[case::timeout_without_unit("description: d\ncommand: [x]\ntimeout: 30\n", "schema", 4)]
     #[case::yaml_syntax("description: d\ncommand: [x\n", "schema", 3)]
     #[case::empty_command("description: d\ncommand: []\n", "command", 3)]
-    #[case::bad_pattern("description: d\ncommand: [x]\nnormalize:\n  - { pattern: \"(\" }\n", "normalize-pattern", 5)]
+    #[case::bad_pattern(
+        "description: d\ncommand: [x]\nnormalize:\n  - { pattern: \"(\" }\n",
+        "normalize-pattern",
+        5
+    )]
     #[case::no_reason(
         "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: userns-remap\n      reason: \" \"\n",
         "expect-reason",
         7
     )]
-    #[case::missing_reason("description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: userns-remap\n", "schema", 6)]
+    #[case::missing_reason(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: userns-remap\n",
+        "schema",
+        6
+    )]
     #[case::unknown_runtime(
         "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: sysbox\n      reason: r\n",
         "unknown-runtime",
@@ -323,7 +387,11 @@ mod tests {
         let f = lint(body);
         let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
         assert_eq!(errors.len(), 1, "{f:?}");
-        assert_eq!((errors[0].rule.as_str(), errors[0].line), (rule, line), "{f:?}");
+        assert_eq!(
+            (errors[0].rule.as_str(), errors[0].line),
+            (rule, line),
+            "{f:?}"
+        );
         assert_eq!(exit_status(&f, false), 1);
     }
 
@@ -347,22 +415,48 @@ mod tests {
 
     #[test]
     fn typo_names_file_line_and_column_with_a_snippet() {
-        let f = lint("description: d\ncommand: [x]\nobserve: [exit_code]\ncontainer:\n  cap_ad: [SYS_ADMIN]\n");
+        let f = lint(
+            "description: d\ncommand: [x]\nobserve: [exit_code]\ncontainer:\n  cap_ad: [SYS_ADMIN]\n",
+        );
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].headline().split(": ").next().unwrap(), "scenarios/area/s.yaml:6:3");
-        assert!(f[0].message.contains("unknown field `cap_ad`"), "{}", f[0].message);
-        assert!(f[0].snippet.as_deref().unwrap().contains("cap_ad: [SYS_ADMIN]"));
+        assert_eq!(
+            f[0].headline().split(": ").next().unwrap(),
+            "scenarios/area/s.yaml:6:3"
+        );
+        assert!(
+            f[0].message.contains("unknown field `cap_ad`"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].snippet
+                .as_deref()
+                .unwrap()
+                .contains("cap_ad: [SYS_ADMIN]")
+        );
     }
 
     #[rstest]
     #[case::missing("description: d\ncommand: [x]\n", None)]
-    #[case::elsewhere("# yaml-language-server: $schema=../../x.json\ndescription: d\ncommand: [x]\n", None)]
+    #[case::elsewhere(
+        "# yaml-language-server: $schema=../../x.json\ndescription: d\ncommand: [x]\n",
+        None
+    )]
     #[case::present(&format!("{HEAD}description: d\ncommand: [x]\n"), Some(()))]
     fn schema_line_is_checked(#[case] text: &str, #[case] clean: Option<()>) {
-        let f = lint_text(Path::new("s"), Path::new("s/a/x.yaml"), "a/x", text, &profiles());
+        let f = lint_text(
+            Path::new("s"),
+            Path::new("s/a/x.yaml"),
+            "a/x",
+            text,
+            &profiles(),
+        );
         assert_eq!(f.is_empty(), clean.is_some(), "{f:?}");
         if clean.is_none() {
-            assert_eq!((f[0].rule.as_str(), f[0].severity), ("schema-line", Severity::Warning));
+            assert_eq!(
+                (f[0].rule.as_str(), f[0].severity),
+                ("schema-line", Severity::Warning)
+            );
             assert_eq!(exit_status(&f, false), 0);
             assert_eq!(exit_status(&f, true), 1);
         }
@@ -378,13 +472,28 @@ mod tests {
 
     #[rstest]
     #[case::pid_host("container:\n  pid: host\n", "N1", 5)]
-    #[case::docker_sock("container:\n  volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n", "E3", 5)]
+    #[case::docker_sock(
+        "container:\n  volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n",
+        "E3",
+        5
+    )]
     #[case::runtime_override("container:\n  runtime: runc\n", "E1", 5)]
-    fn policy_refusals_are_notes_with_the_rule(#[case] container: &str, #[case] rule: &str, #[case] line: u64) {
+    fn policy_refusals_are_notes_with_the_rule(
+        #[case] container: &str,
+        #[case] rule: &str,
+        #[case] line: u64,
+    ) {
         let f = lint(&format!("description: d\ncommand: [x]\n{container}"));
         assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!((f[0].rule.as_str(), f[0].severity, f[0].line), ("policy", Severity::Note, line));
-        assert!(f[0].message.contains(&format!("rule {rule}")), "{}", f[0].message);
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity, f[0].line),
+            ("policy", Severity::Note, line)
+        );
+        assert!(
+            f[0].message.contains(&format!("rule {rule}")),
+            "{}",
+            f[0].message
+        );
         assert!(f[0].message.starts_with("eci "), "{}", f[0].message);
         assert_eq!(exit_status(&f, true), 0);
     }
@@ -400,7 +509,11 @@ mod tests {
         std::fs::write(area.join("snapshots/gone@runc.snap"), "---\n---\n").unwrap();
         let f = lint_paths(&[dir.join("scenarios")], &profiles());
         let got: Vec<&str> = f.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(got, vec!["duplicate-id", "duplicate-id", "orphan-snapshot"], "{f:?}");
+        assert_eq!(
+            got,
+            vec!["duplicate-id", "duplicate-id", "orphan-snapshot"],
+            "{f:?}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

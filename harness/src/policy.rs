@@ -289,8 +289,14 @@ mod tests {
     }
 
     #[rstest]
-    #[case::bad_regex("refuse:\n  - { rule: x, when: { pid: \"(\" }, message: m }\n", "does not compile")]
-    #[case::no_condition("ignore:\n  - { rule: x, when: {}, message: m }\n", "at least one condition")]
+    #[case::bad_regex(
+        "refuse:\n  - { rule: x, when: { pid: \"(\" }, message: m }\n",
+        "does not compile"
+    )]
+    #[case::no_condition(
+        "ignore:\n  - { rule: x, when: {}, message: m }\n",
+        "at least one condition"
+    )]
     fn invalid_rules_are_reported(#[case] text: &str, #[case] needle: &str) {
         let p: Policy = crate::yaml::from_str(Path::new("p.yaml"), text).unwrap();
         assert!(p.validate().unwrap_err().to_string().contains(needle));

@@ -143,7 +143,7 @@ pub enum RuntimeError {
     #[error("{}: normalize rule pattern {pattern:?} does not compile: {message}", path.display())]
     BadPattern { path: PathBuf, pattern: String, message: String },
     #[error("{}: {source}", path.display())]
-    Policy { path: PathBuf, source: PolicyError },
+    Policy { path: PathBuf, source: Box<PolicyError> },
 }
 
 impl RuntimeProfile {
@@ -181,7 +181,7 @@ impl RuntimeProfile {
         }
         profile.policy.validate().map_err(|source| RuntimeError::Policy {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         })?;
         Ok(profile)
     }

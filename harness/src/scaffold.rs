@@ -11,12 +11,17 @@ use crate::lint::expected_schema_line;
 /// Why a scenario could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
-    #[error("{0:?} is not a scenario id: use AREA/NAME with letters, digits, `-` and `_`, e.g. mounts/tmpfs_ro")]
+    #[error(
+        "{0:?} is not a scenario id: use AREA/NAME with letters, digits, `-` and `_`, e.g. mounts/tmpfs_ro"
+    )]
     BadId(String),
     #[error("{} already exists; parity new never overwrites a scenario", .0.display())]
     Exists(PathBuf),
     #[error("cannot write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Checks an id like `mounts/tmpfs_ro` (a trailing `.yaml` is dropped).
@@ -29,9 +34,14 @@ pub fn parse_id(id: &str) -> Result<String, ScaffoldError> {
             !p.is_empty()
                 && *p != "snapshots"
                 && !p.starts_with('.')
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         });
-    if ok { Ok(id.to_string()) } else { Err(ScaffoldError::BadId(id.to_string())) }
+    if ok {
+        Ok(id.to_string())
+    } else {
+        Err(ScaffoldError::BadId(id.to_string()))
+    }
 }
 
 /// The template for scenario `id`.
@@ -97,8 +107,12 @@ pub fn create(scenarios_root: &Path, id: &str) -> Result<PathBuf, ScaffoldError>
             source,
         })?;
     }
-    let write = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
-    let result = write.and_then(|mut f| std::io::Write::write_all(&mut f, template(&id).as_bytes()));
+    let write = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    let result =
+        write.and_then(|mut f| std::io::Write::write_all(&mut f, template(&id).as_bytes()));
     result.map_err(|source| ScaffoldError::Write {
         path: path.clone(),
         source,
@@ -131,10 +145,14 @@ mod tests {
         let path = create(&root, "area/fresh").unwrap();
         let scenario = crate::scenario::Scenario::load(&root, &path).unwrap();
         assert_eq!(scenario.id, "area/fresh");
-        let profiles = Profiles::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes")).unwrap();
+        let profiles =
+            Profiles::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes")).unwrap();
         let findings = crate::lint::lint_paths(std::slice::from_ref(&root), &profiles);
         assert!(findings.is_empty(), "{findings:?}");
-        assert!(matches!(create(&root, "area/fresh"), Err(ScaffoldError::Exists(_))));
+        assert!(matches!(
+            create(&root, "area/fresh"),
+            Err(ScaffoldError::Exists(_))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

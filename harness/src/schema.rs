@@ -60,7 +60,9 @@ mod tests {
     use std::path::Path;
 
     fn committed_path() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(SCHEMA_FILE)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(SCHEMA_FILE)
     }
 
     #[test]
@@ -88,8 +90,13 @@ mod tests {
         assert!(props["description"]["description"].is_string());
         assert_eq!(props["timeout"]["default"], "30s");
         let names = property_names();
-        for key in ["command", "cap_add", "sysctls", "diverges", "reason", "pattern", "runtime"] {
-            assert!(names.iter().any(|n| n == key), "{key} missing from {names:?}");
+        for key in [
+            "command", "cap_add", "sysctls", "diverges", "reason", "pattern", "runtime",
+        ] {
+            assert!(
+                names.iter().any(|n| n == key),
+                "{key} missing from {names:?}"
+            );
         }
     }
 

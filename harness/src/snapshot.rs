@@ -21,11 +21,14 @@ pub const SNAPSHOT_DIR: &str = "snapshots";
 /// The snapshot file of `scenario` under `runtime`.
 pub fn snapshot_path(scenario_path: &Path, runtime: &str) -> PathBuf {
     let dir = scenario_path.parent().unwrap_or(Path::new("."));
-    dir.join(SNAPSHOT_DIR).join(format!("{}@{runtime}.snap", stem(scenario_path)))
+    dir.join(SNAPSHOT_DIR)
+        .join(format!("{}@{runtime}.snap", stem(scenario_path)))
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The snapshot body: one YAML key per observed field, in field order.
@@ -43,14 +46,23 @@ pub fn content(fields: &BTreeMap<Field, String>) -> String {
 /// A YAML value for `text` (after `key:`): a literal block for clean
 /// multi-line text, a double-quoted scalar otherwise.
 fn yaml_string(text: &str) -> String {
-    let lines: Vec<&str> = text.strip_suffix('\n').unwrap_or(text).split('\n').collect();
+    let lines: Vec<&str> = text
+        .strip_suffix('\n')
+        .unwrap_or(text)
+        .split('\n')
+        .collect();
     let clean = text.contains('\n')
         && !text.ends_with("\n\n")
         && lines.iter().all(|l| {
-            !l.ends_with([' ', '\t']) && !l.is_empty() && l.chars().all(|c| c == '\t' || !c.is_control())
+            !l.ends_with([' ', '\t'])
+                && !l.is_empty()
+                && l.chars().all(|c| c == '\t' || !c.is_control())
         });
     if !clean {
-        return format!(" {}", serde_json::to_string(text).expect("strings serialize"));
+        return format!(
+            " {}",
+            serde_json::to_string(text).expect("strings serialize")
+        );
     }
     let chomp = if text.ends_with('\n') { "" } else { "-" };
     let indent = if lines[0].starts_with(' ') { "2" } else { "" };
@@ -70,7 +82,10 @@ pub fn parse_content(body: &str) -> BTreeMap<String, String> {
 /// The body of a `.snap` file (after insta's metadata header).
 pub fn snapshot_body(file_text: &str) -> &str {
     match file_text.strip_prefix("---\n") {
-        Some(rest) => rest.split_once("\n---\n").map(|(_, body)| body).unwrap_or(rest),
+        Some(rest) => rest
+            .split_once("\n---\n")
+            .map(|(_, body)| body)
+            .unwrap_or(rest),
         None => file_text,
     }
 }
@@ -156,11 +171,15 @@ impl Outcome {
                 path.display()
             )),
             Outcome::Changed { path, fields } => Some(format!(
-                "{runtime} drifted: its snapshot {} changed in {}.\n\
-                 If the new behaviour is right, accept it with `cargo insta review` (or `cargo insta accept`); \
-                 otherwise the runtime changed between versions.",
+                "snapshot changed: {runtime}'s observation differs from {} in {}.\n\
+                 If the scenario was edited or the new behaviour is right, accept it with `cargo insta review` \
+                 (or `cargo insta accept`); otherwise {runtime} drifted between versions.",
                 path.display(),
-                if fields.is_empty() { "its text".to_string() } else { fields.join(", ") },
+                if fields.is_empty() {
+                    "its text".to_string()
+                } else {
+                    fields.join(", ")
+                },
             )),
         }
     }
@@ -168,7 +187,12 @@ impl Outcome {
 
 /// Checks (and records, when missing) the snapshot of `scenario` under
 /// `runtime`. Call on the trial's own thread.
-pub fn check(scenario: &Scenario, runtime: &str, fields: &BTreeMap<Field, String>, recording: &Recording) -> Outcome {
+pub fn check(
+    scenario: &Scenario,
+    runtime: &str,
+    fields: &BTreeMap<Field, String>,
+    recording: &Recording,
+) -> Outcome {
     let path = snapshot_path(&scenario.path, runtime);
     let body = content(fields);
     let existed = path.is_file();
@@ -257,7 +281,11 @@ pub fn remember_reference(path: &Path) {
         return;
     }
     use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(file) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)
+    {
         let _ = writeln!(f, "{}", absolute(path).display());
     }
 }
@@ -267,7 +295,10 @@ pub fn remember_reference(path: &Path) {
 pub fn orphans(root: &Path, runtimes: &[String]) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     walk_snapshot_dirs(root, &mut |dir, file| {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let Some(stem) = name.strip_suffix(".snap") else {
             return;
         };
@@ -280,9 +311,15 @@ pub fn orphans(root: &Path, runtimes: &[String]) -> Vec<(PathBuf, String)> {
             .iter()
             .any(|ext| scenario_dir.join(format!("{scenario}.{ext}")).is_file());
         if !exists {
-            out.push((file.to_path_buf(), format!("its scenario {scenario}.yaml no longer exists")));
+            out.push((
+                file.to_path_buf(),
+                format!("its scenario {scenario}.yaml no longer exists"),
+            ));
         } else if !runtimes.iter().any(|r| r == runtime) {
-            out.push((file.to_path_buf(), format!("no runtime profile is named {runtime:?}")));
+            out.push((
+                file.to_path_buf(),
+                format!("no runtime profile is named {runtime:?}"),
+            ));
         }
     });
     out.sort();
@@ -302,7 +339,9 @@ pub fn pending(root: &Path) -> Vec<PathBuf> {
 }
 
 fn walk_snapshot_dirs(dir: &Path, f: &mut dyn FnMut(&Path, &Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let p = entry.path();
         if !p.is_dir() {
@@ -346,13 +385,20 @@ mod tests {
         f.insert(Field::ExitCode, "0".to_string());
         f.insert(Field::Engine, "started".to_string());
         let body = content(&f);
-        assert_eq!(body, "engine: \"started\"\nexit_code: \"0\"\nstdout: |\n  ok\n");
+        assert_eq!(
+            body,
+            "engine: \"started\"\nexit_code: \"0\"\nstdout: |\n  ok\n"
+        );
         f.insert(Field::Stdout, "ko\n".to_string());
         f.remove(&Field::ExitCode);
         f.insert(Field::Stderr, String::new());
         assert_eq!(
             changed_fields(&body, &content(&f)),
-            vec!["exit_code (no longer observed)", "stderr (newly observed)", "stdout"]
+            vec![
+                "exit_code (no longer observed)",
+                "stderr (newly observed)",
+                "stdout"
+            ]
         );
     }
 
@@ -369,7 +415,11 @@ mod tests {
     #[case::azure(&[("TF_BUILD", "1")], Recording::Off("CI is set, so nothing is written".into()))]
     #[case::insta_no(&[("INSTA_UPDATE", "no")], Recording::Off("INSTA_UPDATE=no".into()))]
     fn recording_follows_the_environment(#[case] env: &[(&str, &str)], #[case] want: Recording) {
-        let got = Recording::from_env(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()));
+        let got = Recording::from_env(|k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        });
         assert_eq!(got, want);
     }
 
@@ -379,7 +429,12 @@ mod tests {
         let snaps = dir.join("area/snapshots");
         std::fs::create_dir_all(&snaps).unwrap();
         std::fs::write(dir.join("area/kept.yaml"), "x").unwrap();
-        for name in ["kept@runc.snap", "kept@gone.snap", "removed@runc.snap", "kept@runc.snap.new"] {
+        for name in [
+            "kept@runc.snap",
+            "kept@gone.snap",
+            "removed@runc.snap",
+            "kept@runc.snap.new",
+        ] {
             std::fs::write(snaps.join(name), "x").unwrap();
         }
         let found: Vec<String> = orphans(&dir, &["runc".into()])
