@@ -261,6 +261,8 @@ fn lint(project: &Project, args: LintArgs) -> Result<i32, CliError> {
 fn new_scenario(project: &Project, args: NewArgs) -> Result<i32, CliError> {
     let root = project.root.join(&project.config.scenarios);
     let path = crate::scaffold::create(&root, &args.id).map_err(|e| CliError::Usage(e.to_string()))?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let path = path.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(path);
     println!("created {}", path.display());
     println!("next: edit it, then `parity lint {}` and `parity run {}`", path.display(), path.display());
     Ok(0)

@@ -101,6 +101,21 @@ mod tests {
     }
 
     #[test]
+    fn the_authoring_guide_names_every_schema_key() {
+        let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario-authoring.md");
+        let text = std::fs::read_to_string(&guide).unwrap();
+        let missing: Vec<String> = property_names()
+            .into_iter()
+            .filter(|k| !text.contains(&format!("| `{k}` |")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} has no field reference row for {missing:?}",
+            guide.display()
+        );
+    }
+
+    #[test]
     fn key_value_and_duration_schemas_accept_both_forms() {
         let text = serde_json::to_string(&scenario_schema()).unwrap();
         assert!(text.contains("KEY=VALUE"), "{text}");
