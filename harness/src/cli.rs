@@ -38,6 +38,30 @@ pub enum Command {
     Report(ReportArgs),
     /// Show what changed between two runs' results.json; exit 1 when a verdict became a failure.
     Compare(CompareArgs),
+    /// Check scenario files without running anything.
+    Lint(LintArgs),
+    /// Create a scenario from a commented template: `parity new AREA/NAME`.
+    New(NewArgs),
+    /// Print the JSON Schema of scenario files (scenarios/scenario.schema.json).
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Scenario files or folders (default: the scenario library).
+    pub paths: Vec<PathBuf>,
+    /// `json` prints a list of {file, line, column, severity, rule, message}.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Fail on warnings too (missing schema line, orphan snapshots).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The new scenario's id, AREA/NAME (written to scenarios/AREA/NAME.yaml).
+    pub id: String,
 }
 
 #[derive(Debug, Args)]
@@ -224,6 +248,12 @@ pub async fn main(cli: Cli) -> Result<i32, CliError> {
         Command::Run(args) => run(&project, args).await,
         Command::List(args) => list(&project, args),
         Command::Doctor(args) => doctor(&project, args).await,
+        Command::Lint(args) => lint(&project, args),
+        Command::New(args) => new_scenario(&project, args),
+        Command::Schema => {
+            print!("{}", crate::schema::scenario_schema_text());
+            Ok(0)
+        }
         Command::Report(_) | Command::Compare(_) => unreachable!("handled above"),
     }
 }
@@ -262,6 +292,71 @@ fn compare(args: CompareArgs) -> Result<i32, String> {
     Ok(if changes.got_worse() { 1 } else { 0 })
 }
 
+fn lint(project: &Project, args: LintArgs) -> Result<i32, CliError> {
+    let defaults = [project.root.join(&project.config.scenarios)];
+    let paths = if args.paths.is_empty() { &defaults[..] } else { &args.paths[..] };
+    if let Some(p) = paths.iter().find(|p| !p.exists()) {
+        return Err(CliError::Usage(format!("{} does not exist", p.display())));
+    }
+    let profiles = project.profiles()?;
+    let findings = crate::lint::lint_paths(paths, &profiles);
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&findings).unwrap_or_default());
+    } else {
+        use std::io::Write;
+        let mut out = anstream::stdout();
+        for f in &findings {
+            let _ = writeln!(out, "{}", f.headline());
+            if let Some(snippet) = &f.snippet {
+                let _ = writeln!(out, "{snippet}");
+            }
+        }
+        let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
+        use crate::lint::Severity;
+        let _ = writeln!(
+            out,
+            "{} error(s), {} warning(s), {} note(s)",
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Note)
+        );
+    }
+    Ok(crate::lint::exit_status(&findings, args.strict))
+}
+
+fn new_scenario(project: &Project, args: NewArgs) -> Result<i32, CliError> {
+    let root = project.root.join(&project.config.scenarios);
+    let path = crate::scaffold::create(&root, &args.id).map_err(|e| CliError::Usage(e.to_string()))?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let path = path.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(path);
+    println!("created {}", path.display());
+    println!("next: edit it, then `parity lint {}` and `parity run {}`", path.display(), path.display());
+    Ok(0)
+}
+
+/// Notes, one per scenario and profile, on what a runtime's policy would
+/// refuse or ignore, for every profile with a policy (installed or not).
+pub fn policy_notes(profiles: &Profiles, scenarios: &[Scenario]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for s in scenarios {
+        for (name, profile) in &profiles.by_name {
+            let spec = s.file.container.merged_over(&profile.container);
+            for hit in profile.policy.check(&spec) {
+                notes.push(format!(
+                    "note: {name} {} {} by policy (rule {}: {}; {}: {})",
+                    hit.effect.verb(),
+                    s.id,
+                    hit.rule,
+                    hit.message,
+                    hit.key,
+                    hit.value
+                ));
+            }
+        }
+    }
+    notes
+}
+
 async fn run(project: &Project, args: RunArgs) -> Result<i32, CliError> {
     let mut scenarios = project.scenarios(&args.paths)?;
     if let Some(f) = &args.filter {
@@ -282,8 +377,12 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32, CliError> {
     if options.candidates.is_empty() {
         return Err(CliError::Usage("no candidate runtime given".into()));
     }
+    let profiles = project.profiles()?;
+    for note in policy_notes(&profiles, &scenarios) {
+        eprintln!("{note}");
+    }
     let started_at = now_rfc3339();
-    let suite = Arc::new(Suite::prepare(project.profiles()?, options).await?);
+    let suite = Arc::new(Suite::prepare(profiles, options).await?);
     let mut reporter: Box<dyn Reporter> = match args.format {
         Format::Text => {
             let mut r = TerminalReporter::stdout();
@@ -406,9 +505,9 @@ async fn doctor(project: &Project, args: RuntimeArgs) -> Result<i32, CliError> {
         // Check every known profile, not only the configured candidates.
         options.candidates = profiles
             .by_name
-            .keys()
-            .filter(|n| **n != options.baseline)
-            .cloned()
+            .iter()
+            .filter(|(n, p)| **n != options.baseline && !p.optional)
+            .map(|(n, _)| n.clone())
             .collect();
     }
     let suite = Suite::prepare(profiles.clone(), options.clone()).await?;

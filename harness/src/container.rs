@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// Compose-spec container options; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerSpec {
     /// Run with extended privileges (`--privileged`).
@@ -60,6 +61,7 @@ pub struct ContainerSpec {
         deserialize_with = "deserialize_key_values",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(with = "KeyValues")]
     pub sysctls: BTreeMap<String, String>,
     /// tmpfs mounts, `PATH[:OPTIONS]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -73,6 +75,7 @@ pub struct ContainerSpec {
         deserialize_with = "deserialize_key_values",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
+    #[schemars(with = "KeyValues")]
     pub environment: BTreeMap<String, String>,
     /// Working directory of the workload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +95,11 @@ pub struct ContainerSpec {
     /// Memory limit, e.g. `16m` (`--memory`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mem_limit: Option<String>,
+    /// OCI runtime override (Compose `runtime`), replacing the runtime
+    /// profile's `oci_runtime`. Rarely what a parity scenario wants: it runs
+    /// every side under the same runtime. Docker Desktop's ECI ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
 }
 
 impl ContainerSpec {
@@ -134,6 +142,7 @@ impl ContainerSpec {
             init: pick(&self.init, &defaults.init),
             shm_size: pick(&self.shm_size, &defaults.shm_size),
             mem_limit: pick(&self.mem_limit, &defaults.mem_limit),
+            runtime: pick(&self.runtime, &defaults.runtime),
         }
     }
 
@@ -191,6 +200,32 @@ where
     }
 
     deserializer.deserialize_any(KeyValues)
+}
+
+/// The schema of [`deserialize_key_values`]: a map of scalars or a list of
+/// `KEY=VALUE` strings.
+pub struct KeyValues;
+
+impl schemars::JsonSchema for KeyValues {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KeyValues".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A map of KEY: VALUE, or a list of \"KEY=VALUE\" strings (Compose accepts both).",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": { "type": ["string", "number", "boolean", "null"] }
+                },
+                {
+                    "type": "array",
+                    "items": { "type": "string", "pattern": "^[^=]+(=.*)?$" }
+                }
+            ]
+        })
+    }
 }
 
 /// A YAML scalar of any type, kept as its text.

@@ -77,7 +77,8 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
         scenario_id: scenario.id.clone(),
         scenario_path: scenario.path.clone(),
         runtime: profile.profile.name.clone(),
-        oci_runtime: profile.profile.oci_runtime.clone(),
+        // A Compose `runtime:` override wins, as it does under plain Docker.
+        oci_runtime: container.runtime.clone().unwrap_or_else(|| profile.profile.oci_runtime.clone()),
         endpoint: profile.endpoint.clone(),
         image: (file.image != DEFAULT_IMAGE).then(|| file.image.clone()),
         command: file.command.clone(),

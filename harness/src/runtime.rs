@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::container::ContainerSpec;
+use crate::policy::{Policy, PolicyError};
 use crate::scenario::NormalizeRule;
 use crate::yaml::{self, YamlError};
 
@@ -37,6 +38,14 @@ pub struct RuntimeProfile {
     /// Where to learn how to install the runtime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install: Option<String>,
+    /// What the engine refuses or ignores by policy (e.g. Docker Desktop's
+    /// ECI), checked statically by `parity lint` and `parity run`.
+    #[serde(default, skip_serializing_if = "Policy::is_empty")]
+    pub policy: Policy,
+    /// Only exists on some hosts (ECI needs Docker Desktop): `parity doctor`
+    /// checks it only when asked with `--candidate`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// Normalization a runtime profile applies to every scenario.
@@ -133,6 +142,8 @@ pub enum RuntimeError {
     Unknown { name: String, dir: PathBuf, known: Vec<String> },
     #[error("{}: normalize rule pattern {pattern:?} does not compile: {message}", path.display())]
     BadPattern { path: PathBuf, pattern: String, message: String },
+    #[error("{}: {source}", path.display())]
+    Policy { path: PathBuf, source: Box<PolicyError> },
 }
 
 impl RuntimeProfile {
@@ -168,6 +179,10 @@ impl RuntimeProfile {
                 });
             }
         }
+        profile.policy.validate().map_err(|source| RuntimeError::Policy {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
         Ok(profile)
     }
 

@@ -21,7 +21,9 @@ pub const DEFAULT_IMAGE: &str = "parity-probe";
 
 /// One container workload, as written by a scenario author.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "parity scenario", description = "One container workload that parity runs under a baseline runtime and candidate runtimes, comparing what it did. See docs/scenario-authoring.md.")]
 pub struct ScenarioFile {
     /// What the workload does and why it matters.
     pub description: String,
@@ -74,19 +76,30 @@ pub struct Scenario {
 
 /// An observable field of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// Whether the engine created and started the container, or its refusal.
     Engine,
+    /// How the workload ended: a number, `signal: NAME`, `oom` or `timeout`.
     ExitCode,
+    /// The workload's standard output (capped).
     Stdout,
+    /// The workload's standard error (capped).
     Stderr,
+    /// Distinct (syscall, outcome, key argument) triples from the probe's tracer.
     Syscalls,
+    /// What the workload changed in the mount table.
     Mounts,
+    /// The whole mount table after the workload ran (opt-in).
     MountTable,
+    /// Capability sets of the workload (opt-in).
     Capabilities,
+    /// uid and gid maps of the container's user namespace (opt-in).
     IdMaps,
+    /// Seccomp mode, no_new_privs and LSM label (opt-in).
     Security,
+    /// The /dev listing (opt-in).
     Devices,
 }
 
@@ -144,6 +157,7 @@ impl fmt::Display for Field {
 
 /// A regex rewrite of observed text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NormalizeRule {
     /// A regular expression (Rust `regex` syntax).
@@ -158,14 +172,18 @@ pub struct NormalizeRule {
 
 /// What the author expects to differ.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    /// Known divergences, one per candidate runtime (or several with
+    /// different fields).
     #[serde(default)]
     pub diverges: Vec<Divergence>,
 }
 
 /// A known difference of one candidate runtime from the baseline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Divergence {
     /// The candidate runtime profile's name, e.g. `sysbox-runc`.
@@ -183,6 +201,21 @@ pub struct Divergence {
 /// A duration written like `30s`, `500ms` or `2m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeout(pub Duration);
+
+impl schemars::JsonSchema for Timeout {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration with a unit, like `30s`, `500ms`, `2m` or `1m 30s` (humantime syntax).",
+            "pattern": "^\\s*[0-9]+\\s*[a-zA-Zµ]+(\\s*[0-9]+\\s*[a-zA-Zµ]+)*\\s*$",
+            "examples": ["30s", "500ms", "2m"]
+        })
+    }
+}
 
 impl Serialize for Timeout {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -263,32 +296,71 @@ impl Scenario {
     }
 }
 
-/// Checks that serde cannot express, located at the offending key.
+/// Checks that serde cannot express, located at the offending key: the
+/// first problem, as loading reports it.
 fn validate(path: &Path, text: &str, file: &ScenarioFile) -> Result<(), YamlError> {
-    let at_key = |key: &str, message: String| {
-        let (line, column) = locate_key(text, key).unwrap_or((1, 1));
+    match problems(path, text, file).into_iter().next() {
+        Some((_, err)) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// Every problem serde cannot express, each with its lint rule name and
+/// located at the offending key (the n-th occurrence for list items).
+pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static str, YamlError)> {
+    let at = |key: &str, nth: usize, message: String| {
+        let (line, column) = locate_nth_key(text, key, nth)
+            .or_else(|| locate_key(text, key))
+            .unwrap_or((1, 1));
         YamlError::at(path, text, line, column, message)
     };
+    let mut out = Vec::new();
     if file.command.is_empty() {
-        return Err(at_key("command", "command must name at least the program to run".into()));
+        out.push(("command", at("command", 0, "command must name at least the program to run".into())));
     }
     if file.repeat == 0 {
-        return Err(at_key("repeat", "repeat must be at least 1".into()));
+        out.push(("repeat", at("repeat", 0, "repeat must be at least 1".into())));
     }
-    for rule in &file.normalize {
+    for (i, rule) in file.normalize.iter().enumerate() {
         if let Err(e) = regex::Regex::new(&rule.pattern) {
-            return Err(at_key(
-                "pattern",
-                format!("normalize pattern {:?} does not compile: {e}", rule.pattern),
+            out.push((
+                "normalize-pattern",
+                at("pattern", i, format!("normalize pattern {:?} does not compile: {e}", rule.pattern)),
             ));
         }
     }
-    for d in &file.expect.diverges {
+    for (i, d) in file.expect.diverges.iter().enumerate() {
         if d.reason.trim().is_empty() {
-            return Err(at_key("reason", format!("the divergence for {} needs a reason", d.runtime)));
+            out.push((
+                "expect-reason",
+                at("reason", i, format!("the divergence for {} needs a reason", d.runtime)),
+            ));
         }
     }
-    Ok(())
+    out
+}
+
+/// Line and column of the `n`-th (from 0) `key:` in `text`.
+pub fn locate_nth_key(text: &str, key: &str, n: usize) -> Option<(u64, u64)> {
+    let needle = format!("{key}:");
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let code = line.split(" #").next().unwrap_or(line);
+            if code.trim_start().starts_with('#') {
+                return None;
+            }
+            let trimmed = code.trim_start_matches([' ', '-', '{']);
+            let col = code.len() - trimmed.len();
+            if trimmed.starts_with(&needle) {
+                return Some((i as u64 + 1, col as u64 + 1));
+            }
+            [" ", "{", ","]
+                .iter()
+                .find_map(|p| code.find(&format!("{p}{needle}")))
+                .map(|c| (i as u64 + 1, c as u64 + 2))
+        })
+        .nth(n)
 }
 
 /// Line and column of the first `key:` in `text`, for errors found after

@@ -326,6 +326,19 @@ impl Suite {
         result
     }
 
+    /// The normalized comparable texts of one observation of `scenario`
+    /// under `runtime`: what snapshots hold.
+    pub fn comparable_texts(
+        &self,
+        scenario: &Scenario,
+        runtime: &str,
+        obs: &Observation,
+    ) -> Result<BTreeMap<Field, String>, String> {
+        let profile = self.profiles.get(runtime).map_err(|e| e.to_string())?;
+        let n = Normalizer::new(&profile.normalize.text, &scenario.file.normalize).map_err(|e| e.to_string())?;
+        Ok(comparable(&n, obs, &scenario.observed()))
+    }
+
     /// Runs every scenario under every candidate, emitting events on `tx`
     /// as verdicts land, and returns the results in scenario order.
     pub async fn run_all(self: &Arc<Self>, scenarios: &[Scenario], tx: mpsc::UnboundedSender<Event>) -> Vec<ScenarioResult> {

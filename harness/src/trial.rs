@@ -7,6 +7,7 @@
 //! the trials share (engines are contacted only when a trial runs), and the
 //! mapping of verdicts to pass, fail and ignored.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -17,12 +18,14 @@ use crate::compare::Verdict;
 use crate::event::ScenarioResult;
 use crate::report::terminal::render_result;
 use crate::scenario::{Scenario, discover};
+use crate::snapshot::{self, Recording};
 use crate::suite::{Availability, Suite, SuiteOptions};
 
 /// What a trial checks beyond the verdict table.
 #[derive(Debug, Clone)]
 pub enum Check {
-    /// A library scenario: parity or expected passes.
+    /// A library scenario: parity or expected passes, and each runtime's
+    /// observation must match its snapshot.
     Library,
     /// A meta-scenario: the verdict must be exactly this one.
     Verdict(Verdict),
@@ -36,6 +39,11 @@ pub struct Harness {
     suite: OnceLock<Result<Arc<Suite>, String>>,
     /// Results of finished trials, for reports written after the run.
     pub results: Mutex<Vec<ScenarioResult>>,
+    /// Whether missing snapshots are written (off in CI).
+    pub recording: Recording,
+    /// Scenarios whose baseline snapshot was checked in this process: the
+    /// baseline is shared by every candidate, so it is checked once.
+    baseline_snapshots: Mutex<HashSet<String>>,
 }
 
 impl Harness {
@@ -54,7 +62,21 @@ impl Harness {
             options,
             suite: OnceLock::new(),
             results: Mutex::new(Vec::new()),
+            recording: Recording::from_env(|k| std::env::var(k).ok()),
+            baseline_snapshots: Mutex::new(HashSet::new()),
         }))
+    }
+
+    /// The same harness writing (or not) missing snapshots, whatever the
+    /// environment says.
+    pub fn with_recording(self: Arc<Self>, recording: Recording) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut h) => {
+                h.recording = recording;
+                Arc::new(h)
+            }
+            Err(shared) => shared,
+        }
     }
 
     pub fn options(&self) -> &SuiteOptions {
@@ -111,6 +133,9 @@ impl Harness {
                 }
             };
             let check = check(&file);
+            if matches!(check, Check::Library) {
+                self.remember_snapshots(&scenario);
+            }
             for candidate in candidates {
                 let kind = format!("{}-vs-{candidate}", self.options.baseline);
                 let (h, s, c, chk) = (self.clone(), scenario.clone(), candidate.clone(), check.clone());
@@ -140,11 +165,69 @@ impl Harness {
                 Ok(Completion::ignored_with(result.reason.unwrap_or_default()))
             }
             Check::Verdict(want) => Err(format!("expected verdict {want}, got:\n{shown}").into()),
-            Check::Library => match result.verdict {
-                Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),
-                v if v.is_failure() => Err(shown.into()),
-                _ => Ok(Completion::Completed),
-            },
+            Check::Library => {
+                let drift = self.check_snapshots(&suite, scenario, &result);
+                match result.verdict {
+                    Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),
+                    v if v.is_failure() => Err(format!("{shown}{}", drift.map(|d| format!("\n{d}")).unwrap_or_default()).into()),
+                    _ => match drift {
+                        Some(d) => Err(d.into()),
+                        None => Ok(Completion::Completed),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Checks the snapshots of the runtimes a result observed (the baseline
+    /// once per scenario and process); returns the failure text if any
+    /// snapshot changed. Notes (new, missing) go to stderr.
+    fn check_snapshots(&self, suite: &Suite, scenario: &Scenario, result: &ScenarioResult) -> Option<String> {
+        if matches!(result.verdict, Verdict::Skipped | Verdict::Error | Verdict::Flaky) {
+            return None;
+        }
+        let first_baseline = self
+            .baseline_snapshots
+            .lock()
+            .expect("snapshot lock")
+            .insert(scenario.id.clone());
+        let mut sides = Vec::new();
+        if first_baseline {
+            sides.push((result.baseline.as_str(), result.baseline_runs.first()));
+        }
+        sides.push((result.candidate.as_str(), result.candidate_runs.first()));
+        let mut failures = Vec::new();
+        for (runtime, run) in sides {
+            let Some(run) = run else { continue };
+            let fields = match suite.comparable_texts(scenario, runtime, run) {
+                Ok(f) => f,
+                Err(e) => {
+                    failures.push(format!("cannot normalize the {runtime} observation: {e}"));
+                    continue;
+                }
+            };
+            let outcome = snapshot::check(scenario, runtime, &fields, &self.recording);
+            match outcome.note(runtime) {
+                Some(note) if outcome.is_failure() => failures.push(note),
+                Some(note) => eprintln!("{}: {note}", scenario.id),
+                None => {}
+            }
+        }
+        (!failures.is_empty()).then(|| failures.join("\n"))
+    }
+
+    /// Marks the committed snapshots of every known runtime as referenced,
+    /// so `cargo insta test --unreferenced=reject` flags only snapshots whose
+    /// scenario or runtime profile is gone, not those of runtimes this host
+    /// cannot run.
+    fn remember_snapshots(&self, scenario: &Scenario) {
+        if std::env::var_os("INSTA_SNAPSHOT_REFERENCES_FILE").is_none() {
+            return;
+        }
+        if let Ok(profiles) = self.project.profiles() {
+            for name in profiles.by_name.keys() {
+                snapshot::remember_reference(&snapshot::snapshot_path(&scenario.path, name));
+            }
         }
     }
 }

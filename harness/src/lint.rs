@@ -1,0 +1,519 @@
+//! `parity lint`: checks scenario files without running anything.
+//!
+//! Owns the lint rules and their findings (file, line, column, severity,
+//! rule, message): YAML and schema errors as the loader reports them,
+//! problems serde cannot express (all of them, not the first), unknown
+//! runtimes in `expect`, duplicate ids, a missing schema line, orphan and
+//! pending snapshots, and the scenarios a runtime profile's policy would
+//! refuse. It never contacts an engine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::policy::Effect;
+use crate::runtime::Profiles;
+use crate::scenario::{ScenarioFile, discover, locate_nth_key, problems, root_for, scenario_id};
+use crate::schema::SCHEMA_FILE;
+use crate::snapshot;
+use crate::yaml::{self, YamlError};
+
+/// How bad a finding is: errors fail `parity lint`; warnings fail it with
+/// `--strict`; notes never do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+/// One problem found in one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+    pub severity: Severity,
+    pub rule: String,
+    pub message: String,
+    /// The rendered source snippet, for terminals.
+    #[serde(skip)]
+    pub snippet: Option<String>,
+}
+
+impl Finding {
+    fn from_yaml(severity: Severity, rule: &str, err: &YamlError) -> Finding {
+        Finding {
+            file: err.path.clone(),
+            line: err.line,
+            column: err.column,
+            severity,
+            rule: rule.to_string(),
+            message: err.message.clone(),
+            snippet: Some(err.render()),
+        }
+    }
+
+    fn in_file(file: &Path, severity: Severity, rule: &str, message: String) -> Finding {
+        Finding {
+            file: file.to_path_buf(),
+            line: 1,
+            column: 1,
+            severity,
+            rule: rule.to_string(),
+            message,
+            snippet: None,
+        }
+    }
+
+    /// `file:line:column: severity[rule]: message`.
+    pub fn headline(&self) -> String {
+        format!(
+            "{}:{}:{}: {}[{}]: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.severity.name(),
+            self.rule,
+            self.message
+        )
+    }
+}
+
+/// Lints every scenario under `paths` against the runtime `profiles`.
+/// Findings come sorted by file and line.
+pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut roots: Vec<PathBuf> = Vec::new();
+    let mut ids: BTreeMap<(PathBuf, String), Vec<PathBuf>> = BTreeMap::new();
+    for p in paths {
+        let root = root_for(p);
+        let files = match discover(p) {
+            Ok(f) => f,
+            Err(e) => {
+                findings.push(Finding::in_file(p, Severity::Error, "read", e.to_string()));
+                continue;
+            }
+        };
+        for file in files {
+            if let Ok(id) = scenario_id(&root, &file) {
+                let list = ids.entry((root.clone(), id.clone())).or_default();
+                if !list.contains(&file) {
+                    list.push(file.clone());
+                    findings.extend(lint_file(&root, &file, &id, profiles));
+                }
+            }
+        }
+        if !roots.contains(&root) && p.is_dir() {
+            roots.push(root);
+        }
+    }
+    for ((_, id), files) in &ids {
+        if files.len() > 1 {
+            for f in files {
+                let others: Vec<String> = files
+                    .iter()
+                    .filter(|o| *o != f)
+                    .map(|o| o.display().to_string())
+                    .collect();
+                findings.push(Finding::in_file(
+                    f,
+                    Severity::Error,
+                    "duplicate-id",
+                    format!(
+                        "scenario id {id} is also used by {}; keep one file",
+                        others.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let names: Vec<String> = profiles.by_name.keys().cloned().collect();
+    for root in &roots {
+        for (file, why) in snapshot::orphans(root, &names) {
+            findings.push(Finding::in_file(
+                &file,
+                Severity::Warning,
+                "orphan-snapshot",
+                format!("orphan snapshot: {why}; delete it (or restore its scenario)"),
+            ));
+        }
+        for file in snapshot::pending(root) {
+            findings.push(Finding::in_file(
+                &file,
+                Severity::Warning,
+                "pending-snapshot",
+                "snapshot awaiting review: run `cargo insta review` (or `cargo insta accept`)"
+                    .into(),
+            ));
+        }
+    }
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.column, &a.rule).cmp(&(&b.file, b.line, b.column, &b.rule))
+    });
+    findings
+}
+
+/// Lints one scenario file (`id` under `root`).
+pub fn lint_file(root: &Path, path: &Path, id: &str, profiles: &Profiles) -> Vec<Finding> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Finding::in_file(
+                path,
+                Severity::Error,
+                "read",
+                format!("cannot read: {e}"),
+            )];
+        }
+    };
+    lint_text(root, path, id, &text, profiles)
+}
+
+/// Lints the text of a scenario file.
+pub fn lint_text(
+    _root: &Path,
+    path: &Path,
+    id: &str,
+    text: &str,
+    profiles: &Profiles,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    schema_line(path, id, text, &mut out);
+    let file: ScenarioFile = match yaml::from_str(path, text) {
+        Ok(f) => f,
+        Err(e) => {
+            out.push(Finding::from_yaml(Severity::Error, "schema", &e));
+            return out;
+        }
+    };
+    for (rule, err) in problems(path, text, &file) {
+        out.push(Finding::from_yaml(Severity::Error, rule, &err));
+    }
+    let expect_at = locate_nth_key(text, "expect", 0)
+        .map(|(l, _)| l)
+        .unwrap_or(0);
+    let runtime_keys: Vec<(u64, u64)> = (0..)
+        .map_while(|n| locate_nth_key(text, "runtime", n))
+        .filter(|(l, _)| *l > expect_at)
+        .collect();
+    for (i, d) in file.expect.diverges.iter().enumerate() {
+        let (line, column) = runtime_keys.get(i).copied().unwrap_or((1, 1));
+        let at = |msg: String| YamlError::at(path, text, line, column, msg);
+        if !profiles.by_name.contains_key(&d.runtime) {
+            let known: Vec<&str> = profiles.by_name.keys().map(String::as_str).collect();
+            let msg = format!(
+                "unknown runtime {:?} in expect; profiles in {}: {}",
+                d.runtime,
+                profiles.dir.display(),
+                known.join(", ")
+            );
+            out.push(Finding::from_yaml(
+                Severity::Error,
+                "unknown-runtime",
+                &at(msg),
+            ));
+        }
+    }
+    for (name, profile) in &profiles.by_name {
+        let effective = file.container.merged_over(&profile.container);
+        for hit in profile.policy.check(&effective) {
+            let (line, column) = locate_nth_key(text, hit.key, 0)
+                .or_else(|| locate_nth_key(text, "container", 0))
+                .unwrap_or((1, 1));
+            let declared = file.expect.diverges.iter().any(|d| &d.runtime == name);
+            let mut msg = format!(
+                "{name} {} this scenario by policy (rule {}: {}; {}: {})",
+                hit.effect.verb(),
+                hit.rule,
+                hit.message,
+                hit.key,
+                hit.value
+            );
+            if let Some(link) = &hit.link {
+                msg.push_str(&format!(", see {link}"));
+            }
+            if hit.effect == Effect::Refuse && !declared {
+                msg.push_str(&format!("; to record it, declare `expect.diverges: [{{runtime: {name}, fields: [engine], reason: ...}}]`"));
+            }
+            let err = YamlError::at(path, text, line, column, msg);
+            out.push(Finding::from_yaml(Severity::Note, "policy", &err));
+        }
+    }
+    out.sort_by_key(|f| (f.line, f.column));
+    out
+}
+
+/// The schema line a file at `id` should start with.
+pub fn expected_schema_line(id: &str) -> String {
+    let depth = id.matches('/').count();
+    format!(
+        "# yaml-language-server: $schema={}{SCHEMA_FILE}",
+        "../".repeat(depth)
+    )
+}
+
+fn schema_line(path: &Path, id: &str, text: &str, out: &mut Vec<Finding>) {
+    let want = expected_schema_line(id);
+    let found = text
+        .lines()
+        .enumerate()
+        .take_while(|(_, l)| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        .find(|(_, l)| l.contains("yaml-language-server:") && l.contains("$schema="));
+    match found {
+        Some((_, line)) if line.trim() == want => {}
+        Some((i, line)) => out.push(Finding::from_yaml(
+            Severity::Warning,
+            "schema-line",
+            &YamlError::at(
+                path,
+                text,
+                i as u64 + 1,
+                1,
+                format!(
+                    "schema line points elsewhere: {:?}; expected {want:?}",
+                    line.trim()
+                ),
+            ),
+        )),
+        None => out.push(Finding::from_yaml(
+            Severity::Warning,
+            "schema-line",
+            &YamlError::at(
+                path,
+                text,
+                1,
+                1,
+                format!("missing schema line: start the file with {want:?} so editors check it"),
+            ),
+        )),
+    }
+}
+
+/// The exit status: 1 when an error (or, `strict`, a warning) was found.
+pub fn exit_status(findings: &[Finding], strict: bool) -> i32 {
+    let fails =
+        |f: &&Finding| f.severity == Severity::Error || (strict && f.severity == Severity::Warning);
+    if findings.iter().any(|f| fails(&f)) {
+        1
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn profiles() -> Profiles {
+        Profiles::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes")).unwrap()
+    }
+
+    const HEAD: &str = "# yaml-language-server: $schema=../scenario.schema.json\n";
+
+    fn lint(body: &str) -> Vec<Finding> {
+        let text = format!("{HEAD}{body}");
+        lint_text(
+            Path::new("scenarios"),
+            Path::new("scenarios/area/s.yaml"),
+            "area/s",
+            &text,
+            &profiles(),
+        )
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<(String, u64)> {
+        findings.iter().map(|f| (f.rule.clone(), f.line)).collect()
+    }
+
+    #[test]
+    fn a_clean_file_has_no_findings() {
+        let f = lint(
+            "description: d\ncommand: [\"true\"]\nexpect:\n  diverges:\n    - runtime: userns-remap\n      reason: r\n",
+        );
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[rstest]
+    #[case::typo_in_key("description: d\ncomand: [x]\n", "schema", 3)]
+    #[case::unknown_container_key(
+        "description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n",
+        "schema",
+        5
+    )]
+    #[case::bad_observe_field(
+        "description: d\ncommand: [x]\nobserve: [exit_code, stdot]\n",
+        "schema",
+        4
+    )]
+    #[case::timeout_not_a_duration("description: d\ncommand: [x]\ntimeout: soon\n", "schema", 4)]
+    #[case::timeout_without_unit("description: d\ncommand: [x]\ntimeout: 30\n", "schema", 4)]
+    #[case::yaml_syntax("description: d\ncommand: [x\n", "schema", 3)]
+    #[case::empty_command("description: d\ncommand: []\n", "command", 3)]
+    #[case::bad_pattern(
+        "description: d\ncommand: [x]\nnormalize:\n  - { pattern: \"(\" }\n",
+        "normalize-pattern",
+        5
+    )]
+    #[case::no_reason(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: userns-remap\n      reason: \" \"\n",
+        "expect-reason",
+        7
+    )]
+    #[case::missing_reason(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: userns-remap\n",
+        "schema",
+        6
+    )]
+    #[case::unknown_runtime(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: sysbox\n      reason: r\n",
+        "unknown-runtime",
+        6
+    )]
+    fn errors_name_rule_and_line(#[case] body: &str, #[case] rule: &str, #[case] line: u64) {
+        let f = lint(body);
+        let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "{f:?}");
+        assert_eq!(
+            (errors[0].rule.as_str(), errors[0].line),
+            (rule, line),
+            "{f:?}"
+        );
+        assert_eq!(exit_status(&f, false), 1);
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_only_the_first() {
+        let f = lint(
+            "description: d\ncommand: []\nrepeat: 0\nnormalize:\n  - { pattern: \"a\" }\n  - { pattern: \"(\" }\nexpect:\n  diverges:\n    - runtime: nope\n      reason: \"\"\n    - runtime: runc2\n      reason: r\n",
+        );
+        assert_eq!(
+            rules(&f),
+            vec![
+                ("command".into(), 3),
+                ("repeat".into(), 4),
+                ("normalize-pattern".into(), 7),
+                ("unknown-runtime".into(), 10),
+                ("expect-reason".into(), 11),
+                ("unknown-runtime".into(), 12),
+            ]
+        );
+    }
+
+    #[test]
+    fn typo_names_file_line_and_column_with_a_snippet() {
+        let f = lint(
+            "description: d\ncommand: [x]\nobserve: [exit_code]\ncontainer:\n  cap_ad: [SYS_ADMIN]\n",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            f[0].headline().split(": ").next().unwrap(),
+            "scenarios/area/s.yaml:6:3"
+        );
+        assert!(
+            f[0].message.contains("unknown field `cap_ad`"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].snippet
+                .as_deref()
+                .unwrap()
+                .contains("cap_ad: [SYS_ADMIN]")
+        );
+    }
+
+    #[rstest]
+    #[case::missing("description: d\ncommand: [x]\n", None)]
+    #[case::elsewhere(
+        "# yaml-language-server: $schema=../../x.json\ndescription: d\ncommand: [x]\n",
+        None
+    )]
+    #[case::present(&format!("{HEAD}description: d\ncommand: [x]\n"), Some(()))]
+    fn schema_line_is_checked(#[case] text: &str, #[case] clean: Option<()>) {
+        let f = lint_text(
+            Path::new("s"),
+            Path::new("s/a/x.yaml"),
+            "a/x",
+            text,
+            &profiles(),
+        );
+        assert_eq!(f.is_empty(), clean.is_some(), "{f:?}");
+        if clean.is_none() {
+            assert_eq!(
+                (f[0].rule.as_str(), f[0].severity),
+                ("schema-line", Severity::Warning)
+            );
+            assert_eq!(exit_status(&f, false), 0);
+            assert_eq!(exit_status(&f, true), 1);
+        }
+    }
+
+    #[rstest]
+    #[case::top_level("x", "# yaml-language-server: $schema=scenario.schema.json")]
+    #[case::area("a/x", "# yaml-language-server: $schema=../scenario.schema.json")]
+    #[case::nested("a/b/x", "# yaml-language-server: $schema=../../scenario.schema.json")]
+    fn schema_line_follows_depth(#[case] id: &str, #[case] want: &str) {
+        assert_eq!(expected_schema_line(id), want);
+    }
+
+    #[rstest]
+    #[case::pid_host("container:\n  pid: host\n", "N1", 5)]
+    #[case::docker_sock(
+        "container:\n  volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n",
+        "E3",
+        5
+    )]
+    #[case::runtime_override("container:\n  runtime: runc\n", "E1", 5)]
+    fn policy_refusals_are_notes_with_the_rule(
+        #[case] container: &str,
+        #[case] rule: &str,
+        #[case] line: u64,
+    ) {
+        let f = lint(&format!("description: d\ncommand: [x]\n{container}"));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity, f[0].line),
+            ("policy", Severity::Note, line)
+        );
+        assert!(
+            f[0].message.contains(&format!("rule {rule}")),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].message.starts_with("eci "), "{}", f[0].message);
+        assert_eq!(exit_status(&f, true), 0);
+    }
+
+    #[test]
+    fn duplicate_ids_and_orphans_are_found() {
+        let dir = std::env::temp_dir().join(format!("parity-lint-{}", std::process::id()));
+        let area = dir.join("scenarios/area");
+        std::fs::create_dir_all(area.join("snapshots")).unwrap();
+        let body = format!("{HEAD}description: d\ncommand: [x]\n");
+        std::fs::write(area.join("a.yaml"), &body).unwrap();
+        std::fs::write(area.join("a.yml"), &body).unwrap();
+        std::fs::write(area.join("snapshots/gone@runc.snap"), "---\n---\n").unwrap();
+        let f = lint_paths(&[dir.join("scenarios")], &profiles());
+        let got: Vec<&str> = f.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(
+            got,
+            vec!["duplicate-id", "duplicate-id", "orphan-snapshot"],
+            "{f:?}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,448 @@
+//! Snapshots: each runtime's normalized observation of each scenario, kept
+//! as an insta snapshot beside the scenario
+//! (`scenarios/AREA/snapshots/NAME@RUNTIME.snap`).
+//!
+//! Owns the snapshot's content (the normalized comparable text of every
+//! observed field of a runtime's first run, as a YAML map: never durations,
+//! ids or names), its explicit name and folder, and the policy: a missing
+//! snapshot is recorded and passes (with `CI` set it is not written and
+//! passes with a loud note), a changed one fails through insta so that
+//! `cargo insta review` and `cargo insta accept` work. Must be called on the
+//! thread of the trial that asserts (insta settings are per thread).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::scenario::{Field, Scenario};
+
+/// Where snapshots live, beside the scenario files.
+pub const SNAPSHOT_DIR: &str = "snapshots";
+
+/// The snapshot file of `scenario` under `runtime`.
+pub fn snapshot_path(scenario_path: &Path, runtime: &str) -> PathBuf {
+    let dir = scenario_path.parent().unwrap_or(Path::new("."));
+    dir.join(SNAPSHOT_DIR)
+        .join(format!("{}@{runtime}.snap", stem(scenario_path)))
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The snapshot body: one YAML key per observed field, in field order.
+pub fn content(fields: &BTreeMap<Field, String>) -> String {
+    let mut out = String::new();
+    for (field, text) in fields {
+        out.push_str(field.name());
+        out.push(':');
+        out.push_str(&yaml_string(text));
+        out.push('\n');
+    }
+    out
+}
+
+/// A YAML value for `text` (after `key:`): a literal block for clean
+/// multi-line text, a double-quoted scalar otherwise.
+fn yaml_string(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .strip_suffix('\n')
+        .unwrap_or(text)
+        .split('\n')
+        .collect();
+    let clean = text.contains('\n')
+        && !text.ends_with("\n\n")
+        && lines.iter().all(|l| {
+            !l.ends_with([' ', '\t'])
+                && !l.is_empty()
+                && l.chars().all(|c| c == '\t' || !c.is_control())
+        });
+    if !clean {
+        return format!(
+            " {}",
+            serde_json::to_string(text).expect("strings serialize")
+        );
+    }
+    let chomp = if text.ends_with('\n') { "" } else { "-" };
+    let indent = if lines[0].starts_with(' ') { "2" } else { "" };
+    let mut out = format!(" |{indent}{chomp}");
+    for line in lines {
+        out.push_str("\n  ");
+        out.push_str(line);
+    }
+    out
+}
+
+/// Reads a snapshot body back into field texts (for saying what changed).
+pub fn parse_content(body: &str) -> BTreeMap<String, String> {
+    serde_saphyr::from_str::<BTreeMap<String, String>>(body).unwrap_or_default()
+}
+
+/// The body of a `.snap` file (after insta's metadata header).
+pub fn snapshot_body(file_text: &str) -> &str {
+    match file_text.strip_prefix("---\n") {
+        Some(rest) => rest
+            .split_once("\n---\n")
+            .map(|(_, body)| body)
+            .unwrap_or(rest),
+        None => file_text,
+    }
+}
+
+/// Fields whose text differs between two bodies, with the side they are
+/// missing from.
+pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
+    let (old, new) = (parse_content(old.trim_end()), parse_content(new.trim_end()));
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| match (old.get(k), new.get(k)) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(_), Some(_)) => Some(k.clone()),
+            (Some(_), None) => Some(format!("{k} (no longer observed)")),
+            (None, _) => Some(format!("{k} (newly observed)")),
+        })
+        .collect()
+}
+
+/// Whether missing snapshots are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recording {
+    /// Write missing snapshots and pass.
+    Record,
+    /// Write nothing; pass missing snapshots with this note.
+    Off(String),
+}
+
+impl Recording {
+    /// From the environment, as insta reads it: `CI` (not `false`/`0`/empty)
+    /// or `TF_BUILD`, and `INSTA_UPDATE=no`, turn recording off.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Recording {
+        let ci = match env("CI").as_deref() {
+            Some("false") | Some("0") | Some("") => false,
+            Some(_) => true,
+            None => env("TF_BUILD").is_some(),
+        };
+        if ci {
+            return Recording::Off("CI is set, so nothing is written".into());
+        }
+        if env("INSTA_UPDATE").as_deref() == Some("no") {
+            return Recording::Off("INSTA_UPDATE=no".into());
+        }
+        Recording::Record
+    }
+}
+
+/// What checking one snapshot found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Same as the committed snapshot.
+    Matched,
+    /// There was none; it was written now.
+    Recorded(PathBuf),
+    /// There was none and recording is off; nothing written.
+    Missing { path: PathBuf, why: String },
+    /// It changed and insta let it pass (`INSTA_UPDATE=always` updated it,
+    /// or `INSTA_FORCE_PASS` / `cargo insta test` left a `.snap.new`).
+    ChangedAccepted { path: PathBuf, fields: Vec<String> },
+    /// It changed: a failure. `.snap.new` waits for `cargo insta review`.
+    Changed { path: PathBuf, fields: Vec<String> },
+}
+
+impl Outcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Changed { .. })
+    }
+
+    /// One line for people, or none when it matched.
+    pub fn note(&self, runtime: &str) -> Option<String> {
+        match self {
+            Outcome::Matched => None,
+            Outcome::Recorded(p) => Some(format!("new snapshot recorded: {}", p.display())),
+            Outcome::Missing { path, why } => Some(format!(
+                "NOTE: no snapshot for {runtime} yet ({}); not recorded: {why}. Run the suite locally and commit the snapshot",
+                path.display()
+            )),
+            Outcome::ChangedAccepted { path, fields } => Some(format!(
+                "snapshot of {runtime} changed in {} ({}); left to insta (review with `cargo insta review`)",
+                fields.join(", "),
+                path.display()
+            )),
+            Outcome::Changed { path, fields } => Some(format!(
+                "snapshot changed: {runtime}'s observation differs from {} in {}.\n\
+                 If the scenario was edited or the new behaviour is right, accept it with `cargo insta review` \
+                 (or `cargo insta accept`); otherwise {runtime} drifted between versions.",
+                path.display(),
+                if fields.is_empty() {
+                    "its text".to_string()
+                } else {
+                    fields.join(", ")
+                },
+            )),
+        }
+    }
+}
+
+/// Checks (and records, when missing) the snapshot of `scenario` under
+/// `runtime`. Call on the trial's own thread.
+pub fn check(
+    scenario: &Scenario,
+    runtime: &str,
+    fields: &BTreeMap<Field, String>,
+    recording: &Recording,
+) -> Outcome {
+    let path = snapshot_path(&scenario.path, runtime);
+    let body = content(fields);
+    let existed = path.is_file();
+    if !existed {
+        match recording {
+            Recording::Off(why) => {
+                return Outcome::Missing {
+                    path,
+                    why: why.clone(),
+                };
+            }
+            Recording::Record => {
+                if let Err(e) = write_new(&path, &scenario.path, &body) {
+                    return Outcome::Missing {
+                        path,
+                        why: format!("cannot write it: {e}"),
+                    };
+                }
+            }
+        }
+    }
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let fields_changed = changed_fields(snapshot_body(&old), &body);
+    let same = snapshot_body(&old).trim_end() == body.trim_end();
+    let asserted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_with_insta(scenario, runtime, &path, &body)
+    }));
+    remember_reference(&path);
+    match (asserted.is_ok(), existed, same) {
+        (true, false, _) => Outcome::Recorded(path),
+        (true, true, true) => Outcome::Matched,
+        (true, true, false) => Outcome::ChangedAccepted {
+            path,
+            fields: fields_changed,
+        },
+        (false, _, _) => Outcome::Changed {
+            path,
+            fields: fields_changed,
+        },
+    }
+}
+
+/// The insta assertion, with an explicit name and folder: never derived
+/// from a function name (inside a custom harness every trial is `main`).
+fn assert_with_insta(scenario: &Scenario, runtime: &str, path: &Path, body: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(absolute(path.parent().unwrap_or(Path::new("."))));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_input_file(&scenario.path);
+    settings.set_omit_expression(true);
+    settings.set_snapshot_suffix(runtime);
+    let name = stem(&scenario.path);
+    settings.bind(|| insta::assert_snapshot!(name.as_str(), body));
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Writes a new snapshot in insta's format (metadata header, then body).
+fn write_new(path: &Path, input: &Path, body: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let root = crate::trial::workspace_root();
+    let input = absolute(input);
+    let input = input.strip_prefix(&root).unwrap_or(&input);
+    let input = input.to_string_lossy().replace('\\', "/");
+    let text = format!(
+        "---\nsource: {}\ninput_file: {}\n---\n{}",
+        file!().replace('\\', "/"),
+        input,
+        body
+    );
+    std::fs::write(path, text)
+}
+
+/// Tells `cargo insta test --unreferenced=...` that a snapshot is in use
+/// (insta does it for asserted snapshots; this covers runtimes that were
+/// skipped on this host, so their committed snapshots are not flagged).
+pub fn remember_reference(path: &Path) {
+    let Some(file) = std::env::var_os("INSTA_SNAPSHOT_REFERENCES_FILE") else {
+        return;
+    };
+    if !path.is_file() {
+        return;
+    }
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)
+    {
+        let _ = writeln!(f, "{}", absolute(path).display());
+    }
+}
+
+/// Snapshot files in `snapshots/` folders under `root` whose scenario file
+/// is gone, or whose runtime is not in `runtimes`, with why.
+pub fn orphans(root: &Path, runtimes: &[String]) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    walk_snapshot_dirs(root, &mut |dir, file| {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(stem) = name.strip_suffix(".snap") else {
+            return;
+        };
+        let scenario_dir = dir.parent().unwrap_or(dir);
+        let Some((scenario, runtime)) = stem.rsplit_once('@') else {
+            out.push((file.to_path_buf(), "not named NAME@RUNTIME.snap".into()));
+            return;
+        };
+        let exists = ["yaml", "yml"]
+            .iter()
+            .any(|ext| scenario_dir.join(format!("{scenario}.{ext}")).is_file());
+        if !exists {
+            out.push((
+                file.to_path_buf(),
+                format!("its scenario {scenario}.yaml no longer exists"),
+            ));
+        } else if !runtimes.iter().any(|r| r == runtime) {
+            out.push((
+                file.to_path_buf(),
+                format!("no runtime profile is named {runtime:?}"),
+            ));
+        }
+    });
+    out.sort();
+    out
+}
+
+/// Pending `.snap.new` files under `root`.
+pub fn pending(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk_snapshot_dirs(root, &mut |_, file| {
+        if file.to_string_lossy().ends_with(".snap.new") {
+            out.push(file.to_path_buf());
+        }
+    });
+    out.sort();
+    out
+}
+
+fn walk_snapshot_dirs(dir: &Path, f: &mut dyn FnMut(&Path, &Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if !p.is_dir() {
+            continue;
+        }
+        if entry.file_name() == SNAPSHOT_DIR {
+            if let Ok(files) = std::fs::read_dir(&p) {
+                for file in files.flatten() {
+                    f(&p, &file.path());
+                }
+            }
+        } else if !entry.file_name().to_string_lossy().starts_with('.') {
+            walk_snapshot_dirs(&p, f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::single_line("0", " \"0\"")]
+    #[case::lines("a\nb\n", " |\n  a\n  b")]
+    #[case::no_final_newline("a\nb", " |-\n  a\n  b")]
+    #[case::leading_space("  a\nb\n", " |2\n    a\n  b")]
+    #[case::blank_line("a\n\nb\n", " \"a\\n\\nb\\n\"")]
+    #[case::trailing_space("a \nb\n", " \"a \\nb\\n\"")]
+    #[case::empty("", " \"\"")]
+    fn values_are_readable_yaml(#[case] text: &str, #[case] want: &str) {
+        assert_eq!(yaml_string(text), want);
+        let doc = format!("k:{want}\n");
+        assert_eq!(parse_content(&doc)["k"], text, "round trip of {doc:?}");
+    }
+
+    #[test]
+    fn content_keys_follow_field_order_and_diffs_name_fields() {
+        let mut f = BTreeMap::new();
+        f.insert(Field::Stdout, "ok\n".to_string());
+        f.insert(Field::ExitCode, "0".to_string());
+        f.insert(Field::Engine, "started".to_string());
+        let body = content(&f);
+        assert_eq!(
+            body,
+            "engine: \"started\"\nexit_code: \"0\"\nstdout: |\n  ok\n"
+        );
+        f.insert(Field::Stdout, "ko\n".to_string());
+        f.remove(&Field::ExitCode);
+        f.insert(Field::Stderr, String::new());
+        assert_eq!(
+            changed_fields(&body, &content(&f)),
+            vec![
+                "exit_code (no longer observed)",
+                "stderr (newly observed)",
+                "stdout"
+            ]
+        );
+    }
+
+    #[test]
+    fn snapshot_body_skips_the_header() {
+        let file = "---\nsource: x\ninput_file: y\n---\nengine: \"started\"\n";
+        assert_eq!(snapshot_body(file), "engine: \"started\"\n");
+    }
+
+    #[rstest]
+    #[case::nothing(&[], Recording::Record)]
+    #[case::ci(&[("CI", "true")], Recording::Off("CI is set, so nothing is written".into()))]
+    #[case::ci_false(&[("CI", "false")], Recording::Record)]
+    #[case::azure(&[("TF_BUILD", "1")], Recording::Off("CI is set, so nothing is written".into()))]
+    #[case::insta_no(&[("INSTA_UPDATE", "no")], Recording::Off("INSTA_UPDATE=no".into()))]
+    fn recording_follows_the_environment(#[case] env: &[(&str, &str)], #[case] want: Recording) {
+        let got = Recording::from_env(|k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        });
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn orphans_are_found() {
+        let dir = std::env::temp_dir().join(format!("parity-orphans-{}", std::process::id()));
+        let snaps = dir.join("area/snapshots");
+        std::fs::create_dir_all(&snaps).unwrap();
+        std::fs::write(dir.join("area/kept.yaml"), "x").unwrap();
+        for name in [
+            "kept@runc.snap",
+            "kept@gone.snap",
+            "removed@runc.snap",
+            "kept@runc.snap.new",
+        ] {
+            std::fs::write(snaps.join(name), "x").unwrap();
+        }
+        let found: Vec<String> = orphans(&dir, &["runc".into()])
+            .into_iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(found, vec!["kept@gone.snap", "removed@runc.snap"]);
+        assert_eq!(pending(&dir).len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
