@@ -17,7 +17,8 @@ use parity::engine::{Engine, RunContext};
 use parity::image::ImageSource;
 use parity::plan::{ProbePlan, RunSpec};
 
-const WORKLOAD: &str = "i=0; while [ $i -lt 3000 ]; do cat /proc/self/stat > /dev/null; i=$((i+1)); done; echo done";
+const WORKLOAD: &str =
+    "i=0; while [ $i -lt 3000 ]; do cat /proc/self/stat > /dev/null; i=$((i+1)); done; echo done";
 
 fn spec(endpoint: &str, probe: Option<ProbePlan>) -> RunSpec {
     RunSpec {
@@ -41,8 +42,12 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let runs: u32 = std::env::var("PARITY_BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let endpoint = std::env::var("PARITY_BENCH_ENGINE").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let runs: u32 = std::env::var("PARITY_BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let endpoint = std::env::var("PARITY_BENCH_ENGINE")
+        .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(async {
         let engine = match Engine::connect(&endpoint).await {
@@ -54,16 +59,27 @@ fn main() {
         };
         let probe = Arc::new(parity::probe_bin::probe_binary().to_vec());
         let source = ImageSource::from_host(&probe).expect("static busybox");
-        let image = engine.ensure_default_image(&source).await.expect("default image");
+        let image = engine
+            .ensure_default_image(&source)
+            .await
+            .expect("default image");
         let modes = [
             ("raw engine (no probe)", None),
             (
                 "probe, untraced",
-                Some(ProbePlan { syscalls: false, mounts: true, facts: BTreeSet::new() }),
+                Some(ProbePlan {
+                    syscalls: false,
+                    mounts: true,
+                    facts: BTreeSet::new(),
+                }),
             ),
             (
                 "probe, syscalls traced",
-                Some(ProbePlan { syscalls: true, mounts: true, facts: BTreeSet::new() }),
+                Some(ProbePlan {
+                    syscalls: true,
+                    mounts: true,
+                    facts: BTreeSet::new(),
+                }),
             ),
         ];
         let mut means = Vec::new();
@@ -85,7 +101,10 @@ fn main() {
             let mean = total / runs;
             means.push(mean);
             let ratio = mean.as_secs_f64() / means[0].as_secs_f64();
-            println!("{name:<24} mean {:>8.1} ms over {runs} runs   x{ratio:.2} of the raw engine", mean.as_secs_f64() * 1000.0);
+            println!(
+                "{name:<24} mean {:>8.1} ms over {runs} runs   x{ratio:.2} of the raw engine",
+                mean.as_secs_f64() * 1000.0
+            );
         }
     });
 }

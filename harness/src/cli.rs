@@ -17,7 +17,11 @@ use crate::scenario::{Scenario, ScenarioError, discover, root_for};
 use crate::suite::{Availability, Suite, SuiteOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "parity", version, about = "Run container scenarios under a baseline and candidate runtimes and diff what they did")]
+#[command(
+    name = "parity",
+    version,
+    about = "Run container scenarios under a baseline and candidate runtimes and diff what they did"
+)]
 pub struct Cli {
     /// Project root (where parity.toml is); default: found from the current directory.
     #[arg(long, global = true, env = "PARITY_ROOT")]
@@ -84,7 +88,6 @@ pub struct CompareArgs {
     #[arg(long)]
     pub html: Option<PathBuf>,
 }
-
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -160,7 +163,10 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error("writing {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The project's layout and configuration.
@@ -173,9 +179,12 @@ impl Project {
     pub fn find(root: Option<&Path>) -> Result<Project, CliError> {
         let root = match root {
             Some(r) => r.to_path_buf(),
-            None => project_root(&std::env::current_dir().map_err(|e| CliError::Usage(e.to_string()))?),
+            None => {
+                project_root(&std::env::current_dir().map_err(|e| CliError::Usage(e.to_string()))?)
+            }
         };
-        let config = ProjectConfig::load(&root.join("parity.toml"))?.with_env(|k| std::env::var(k).ok());
+        let config =
+            ProjectConfig::load(&root.join("parity.toml"))?.with_env(|k| std::env::var(k).ok());
         Ok(Project { root, config })
     }
 
@@ -186,16 +195,20 @@ impl Project {
     /// The runtimes to compare: command line over environment over file.
     pub fn suite_options(&self, args: &RuntimeArgs) -> SuiteOptions {
         SuiteOptions {
-            baseline: args.baseline.clone().unwrap_or_else(|| self.config.baseline.clone()),
+            baseline: args
+                .baseline
+                .clone()
+                .unwrap_or_else(|| self.config.baseline.clone()),
             candidates: if args.candidates.is_empty() {
                 self.config.candidates.clone()
             } else {
                 args.candidates.clone()
             },
-            jobs: self
-                .config
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)),
+            jobs: self.config.jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            }),
             repeat: None,
             plan: PlanOptions::default(),
         }
@@ -205,7 +218,11 @@ impl Project {
     /// errors are collected, not just the first.
     pub fn scenarios(&self, paths: &[PathBuf]) -> Result<Vec<Scenario>, CliError> {
         let defaults = [self.root.join(&self.config.scenarios)];
-        let paths = if paths.is_empty() { &defaults[..] } else { paths };
+        let paths = if paths.is_empty() {
+            &defaults[..]
+        } else {
+            paths
+        };
         let (mut out, mut errors) = (Vec::new(), Vec::new());
         for p in paths {
             if !p.exists() {
@@ -294,14 +311,21 @@ fn compare(args: CompareArgs) -> Result<i32, String> {
 
 fn lint(project: &Project, args: LintArgs) -> Result<i32, CliError> {
     let defaults = [project.root.join(&project.config.scenarios)];
-    let paths = if args.paths.is_empty() { &defaults[..] } else { &args.paths[..] };
+    let paths = if args.paths.is_empty() {
+        &defaults[..]
+    } else {
+        &args.paths[..]
+    };
     if let Some(p) = paths.iter().find(|p| !p.exists()) {
         return Err(CliError::Usage(format!("{} does not exist", p.display())));
     }
     let profiles = project.profiles()?;
     let findings = crate::lint::lint_paths(paths, &profiles);
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&findings).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&findings).unwrap_or_default()
+        );
     } else {
         use std::io::Write;
         let mut out = anstream::stdout();
@@ -326,11 +350,19 @@ fn lint(project: &Project, args: LintArgs) -> Result<i32, CliError> {
 
 fn new_scenario(project: &Project, args: NewArgs) -> Result<i32, CliError> {
     let root = project.root.join(&project.config.scenarios);
-    let path = crate::scaffold::create(&root, &args.id).map_err(|e| CliError::Usage(e.to_string()))?;
+    let path =
+        crate::scaffold::create(&root, &args.id).map_err(|e| CliError::Usage(e.to_string()))?;
     let cwd = std::env::current_dir().unwrap_or_default();
-    let path = path.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(path);
+    let path = path
+        .strip_prefix(&cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or(path);
     println!("created {}", path.display());
-    println!("next: edit it, then `parity lint {}` and `parity run {}`", path.display(), path.display());
+    println!(
+        "next: edit it, then `parity lint {}` and `parity run {}`",
+        path.display(),
+        path.display()
+    );
     Ok(0)
 }
 
@@ -421,7 +453,9 @@ async fn run(project: &Project, args: RunArgs) -> Result<i32, CliError> {
             }
         }
     }
-    let results = runner.await.map_err(|e| CliError::Usage(format!("internal error: {e}")))?;
+    let results = runner
+        .await
+        .map_err(|e| CliError::Usage(format!("internal error: {e}")))?;
     let code = exit_status(&results);
     let doc = ResultsDocument::new(
         &suite.run_id,
@@ -477,7 +511,10 @@ fn list(project: &Project, args: ListArgs) -> Result<i32, CliError> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        );
         return Ok(0);
     }
     let mut out = anstream::stdout();
@@ -489,9 +526,17 @@ fn list(project: &Project, args: ListArgs) -> Result<i32, CliError> {
             let fields = if d.fields.is_empty() {
                 "any field".to_string()
             } else {
-                d.fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                d.fields
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
-            let _ = writeln!(out, "    expect {}: {} differ: {}", d.runtime, fields, d.reason);
+            let _ = writeln!(
+                out,
+                "    expect {}: {} differ: {}",
+                d.runtime, fields, d.reason
+            );
         }
     }
     let _ = writeln!(out, "{} scenario(s)", scenarios.len());
@@ -516,7 +561,9 @@ async fn doctor(project: &Project, args: RuntimeArgs) -> Result<i32, CliError> {
     for name in std::iter::once(&options.baseline).chain(&options.candidates) {
         let p = profiles.get(name)?;
         match suite.availability(name) {
-            Availability::Ready => println!("  ok    {name}: {} on {}", p.oci_runtime, p.endpoint()),
+            Availability::Ready => {
+                println!("  ok    {name}: {} on {}", p.oci_runtime, p.endpoint())
+            }
             Availability::Unavailable(why) => {
                 problems += 1;
                 println!("  FAIL  {name}: {why}");
@@ -533,15 +580,27 @@ async fn doctor(project: &Project, args: RuntimeArgs) -> Result<i32, CliError> {
             info.kernel,
             info.runtimes.join(", "),
             info.default_runtime,
-            if info.userns_remap { ", userns-remap" } else { "" }
+            if info.userns_remap {
+                ", userns-remap"
+            } else {
+                ""
+            }
         );
     }
     println!("host:");
     match &suite.host_limits().privileged_blocked {
-        None => println!("  ok    privileged containers start under {}", options.baseline),
+        None => println!(
+            "  ok    privileged containers start under {}",
+            options.baseline
+        ),
         Some(why) => {
-            println!("  NOTE  privileged containers cannot start under {}: {why}", options.baseline);
-            println!("        scenarios with `privileged: true` are reported as skipped on this host");
+            println!(
+                "  NOTE  privileged containers cannot start under {}: {why}",
+                options.baseline
+            );
+            println!(
+                "        scenarios with `privileged: true` are reported as skipped on this host"
+            );
         }
     }
     let probe = crate::probe_bin::probe_binary();
@@ -552,14 +611,20 @@ async fn doctor(project: &Project, args: RuntimeArgs) -> Result<i32, CliError> {
         println!("  ok    probe embedded ({} bytes)", probe.len());
     }
     match crate::image::ImageSource::from_host(probe) {
-        Ok(src) => println!("  ok    default image {} (busybox with {} applets)", src.reference(), src.applets.len()),
+        Ok(src) => println!(
+            "  ok    default image {} (busybox with {} applets)",
+            src.reference(),
+            src.applets.len()
+        ),
         Err(e) => {
             problems += 1;
             println!("  FAIL  {e}");
         }
     }
     if problems > 0 {
-        println!("{problems} problem(s); runtimes/setup-host.sh installs and starts what parity needs");
+        println!(
+            "{problems} problem(s); runtimes/setup-host.sh installs and starts what parity needs"
+        );
         Ok(1)
     } else {
         println!("all good");

@@ -13,7 +13,19 @@ use similar::TextDiff;
 use crate::scenario::{Divergence, Field};
 
 /// The verdict for one scenario under one candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every observed field equal after normalization.
@@ -57,7 +69,10 @@ impl Verdict {
 
     /// Whether the verdict fails `cargo test` and `parity run`.
     pub fn is_failure(self) -> bool {
-        matches!(self, Verdict::Divergence | Verdict::Stale | Verdict::Flaky | Verdict::Error)
+        matches!(
+            self,
+            Verdict::Divergence | Verdict::Stale | Verdict::Flaky | Verdict::Error
+        )
     }
 }
 
@@ -172,7 +187,11 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
     for diff in &mut diffs {
         diff.declared = declared.iter().any(|d| covers(d, diff.field));
     }
-    let undeclared: Vec<Field> = diffs.iter().filter(|d| !d.declared).map(|d| d.field).collect();
+    let undeclared: Vec<Field> = diffs
+        .iter()
+        .filter(|d| !d.declared)
+        .map(|d| d.field)
+        .collect();
     if !undeclared.is_empty() {
         let names: Vec<&str> = undeclared.iter().map(|f| f.name()).collect();
         return Comparison {
@@ -189,7 +208,11 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
         let fields = if d.fields.is_empty() {
             "any field".to_string()
         } else {
-            d.fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+            d.fields
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         return Comparison {
             verdict: Verdict::Stale,
@@ -219,7 +242,12 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
 pub fn flakiness(runs: &[BTreeMap<Field, String>], runtime: &str) -> Option<Vec<FieldDiff>> {
     let first = runs.first()?;
     runs.iter().enumerate().skip(1).find_map(|(i, run)| {
-        let diffs = diff_fields(first, run, &format!("{runtime} run 1"), &format!("{runtime} run {}", i + 1));
+        let diffs = diff_fields(
+            first,
+            run,
+            &format!("{runtime} run 1"),
+            &format!("{runtime} run {}", i + 1),
+        );
         (!diffs.is_empty()).then_some(diffs)
     })
 }
@@ -280,7 +308,12 @@ mod tests {
 
     #[test]
     fn unified_diff_names_both_sides() {
-        let d = &diff_fields(&obs(&[(Field::Stdout, "a\nb")]), &obs(&[(Field::Stdout, "a\nc")]), "runc", "userns-remap")[0];
+        let d = &diff_fields(
+            &obs(&[(Field::Stdout, "a\nb")]),
+            &obs(&[(Field::Stdout, "a\nc")]),
+            "runc",
+            "userns-remap",
+        )[0];
         assert!(d.unified.contains("--- runc"), "{}", d.unified);
         assert!(d.unified.contains("+++ userns-remap"));
         assert!(d.unified.contains("-b\n+c\n"), "{}", d.unified);
@@ -290,16 +323,28 @@ mod tests {
     fn syscall_outcome_changes_are_summarized() {
         let a = "mknod /tmp/n c 1:3 = ok\nwrite = ok\n";
         let b = "mknod /tmp/n c 1:3 = EPERM\nwrite = ok\nmount /x = EPERM\n";
-        let d = &diff_fields(&obs(&[(Field::Syscalls, a)]), &obs(&[(Field::Syscalls, b)]), "a", "b")[0];
+        let d = &diff_fields(
+            &obs(&[(Field::Syscalls, a)]),
+            &obs(&[(Field::Syscalls, b)]),
+            "a",
+            "b",
+        )[0];
         assert_eq!(
             d.summary,
-            vec!["mknod /tmp/n c 1:3: ok -> EPERM", "mount /x: (not called) -> EPERM"]
+            vec![
+                "mknod /tmp/n c 1:3: ok -> EPERM",
+                "mount /x: (not called) -> EPERM"
+            ]
         );
     }
 
     #[test]
     fn repeats_that_disagree_are_flaky() {
-        let runs = vec![obs(&[(Field::Stdout, "1")]), obs(&[(Field::Stdout, "1")]), obs(&[(Field::Stdout, "2")])];
+        let runs = vec![
+            obs(&[(Field::Stdout, "1")]),
+            obs(&[(Field::Stdout, "1")]),
+            obs(&[(Field::Stdout, "2")]),
+        ];
         let d = flakiness(&runs, "runc").unwrap();
         assert!(d[0].unified.contains("runc run 3"));
         assert!(flakiness(&runs[..2], "runc").is_none());

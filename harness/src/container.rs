@@ -12,8 +12,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// Compose-spec container options; every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerSpec {
     /// Run with extended privileges (`--privileged`).
@@ -113,7 +112,10 @@ impl ContainerSpec {
         fn cat(base: &[String], own: &[String]) -> Vec<String> {
             base.iter().chain(own).cloned().collect()
         }
-        fn over(base: &BTreeMap<String, String>, own: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        fn over(
+            base: &BTreeMap<String, String>,
+            own: &BTreeMap<String, String>,
+        ) -> BTreeMap<String, String> {
             let mut out = base.clone();
             out.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
             out
@@ -191,7 +193,10 @@ where
             while let Some(item) = seq.next_element::<String>()? {
                 let (k, v) = item.split_once('=').unwrap_or((item.as_str(), ""));
                 if k.is_empty() {
-                    return Err(de::Error::invalid_value(de::Unexpected::Str(&item), &"KEY=VALUE"));
+                    return Err(de::Error::invalid_value(
+                        de::Unexpected::Str(&item),
+                        &"KEY=VALUE",
+                    ));
                 }
                 out.insert(k.to_string(), v.to_string());
             }
@@ -301,7 +306,9 @@ mod tests {
 
     #[test]
     fn bad_list_item_is_an_error() {
-        let err = crate::yaml::from_str::<ContainerSpec>(Path::new("c.yaml"), "sysctls: [\"=x\"]\n").unwrap_err();
+        let err =
+            crate::yaml::from_str::<ContainerSpec>(Path::new("c.yaml"), "sysctls: [\"=x\"]\n")
+                .unwrap_err();
         assert!(err.message.contains("KEY=VALUE"), "{}", err.message);
     }
 }

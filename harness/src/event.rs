@@ -93,5 +93,9 @@ pub fn totals(results: &[ScenarioResult], candidates: &[String]) -> Vec<Totals> 
 
 /// The process exit status DESIGN.md gives: 1 when anything failed.
 pub fn exit_status(results: &[ScenarioResult]) -> i32 {
-    if results.iter().any(|r| r.verdict.is_failure()) { 1 } else { 0 }
+    if results.iter().any(|r| r.verdict.is_failure()) {
+        1
+    } else {
+        0
+    }
 }

@@ -19,7 +19,9 @@ pub const REPOSITORY: &str = "parity-probe";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("no static busybox found (looked at {looked}); install Debian's busybox-static or set PARITY_BUSYBOX")]
+    #[error(
+        "no static busybox found (looked at {looked}); install Debian's busybox-static or set PARITY_BUSYBOX"
+    )]
     NoBusybox { looked: String },
     #[error("{}: {message}", path.display())]
     Busybox { path: PathBuf, message: String },
@@ -41,9 +43,17 @@ impl ImageSource {
         let candidates: Vec<PathBuf> = std::env::var_os("PARITY_BUSYBOX")
             .map(|p| vec![PathBuf::from(p)])
             .unwrap_or_else(|| vec!["/bin/busybox".into(), "/usr/bin/busybox".into()]);
-        let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| ImageError::NoBusybox {
-            looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-        })?;
+        let path =
+            candidates
+                .iter()
+                .find(|p| p.is_file())
+                .ok_or_else(|| ImageError::NoBusybox {
+                    looked: candidates
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
         let busybox = std::fs::read(path)?;
         if is_dynamic_elf(&busybox) {
             return Err(ImageError::Busybox {
@@ -51,10 +61,13 @@ impl ImageSource {
                 message: "busybox is dynamically linked; install busybox-static".into(),
             });
         }
-        let out = Command::new(path).arg("--list").output().map_err(|e| ImageError::Busybox {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let out = Command::new(path)
+            .arg("--list")
+            .output()
+            .map_err(|e| ImageError::Busybox {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         let applets = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::trim)
@@ -77,7 +90,11 @@ impl ImageSource {
         for a in &self.applets {
             h.write(a.as_bytes());
         }
-        format!("{}-{:012x}", env!("CARGO_PKG_VERSION"), h.0 & 0xffff_ffff_ffff)
+        format!(
+            "{}-{:012x}",
+            env!("CARGO_PKG_VERSION"),
+            h.0 & 0xffff_ffff_ffff
+        )
     }
 
     pub fn reference(&self) -> String {
@@ -153,7 +170,12 @@ fn append_dir(b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32) -> std::io::
     b.append_data(&mut h, format!("{path}/"), std::io::empty())
 }
 
-fn append_file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8], mode: u32) -> std::io::Result<()> {
+fn append_file(
+    b: &mut tar::Builder<Vec<u8>>,
+    path: &str,
+    data: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
     let mut h = header(tar::EntryType::Regular, mode, data.len() as u64);
     b.append_data(&mut h, path, data)
 }
@@ -174,7 +196,8 @@ pub fn is_dynamic_elf(bytes: &[u8]) -> bool {
     let (size, num) = (u16_at(0x36), u16_at(0x38));
     (0..num).any(|i| {
         let o = phoff + i * size;
-        o + 4 <= bytes.len() && u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or_default()) == 3
+        o + 4 <= bytes.len()
+            && u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or_default()) == 3
     })
 }
 
@@ -204,7 +227,11 @@ pub fn resolve_bind_source(scenario_path: &Path, source: &str) -> String {
     }
     let base = scenario_path.parent().unwrap_or(Path::new("."));
     let joined = base.join(source);
-    joined.canonicalize().unwrap_or(joined).display().to_string()
+    joined
+        .canonicalize()
+        .unwrap_or(joined)
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]

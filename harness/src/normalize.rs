@@ -38,10 +38,17 @@ fn builtin() -> Vec<NormalizeRule> {
 impl Normalizer {
     /// Built-in rules, then `profile` rules, then `scenario` rules. Patterns
     /// were checked when their files loaded.
-    pub fn new(profile: &[NormalizeRule], scenario: &[NormalizeRule]) -> Result<Normalizer, regex::Error> {
+    pub fn new(
+        profile: &[NormalizeRule],
+        scenario: &[NormalizeRule],
+    ) -> Result<Normalizer, regex::Error> {
         let mut rules = Vec::new();
         for rule in builtin().iter().chain(profile).chain(scenario) {
-            rules.push((Regex::new(&rule.pattern)?, rule.replace.clone(), rule.fields.clone()));
+            rules.push((
+                Regex::new(&rule.pattern)?,
+                rule.replace.clone(),
+                rule.fields.clone(),
+            ));
         }
         Ok(Normalizer { rules })
     }
@@ -63,7 +70,11 @@ impl Normalizer {
     }
 
     /// The normalized text of each of `fields` present in `obs`.
-    pub fn texts(&self, obs: &Observation, fields: impl IntoIterator<Item = Field>) -> BTreeMap<Field, String> {
+    pub fn texts(
+        &self,
+        obs: &Observation,
+        fields: impl IntoIterator<Item = Field>,
+    ) -> BTreeMap<Field, String> {
         fields
             .into_iter()
             .filter_map(|f| obs.text(f).map(|t| (f, self.apply(f, &t))))
@@ -88,14 +99,20 @@ mod tests {
         let n = Normalizer::new(&[], &[]).unwrap();
         let id = "a".repeat(64);
         assert_eq!(n.apply(Field::Stdout, &format!("id {id}\n")), "id <id>\n");
-        assert_eq!(n.apply(Field::Engine, "parity-k3x9-12 refused"), "<container> refused");
+        assert_eq!(
+            n.apply(Field::Engine, "parity-k3x9-12 refused"),
+            "<container> refused"
+        );
     }
 
     #[test]
     fn scenario_rules_run_after_profile_rules_and_respect_fields() {
         let n = Normalizer::new(
             &[rule("100000", "ROOT", vec![])],
-            &[rule("ROOT", "0", vec![Field::Stdout]), rule("x", "y", vec![Field::Stderr])],
+            &[
+                rule("ROOT", "0", vec![Field::Stdout]),
+                rule("x", "y", vec![Field::Stderr]),
+            ],
         )
         .unwrap();
         assert_eq!(n.apply(Field::Stdout, "100000 x"), "0 x");

@@ -41,7 +41,9 @@ pub struct Observation {
 pub enum EngineOutcome {
     Started,
     /// The engine or the OCI runtime refused the container; its message.
-    Refused { message: String },
+    Refused {
+        message: String,
+    },
 }
 
 /// How the workload ended.
@@ -81,10 +83,38 @@ impl ExitStatus {
 /// `SIGKILL` for 9, `SIG42` for unnamed numbers.
 pub fn signal_name(n: i32) -> String {
     const NAMES: [&str; 32] = [
-        "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
-        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP",
-        "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH",
-        "SIGIO", "SIGPWR", "SIGSYS",
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     match NAMES.get(n as usize) {
         Some(name) if !name.is_empty() => name.to_string(),
@@ -116,7 +146,10 @@ impl Captured {
 
     fn canonical(&self) -> String {
         match self.truncated_at {
-            Some(cap) => format!("{}\n[output truncated at {cap} of {} bytes]", self.text, self.bytes),
+            Some(cap) => format!(
+                "{}\n[output truncated at {cap} of {} bytes]",
+                self.text, self.bytes
+            ),
             None => self.text.clone(),
         }
     }
@@ -182,7 +215,11 @@ mod tests {
     #[case(143, false, "signal: SIGTERM")]
     #[case(137, true, "oom")]
     #[case(255, false, "255")]
-    fn exit_codes_read_as_docker_reports_them(#[case] code: i64, #[case] oom: bool, #[case] text: &str) {
+    fn exit_codes_read_as_docker_reports_them(
+        #[case] code: i64,
+        #[case] oom: bool,
+        #[case] text: &str,
+    ) {
         assert_eq!(ExitStatus::from_code(code, oom).to_string(), text);
     }
 

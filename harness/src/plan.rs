@@ -70,7 +70,16 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
         facts: observed
             .iter()
             .copied()
-            .filter(|f| matches!(f, Field::Capabilities | Field::IdMaps | Field::Security | Field::Devices | Field::MountTable))
+            .filter(|f| {
+                matches!(
+                    f,
+                    Field::Capabilities
+                        | Field::IdMaps
+                        | Field::Security
+                        | Field::Devices
+                        | Field::MountTable
+                )
+            })
             .collect(),
     });
     RunSpec {
@@ -78,7 +87,10 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
         scenario_path: scenario.path.clone(),
         runtime: profile.profile.name.clone(),
         // A Compose `runtime:` override wins, as it does under plain Docker.
-        oci_runtime: container.runtime.clone().unwrap_or_else(|| profile.profile.oci_runtime.clone()),
+        oci_runtime: container
+            .runtime
+            .clone()
+            .unwrap_or_else(|| profile.profile.oci_runtime.clone()),
         endpoint: profile.endpoint.clone(),
         image: (file.image != DEFAULT_IMAGE).then(|| file.image.clone()),
         command: file.command.clone(),
@@ -96,7 +108,9 @@ pub struct RunProfile<'a> {
 }
 
 /// What the host can do, found once by probing it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct HostLimits {
     /// Why `--privileged` containers cannot start here, if they cannot.
     pub privileged_blocked: Option<String>,
@@ -140,8 +154,15 @@ mod tests {
     #[test]
     fn network_defaults_to_none_and_profile_defaults_merge() {
         let p = profile();
-        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
-        let spec = plan(&scenario("description: d\ncommand: [true]\ncontainer: { cap_add: [SYS_ADMIN] }\n"), &rp, PlanOptions::default());
+        let rp = RunProfile {
+            profile: &p,
+            endpoint: "unix:///x".into(),
+        };
+        let spec = plan(
+            &scenario("description: d\ncommand: [true]\ncontainer: { cap_add: [SYS_ADMIN] }\n"),
+            &rp,
+            PlanOptions::default(),
+        );
         assert_eq!(spec.container.network_mode.as_deref(), Some("none"));
         assert_eq!(spec.container.cap_add, vec!["NET_ADMIN", "SYS_ADMIN"]);
         assert_eq!(spec.container.user.as_deref(), Some("7"));
@@ -153,19 +174,39 @@ mod tests {
     #[test]
     fn no_probe_fields_means_an_untouched_command() {
         let p = profile();
-        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
-        let spec = plan(&scenario("description: d\ncommand: [/sbin/init]\nobserve: [exit_code, stdout]\n"), &rp, PlanOptions::default());
+        let rp = RunProfile {
+            profile: &p,
+            endpoint: "unix:///x".into(),
+        };
+        let spec = plan(
+            &scenario("description: d\ncommand: [/sbin/init]\nobserve: [exit_code, stdout]\n"),
+            &rp,
+            PlanOptions::default(),
+        );
         assert_eq!(spec.probe, None);
-        let traced = plan(&scenario("description: d\ncommand: [x]\n"), &rp, PlanOptions { no_trace: true });
+        let traced = plan(
+            &scenario("description: d\ncommand: [x]\n"),
+            &rp,
+            PlanOptions { no_trace: true },
+        );
         assert!(!traced.probe.unwrap().syscalls);
     }
 
     #[test]
     fn privileged_scenarios_are_blocked_where_the_host_cannot_run_them() {
         let p = profile();
-        let rp = RunProfile { profile: &p, endpoint: "unix:///x".into() };
-        let spec = plan(&scenario("description: d\ncommand: [x]\ncontainer: { privileged: true }\n"), &rp, PlanOptions::default());
-        let limits = HostLimits { privileged_blocked: Some("no CAP_SYS_RESOURCE".into()) };
+        let rp = RunProfile {
+            profile: &p,
+            endpoint: "unix:///x".into(),
+        };
+        let spec = plan(
+            &scenario("description: d\ncommand: [x]\ncontainer: { privileged: true }\n"),
+            &rp,
+            PlanOptions::default(),
+        );
+        let limits = HostLimits {
+            privileged_blocked: Some("no CAP_SYS_RESOURCE".into()),
+        };
         assert!(limits.blocks(&spec).unwrap().contains("CAP_SYS_RESOURCE"));
         assert_eq!(HostLimits::default().blocks(&spec), None);
     }

@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use parity_wire::{
-    Facts, IdMapRange, MountEntry, MountsObservation, ProbeReport, SyscallRecord, SyscallsObservation,
+    Facts, IdMapRange, MountEntry, MountsObservation, ProbeReport, SyscallRecord,
+    SyscallsObservation,
 };
 use regex::Regex;
 
@@ -32,10 +33,20 @@ const TIMING_SYSCALLS: [&str; 7] = [
 /// Files every engine bind-mounts into a container from its data root.
 const ENGINE_FILES: [&str; 3] = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
 /// Outcomes that mean "interrupted", which timing decides.
-const TIMING_OUTCOMES: [&str; 5] = ["EINTR", "ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK"];
+const TIMING_OUTCOMES: [&str; 5] = [
+    "EINTR",
+    "ERESTARTSYS",
+    "ERESTARTNOINTR",
+    "ERESTARTNOHAND",
+    "ERESTART_RESTARTBLOCK",
+];
 
 /// The probe fields of one run, by field, for the fields `plan` asked for.
-pub fn fields(raw: &RawRun, plan: Option<&ProbePlan>, profile: &RuntimeProfile) -> BTreeMap<Field, String> {
+pub fn fields(
+    raw: &RawRun,
+    plan: Option<&ProbePlan>,
+    profile: &RuntimeProfile,
+) -> BTreeMap<Field, String> {
     let Some(plan) = plan else {
         return BTreeMap::new();
     };
@@ -86,7 +97,8 @@ fn read_report(raw: &RawRun) -> Result<ProbeReport, String> {
                 format!("the probe left no report, only {}", names.join(", "))
             }
         })?;
-    let report: ProbeReport = serde_json::from_slice(file).map_err(|e| format!("probe report unreadable: {e}"))?;
+    let report: ProbeReport =
+        serde_json::from_slice(file).map_err(|e| format!("probe report unreadable: {e}"))?;
     if report.schema_version != parity_wire::SCHEMA_VERSION {
         return Err(format!(
             "probe report schema {} where {} is expected",
@@ -103,7 +115,11 @@ pub fn syscalls_text(obs: &SyscallsObservation) -> String {
         SyscallsObservation::Unavailable { reason } => format!("unavailable ({reason})"),
         SyscallsObservation::NotRequested => "not traced".into(),
         SyscallsObservation::Ok { calls } => {
-            let lines: BTreeSet<String> = calls.iter().filter(|c| !is_timing_noise(c)).map(syscall_line).collect();
+            let lines: BTreeSet<String> = calls
+                .iter()
+                .filter(|c| !is_timing_noise(c))
+                .map(syscall_line)
+                .collect();
             lines.into_iter().map(|l| l + "\n").collect()
         }
     }
@@ -126,7 +142,13 @@ fn compile(rules: &[MountRule]) -> Vec<CompiledRule> {
     let re = |s: &Option<String>| s.as_deref().and_then(|p| Regex::new(p).ok());
     rules
         .iter()
-        .map(|r| (re(&r.drop.fstype), re(&r.drop.mountpoint), re(&r.drop.source)))
+        .map(|r| {
+            (
+                re(&r.drop.fstype),
+                re(&r.drop.mountpoint),
+                re(&r.drop.source),
+            )
+        })
         .collect()
 }
 
@@ -174,7 +196,11 @@ pub fn mount_line(e: &MountEntry, facts: &Facts) -> String {
     if ENGINE_FILES.contains(&e.mount_point.as_str()) {
         // Files the engine bind-mounts from its data root: where that lives
         // (device, filesystem, its options) is the host's, not the runtime's.
-        return format!("{} <engine-file> {}", e.mount_point, render(&e.mount_options));
+        return format!(
+            "{} <engine-file> {}",
+            e.mount_point,
+            render(&e.mount_options)
+        );
     }
     format!(
         "{} {} {} {} {}",
@@ -266,8 +292,17 @@ pub fn facts_text(facts: &Facts, field: Field) -> String {
             .collect()
         }),
         Field::IdMaps => facts.id_maps.as_ref().map_or_else(missing, |m| {
-            let fmt = |r: &[IdMapRange]| r.iter().map(|r| format!("{} {} {}", r.inside, r.outside, r.count)).collect::<Vec<_>>().join("; ");
-            format!("uid_map: {}\ngid_map: {}\n", fmt(&m.uid_map), fmt(&m.gid_map))
+            let fmt = |r: &[IdMapRange]| {
+                r.iter()
+                    .map(|r| format!("{} {} {}", r.inside, r.outside, r.count))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            format!(
+                "uid_map: {}\ngid_map: {}\n",
+                fmt(&m.uid_map),
+                fmt(&m.gid_map)
+            )
         }),
         Field::Security => facts.security.as_ref().map_or_else(missing, |s| {
             format!(
@@ -284,8 +319,15 @@ pub fn facts_text(facts: &Facts, field: Field) -> String {
                         (Some(a), Some(b)) => format!(" {a}:{b}"),
                         _ => String::new(),
                     };
-                    let target = e.target.as_deref().map(|t| format!(" -> {t}")).unwrap_or_default();
-                    format!("{} {}{dev} {}:{} {}{target}\n", e.path, e.kind, e.uid, e.gid, e.mode)
+                    let target = e
+                        .target
+                        .as_deref()
+                        .map(|t| format!(" -> {t}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {}{dev} {}:{} {}{target}\n",
+                        e.path, e.kind, e.uid, e.gid, e.mode
+                    )
                 })
                 .collect()
         }),
@@ -314,46 +356,101 @@ mod tests {
     }
 
     fn remapped() -> Facts {
-        let r = IdMapRange { inside: 0, outside: 100000, count: 65536 };
+        let r = IdMapRange {
+            inside: 0,
+            outside: 100000,
+            count: 65536,
+        };
         Facts {
-            id_maps: Some(IdMaps { uid_map: vec![r], gid_map: vec![r] }),
+            id_maps: Some(IdMaps {
+                uid_map: vec![r],
+                gid_map: vec![r],
+            }),
             ..Default::default()
         }
     }
 
     #[test]
     fn host_ids_map_back_so_the_shift_is_no_difference() {
-        let e = entry("/dev", "tmpfs", &["rw"], &["uid=100000", "gid=100005", "mode=755"]);
-        assert_eq!(mount_line(&e, &remapped()), "/dev tmpfs none rw gid=5,mode=755");
+        let e = entry(
+            "/dev",
+            "tmpfs",
+            &["rw"],
+            &["uid=100000", "gid=100005", "mode=755"],
+        );
+        assert_eq!(
+            mount_line(&e, &remapped()),
+            "/dev tmpfs none rw gid=5,mode=755"
+        );
         let shifted = entry("/mnt", "tmpfs", &["rw"], &["uid=101000"]);
-        assert_eq!(mount_line(&shifted, &remapped()), "/mnt tmpfs none rw uid=1000");
-        assert_eq!(mount_line(&entry("/dev", "tmpfs", &["rw"], &["uid=0"]), &Facts::default()), "/dev tmpfs none rw uid=0");
+        assert_eq!(
+            mount_line(&shifted, &remapped()),
+            "/mnt tmpfs none rw uid=1000"
+        );
+        assert_eq!(
+            mount_line(
+                &entry("/dev", "tmpfs", &["rw"], &["uid=0"]),
+                &Facts::default()
+            ),
+            "/dev tmpfs none rw uid=0"
+        );
     }
 
     #[test]
     fn engine_files_do_not_carry_the_host_filesystem() {
         let mut e = entry("/etc/hosts", "ext4", &["rw", "relatime"], &["discard"]);
         e.source = "/dev/vda".into();
-        assert_eq!(mount_line(&e, &Facts::default()), "/etc/hosts <engine-file> relatime,rw");
+        assert_eq!(
+            mount_line(&e, &Facts::default()),
+            "/etc/hosts <engine-file> relatime,rw"
+        );
     }
 
     #[test]
     fn engine_paths_are_normalized() {
-        let e = entry("/", "overlay", &["rw"], &["lowerdir=/var/lib/docker/overlay2/l/AB:/x", "xino=off"]);
-        assert_eq!(mount_line(&e, &Facts::default()), "/ overlay none rw lowerdir=<path>,xino=off");
+        let e = entry(
+            "/",
+            "overlay",
+            &["rw"],
+            &["lowerdir=/var/lib/docker/overlay2/l/AB:/x", "xino=off"],
+        );
+        assert_eq!(
+            mount_line(&e, &Facts::default()),
+            "/ overlay none rw lowerdir=<path>,xino=off"
+        );
     }
 
     #[test]
     fn mount_changes_list_added_removed_and_changed() {
-        let before = vec![entry("/", "overlay", &["rw"], &[]), entry("/sys", "sysfs", &["ro"], &[])];
+        let before = vec![
+            entry("/", "overlay", &["rw"], &[]),
+            entry("/sys", "sysfs", &["ro"], &[]),
+        ];
         let after = vec![
             entry("/", "overlay", &["rw"], &[]),
             entry("/sys", "sysfs", &["rw"], &[]),
             entry("/mnt/t", "tmpfs", &["rw"], &[]),
         ];
-        let text = mounts_text(&MountsObservation::Ok { before: before.clone(), after }, &Facts::default(), &[]);
-        assert_eq!(text, "added /mnt/t tmpfs none rw -\nchanged /sys sysfs none ro - -> /sys sysfs none rw -\n");
-        let same = mounts_text(&MountsObservation::Ok { before: before.clone(), after: before }, &Facts::default(), &[]);
+        let text = mounts_text(
+            &MountsObservation::Ok {
+                before: before.clone(),
+                after,
+            },
+            &Facts::default(),
+            &[],
+        );
+        assert_eq!(
+            text,
+            "added /mnt/t tmpfs none rw -\nchanged /sys sysfs none ro - -> /sys sysfs none rw -\n"
+        );
+        let same = mounts_text(
+            &MountsObservation::Ok {
+                before: before.clone(),
+                after: before,
+            },
+            &Facts::default(),
+            &[],
+        );
         assert_eq!(same, "no change\n");
     }
 
@@ -367,10 +464,16 @@ mod tests {
             },
         }]);
         let obs = MountsObservation::Ok {
-            before: vec![entry("/proc/uptime", "fuse", &[], &[]), entry("/proc", "proc", &[], &[])],
+            before: vec![
+                entry("/proc/uptime", "fuse", &[], &[]),
+                entry("/proc", "proc", &[], &[]),
+            ],
             after: vec![],
         };
-        assert_eq!(mount_table_text(&obs, &Facts::default(), &rules), "/proc proc none - -\n");
+        assert_eq!(
+            mount_table_text(&obs, &Facts::default(), &rules),
+            "/proc proc none - -\n"
+        );
     }
 
     #[test]
@@ -388,8 +491,13 @@ mod tests {
                 rec("wait4", "EINTR", None),
             ],
         };
-        assert_eq!(syscalls_text(&obs), "mknodat /tmp/n c 1:3 = EPERM\nwrite = ok\n");
-        let un = SyscallsObservation::Unavailable { reason: "ptrace: EPERM".into() };
+        assert_eq!(
+            syscalls_text(&obs),
+            "mknodat /tmp/n c 1:3 = EPERM\nwrite = ok\n"
+        );
+        let un = SyscallsObservation::Unavailable {
+            reason: "ptrace: EPERM".into(),
+        };
         assert_eq!(syscalls_text(&un), "unavailable (ptrace: EPERM)");
     }
 }

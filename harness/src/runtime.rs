@@ -130,7 +130,10 @@ impl Default for ProjectConfig {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RuntimeError {
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Yaml(#[from] YamlError),
@@ -139,11 +142,22 @@ pub enum RuntimeError {
     #[error("{}: profile name {name:?} must match the file name", path.display())]
     NameMismatch { path: PathBuf, name: String },
     #[error("unknown runtime {name:?}; profiles in {}: {}", dir.display(), known.join(", "))]
-    Unknown { name: String, dir: PathBuf, known: Vec<String> },
+    Unknown {
+        name: String,
+        dir: PathBuf,
+        known: Vec<String>,
+    },
     #[error("{}: normalize rule pattern {pattern:?} does not compile: {message}", path.display())]
-    BadPattern { path: PathBuf, pattern: String, message: String },
+    BadPattern {
+        path: PathBuf,
+        pattern: String,
+        message: String,
+    },
     #[error("{}: {source}", path.display())]
-    Policy { path: PathBuf, source: Box<PolicyError> },
+    Policy {
+        path: PathBuf,
+        source: Box<PolicyError>,
+    },
 }
 
 impl RuntimeProfile {
@@ -179,10 +193,13 @@ impl RuntimeProfile {
                 });
             }
         }
-        profile.policy.validate().map_err(|source| RuntimeError::Policy {
-            path: path.to_path_buf(),
-            source: Box::new(source),
-        })?;
+        profile
+            .policy
+            .validate()
+            .map_err(|source| RuntimeError::Policy {
+                path: path.to_path_buf(),
+                source: Box::new(source),
+            })?;
         Ok(profile)
     }
 

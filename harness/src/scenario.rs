@@ -20,10 +20,12 @@ use crate::yaml::{self, YamlError};
 pub const DEFAULT_IMAGE: &str = "parity-probe";
 
 /// One container workload, as written by a scenario author.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "parity scenario", description = "One container workload that parity runs under a baseline runtime and candidate runtimes, comparing what it did. See docs/scenario-authoring.md.")]
+#[schemars(
+    title = "parity scenario",
+    description = "One container workload that parity runs under a baseline runtime and candidate runtimes, comparing what it did. See docs/scenario-authoring.md."
+)]
 pub struct ScenarioFile {
     /// What the workload does and why it matters.
     pub description: String,
@@ -75,8 +77,19 @@ pub struct Scenario {
 }
 
 /// An observable field of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// Whether the engine created and started the container, or its refusal.
@@ -119,7 +132,13 @@ impl Field {
     ];
 
     pub fn default_set() -> Vec<Field> {
-        vec![Field::ExitCode, Field::Stdout, Field::Stderr, Field::Syscalls, Field::Mounts]
+        vec![
+            Field::ExitCode,
+            Field::Stdout,
+            Field::Stderr,
+            Field::Syscalls,
+            Field::Mounts,
+        ]
     }
 
     pub fn name(self) -> &'static str {
@@ -140,12 +159,18 @@ impl Field {
 
     /// Fields only the probe inside the container can observe.
     pub fn needs_probe(self) -> bool {
-        !matches!(self, Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr)
+        !matches!(
+            self,
+            Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr
+        )
     }
 
     /// Whether scenario `normalize:` rules apply to this field's text.
     pub fn is_normalized(self) -> bool {
-        matches!(self, Field::Stdout | Field::Stderr | Field::Syscalls | Field::Mounts | Field::MountTable)
+        matches!(
+            self,
+            Field::Stdout | Field::Stderr | Field::Syscalls | Field::Mounts | Field::MountTable
+        )
     }
 }
 
@@ -156,8 +181,7 @@ impl fmt::Display for Field {
 }
 
 /// A regex rewrite of observed text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NormalizeRule {
     /// A regular expression (Rust `regex` syntax).
@@ -171,8 +195,7 @@ pub struct NormalizeRule {
 }
 
 /// What the author expects to differ.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Known divergences, one per candidate runtime (or several with
@@ -182,8 +205,7 @@ pub struct Expect {
 }
 
 /// A known difference of one candidate runtime from the baseline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Divergence {
     /// The candidate runtime profile's name, e.g. `sysbox-runc`.
@@ -234,15 +256,24 @@ impl<'de> Deserialize<'de> for Timeout {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
                 match humantime::parse_duration(v) {
                     Ok(d) if !d.is_zero() => Ok(Timeout(d)),
-                    Ok(_) => Err(E::invalid_value(de::Unexpected::Str(v), &"a duration above zero")),
+                    Ok(_) => Err(E::invalid_value(
+                        de::Unexpected::Str(v),
+                        &"a duration above zero",
+                    )),
                     Err(_) => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timeout, E> {
-                Err(E::invalid_type(de::Unexpected::Unsigned(v), &"a duration with a unit, like 30s"))
+                Err(E::invalid_type(
+                    de::Unexpected::Unsigned(v),
+                    &"a duration with a unit, like 30s",
+                ))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timeout, E> {
-                Err(E::invalid_type(de::Unexpected::Signed(v), &"a duration with a unit, like 30s"))
+                Err(E::invalid_type(
+                    de::Unexpected::Signed(v),
+                    &"a duration with a unit, like 30s",
+                ))
             }
         }
         d.deserialize_any(V)
@@ -253,7 +284,10 @@ impl<'de> Deserialize<'de> for Timeout {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ScenarioError {
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Yaml(#[from] YamlError),
@@ -291,8 +325,15 @@ impl Scenario {
     }
 
     /// The declared divergences for one candidate runtime.
-    pub fn expected_for<'a>(&'a self, runtime: &'a str) -> impl Iterator<Item = &'a Divergence> + 'a {
-        self.file.expect.diverges.iter().filter(move |d| d.runtime == runtime)
+    pub fn expected_for<'a>(
+        &'a self,
+        runtime: &'a str,
+    ) -> impl Iterator<Item = &'a Divergence> + 'a {
+        self.file
+            .expect
+            .diverges
+            .iter()
+            .filter(move |d| d.runtime == runtime)
     }
 }
 
@@ -316,16 +357,30 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
     };
     let mut out = Vec::new();
     if file.command.is_empty() {
-        out.push(("command", at("command", 0, "command must name at least the program to run".into())));
+        out.push((
+            "command",
+            at(
+                "command",
+                0,
+                "command must name at least the program to run".into(),
+            ),
+        ));
     }
     if file.repeat == 0 {
-        out.push(("repeat", at("repeat", 0, "repeat must be at least 1".into())));
+        out.push((
+            "repeat",
+            at("repeat", 0, "repeat must be at least 1".into()),
+        ));
     }
     for (i, rule) in file.normalize.iter().enumerate() {
         if let Err(e) = regex::Regex::new(&rule.pattern) {
             out.push((
                 "normalize-pattern",
-                at("pattern", i, format!("normalize pattern {:?} does not compile: {e}", rule.pattern)),
+                at(
+                    "pattern",
+                    i,
+                    format!("normalize pattern {:?} does not compile: {e}", rule.pattern),
+                ),
             ));
         }
     }
@@ -333,7 +388,11 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         if d.reason.trim().is_empty() {
             out.push((
                 "expect-reason",
-                at("reason", i, format!("the divergence for {} needs a reason", d.runtime)),
+                at(
+                    "reason",
+                    i,
+                    format!("the divergence for {} needs a reason", d.runtime),
+                ),
             ));
         }
     }
@@ -373,7 +432,10 @@ pub fn locate_key(text: &str, key: &str) -> Option<(u64, u64)> {
         trimmed
             .starts_with(&needle)
             .then(|| (i as u64 + 1, col as u64 + 1))
-            .or_else(|| line.find(&format!(" {needle}")).map(|c| (i as u64 + 1, c as u64 + 2)))
+            .or_else(|| {
+                line.find(&format!(" {needle}"))
+                    .map(|c| (i as u64 + 1, c as u64 + 2))
+            })
     })
 }
 
@@ -494,20 +556,36 @@ expect:
     }
 
     #[rstest]
-    #[case::unknown_top_key("description: d\ncommand: [x]\ncomand: [y]\n", 3, "unknown field `comand`")]
-    #[case::unknown_container_key("description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n", 4, "unknown field `priviledged`")]
+    #[case::unknown_top_key(
+        "description: d\ncommand: [x]\ncomand: [y]\n",
+        3,
+        "unknown field `comand`"
+    )]
+    #[case::unknown_container_key(
+        "description: d\ncommand: [x]\ncontainer:\n  priviledged: true\n",
+        4,
+        "unknown field `priviledged`"
+    )]
     #[case::bad_field_name("description: d\ncommand: [x]\nobserve: [exit, stdout]\n", 3, "exit")]
     #[case::bad_timeout("description: d\ncommand: [x]\ntimeout: soon\n", 3, "duration")]
     #[case::timeout_without_unit("description: d\ncommand: [x]\ntimeout: 30\n", 3, "duration")]
     #[case::empty_command("description: d\ncommand: []\n", 2, "command must name")]
     #[case::zero_repeat("description: d\ncommand: [x]\nrepeat: 0\n", 3, "repeat")]
-    #[case::bad_regex("description: d\ncommand: [x]\nnormalize:\n  - pattern: \"(\"\n", 4, "does not compile")]
+    #[case::bad_regex(
+        "description: d\ncommand: [x]\nnormalize:\n  - pattern: \"(\"\n",
+        4,
+        "does not compile"
+    )]
     #[case::no_reason(
         "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      reason: \"\"\n",
         6,
         "needs a reason"
     )]
-    #[case::missing_reason("description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n", 5, "reason")]
+    #[case::missing_reason(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n",
+        5,
+        "reason"
+    )]
     fn errors_name_the_line(#[case] text: &str, #[case] line: u64, #[case] needle: &str) {
         let err = parse(text).unwrap_err();
         assert_eq!(err.line, line, "{err}");

@@ -86,18 +86,22 @@ impl Suite {
             }
             let avail = match &engines[&endpoint] {
                 Err(e) => Availability::Unavailable(format!("{e}; {}", profile.install_hint())),
-                Ok(engine) if !engine.has_runtime(&profile.oci_runtime) => Availability::Unavailable(format!(
-                    "the engine at {endpoint} has no runtime {:?} registered (it has: {}); {}",
-                    profile.oci_runtime,
-                    engine.info().runtimes.join(", "),
-                    profile.install_hint()
-                )),
+                Ok(engine) if !engine.has_runtime(&profile.oci_runtime) => {
+                    Availability::Unavailable(format!(
+                        "the engine at {endpoint} has no runtime {:?} registered (it has: {}); {}",
+                        profile.oci_runtime,
+                        engine.info().runtimes.join(", "),
+                        profile.install_hint()
+                    ))
+                }
                 Ok(_) => Availability::Ready,
             };
             availability.insert(name.clone(), avail);
         }
         let probe = Arc::new(crate::probe_bin::probe_binary().to_vec());
-        let image = ImageSource::from_host(&probe).map(Arc::new).map_err(|e| e.to_string());
+        let image = ImageSource::from_host(&probe)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
         let mut suite = Suite {
             run_id: new_run_id(),
             permits: Semaphore::new(options.jobs.max(1)),
@@ -128,11 +132,17 @@ impl Suite {
 
     /// Facts about every connected engine.
     pub fn engine_infos(&self) -> Vec<EngineInfo> {
-        self.engines.values().filter_map(|e| e.as_ref().ok()).map(|e| e.info().clone()).collect()
+        self.engines
+            .values()
+            .filter_map(|e| e.as_ref().ok())
+            .map(|e| e.info().clone())
+            .collect()
     }
 
     fn profile(&self, name: &str) -> &RuntimeProfile {
-        self.profiles.get(name).expect("profiles were checked in prepare")
+        self.profiles
+            .get(name)
+            .expect("profiles were checked in prepare")
     }
 
     fn engine_for(&self, name: &str) -> Result<Arc<Engine>, String> {
@@ -182,7 +192,10 @@ impl Suite {
 
     async fn default_image(&self, engine: &Engine) -> Result<String, String> {
         let source = self.image.as_ref().map_err(Clone::clone)?;
-        engine.ensure_default_image(source).await.map_err(|e| e.to_string())
+        engine
+            .ensure_default_image(source)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn context(&self, default_image: String) -> RunContext {
@@ -231,7 +244,9 @@ impl Suite {
             let mut map = self.baselines.lock().expect("baseline cache lock");
             map.entry(scenario.id.clone()).or_default().clone()
         };
-        cell.get_or_init(|| self.observe(scenario, &self.options.baseline)).await.clone()
+        cell.get_or_init(|| self.observe(scenario, &self.options.baseline))
+            .await
+            .clone()
     }
 
     /// The verdict for `scenario` under `candidate`.
@@ -270,7 +285,10 @@ impl Suite {
             result.reason = Some(why);
             return result;
         }
-        let (base, cand) = tokio::join!(self.baseline_runs(scenario), self.observe(scenario, candidate));
+        let (base, cand) = tokio::join!(
+            self.baseline_runs(scenario),
+            self.observe(scenario, candidate)
+        );
         let (base, cand) = match (base, cand) {
             (Ok(b), Ok(c)) => (b, c),
             (Err(e), _) => {
@@ -288,12 +306,19 @@ impl Suite {
         result.baseline_runs = base.iter().map(|(o, _, _)| o.clone()).collect();
         result.candidate_runs = cand.iter().map(|(o, _, _)| o.clone()).collect();
         let fields = scenario.observed();
-        let texts = |runs: &[Observation], runtime: &str| -> Result<Vec<BTreeMap<Field, String>>, String> {
-            let n = Normalizer::new(&self.profile(runtime).normalize.text, &scenario.file.normalize)
+        let texts =
+            |runs: &[Observation], runtime: &str| -> Result<Vec<BTreeMap<Field, String>>, String> {
+                let n = Normalizer::new(
+                    &self.profile(runtime).normalize.text,
+                    &scenario.file.normalize,
+                )
                 .map_err(|e| e.to_string())?;
-            Ok(runs.iter().map(|o| comparable(&n, o, &fields)).collect())
-        };
-        let (bt, ct) = match (texts(&result.baseline_runs, &baseline), texts(&result.candidate_runs, candidate)) {
+                Ok(runs.iter().map(|o| comparable(&n, o, &fields)).collect())
+            };
+        let (bt, ct) = match (
+            texts(&result.baseline_runs, &baseline),
+            texts(&result.candidate_runs, candidate),
+        ) {
             (Ok(b), Ok(c)) => (b, c),
             (Err(e), _) | (_, Err(e)) => {
                 result.verdict = Verdict::Error;
@@ -335,13 +360,18 @@ impl Suite {
         obs: &Observation,
     ) -> Result<BTreeMap<Field, String>, String> {
         let profile = self.profiles.get(runtime).map_err(|e| e.to_string())?;
-        let n = Normalizer::new(&profile.normalize.text, &scenario.file.normalize).map_err(|e| e.to_string())?;
+        let n = Normalizer::new(&profile.normalize.text, &scenario.file.normalize)
+            .map_err(|e| e.to_string())?;
         Ok(comparable(&n, obs, &scenario.observed()))
     }
 
     /// Runs every scenario under every candidate, emitting events on `tx`
     /// as verdicts land, and returns the results in scenario order.
-    pub async fn run_all(self: &Arc<Self>, scenarios: &[Scenario], tx: mpsc::UnboundedSender<Event>) -> Vec<ScenarioResult> {
+    pub async fn run_all(
+        self: &Arc<Self>,
+        scenarios: &[Scenario],
+        tx: mpsc::UnboundedSender<Event>,
+    ) -> Vec<ScenarioResult> {
         let _ = tx.send(Event::Started {
             run_id: self.run_id.clone(),
             baseline: self.options.baseline.clone(),
@@ -358,7 +388,9 @@ impl Suite {
                 let tx = tx.clone();
                 tasks.push(tokio::spawn(async move {
                     if j == 0 {
-                        let _ = tx.send(Event::ScenarioStarted { id: scenario.id.clone() });
+                        let _ = tx.send(Event::ScenarioStarted {
+                            id: scenario.id.clone(),
+                        });
                     }
                     let r = suite.judge(&scenario, &candidate).await;
                     let _ = tx.send(Event::Verdict(Box::new(r.clone())));
@@ -378,7 +410,9 @@ impl Suite {
         }
         results.sort_by_key(|(k, _)| *k);
         let results: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
-        let _ = tx.send(Event::Finished { results: results.clone() });
+        let _ = tx.send(Event::Finished {
+            results: results.clone(),
+        });
         results
     }
 
@@ -412,7 +446,11 @@ fn error_result(message: &str) -> ScenarioResult {
 
 /// The normalized texts compared for one observation: only the engine
 /// outcome when the engine refused the container.
-pub fn comparable(n: &Normalizer, obs: &Observation, fields: &std::collections::BTreeSet<Field>) -> BTreeMap<Field, String> {
+pub fn comparable(
+    n: &Normalizer,
+    obs: &Observation,
+    fields: &std::collections::BTreeSet<Field>,
+) -> BTreeMap<Field, String> {
     if obs.refused_message().is_some() {
         return n.texts(obs, [Field::Engine]);
     }

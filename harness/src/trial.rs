@@ -106,7 +106,12 @@ impl Harness {
 
     /// Trials for every scenario under `dir` (scenario ids relative to
     /// `root`) and every configured candidate.
-    pub fn trials(self: &Arc<Self>, root: &Path, dir: &Path, check: impl Fn(&Path) -> Check) -> Vec<Trial> {
+    pub fn trials(
+        self: &Arc<Self>,
+        root: &Path,
+        dir: &Path,
+        check: impl Fn(&Path) -> Check,
+    ) -> Vec<Trial> {
         let candidates = self.options.candidates.clone();
         self.trials_for(root, dir, &candidates, check)
     }
@@ -138,7 +143,12 @@ impl Harness {
             }
             for candidate in candidates {
                 let kind = format!("{}-vs-{candidate}", self.options.baseline);
-                let (h, s, c, chk) = (self.clone(), scenario.clone(), candidate.clone(), check.clone());
+                let (h, s, c, chk) = (
+                    self.clone(),
+                    scenario.clone(),
+                    candidate.clone(),
+                    check.clone(),
+                );
                 trials.push(
                     Trial::ignorable_test(scenario.id.clone(), move || h.run_trial(&s, &c, &chk))
                         .with_kind(kind),
@@ -148,17 +158,27 @@ impl Harness {
         trials
     }
 
-    fn run_trial(&self, scenario: &Scenario, candidate: &str, check: &Check) -> Result<Completion, Failed> {
+    fn run_trial(
+        &self,
+        scenario: &Scenario,
+        candidate: &str,
+        check: &Check,
+    ) -> Result<Completion, Failed> {
         let suite = match self.suite() {
             Ok(s) => s,
             Err(e) => return Err(format!("cannot prepare the suite: {e}").into()),
         };
         if let Availability::Unavailable(why) = suite.availability(&self.options.baseline) {
-            return Ok(Completion::ignored_with(format!("no engine for the baseline: {why}")));
+            return Ok(Completion::ignored_with(format!(
+                "no engine for the baseline: {why}"
+            )));
         }
         let result = self.block_on(suite.judge(scenario, candidate));
         let shown = strip_ansi(&render_result(&result, true));
-        self.results.lock().expect("results lock").push(result.clone());
+        self.results
+            .lock()
+            .expect("results lock")
+            .push(result.clone());
         match check {
             Check::Verdict(want) if result.verdict == *want => Ok(Completion::Completed),
             Check::Verdict(_) if result.verdict == Verdict::Skipped => {
@@ -168,8 +188,14 @@ impl Harness {
             Check::Library => {
                 let drift = self.check_snapshots(&suite, scenario, &result);
                 match result.verdict {
-                    Verdict::Skipped => Ok(Completion::ignored_with(result.reason.unwrap_or_default())),
-                    v if v.is_failure() => Err(format!("{shown}{}", drift.map(|d| format!("\n{d}")).unwrap_or_default()).into()),
+                    Verdict::Skipped => {
+                        Ok(Completion::ignored_with(result.reason.unwrap_or_default()))
+                    }
+                    v if v.is_failure() => Err(format!(
+                        "{shown}{}",
+                        drift.map(|d| format!("\n{d}")).unwrap_or_default()
+                    )
+                    .into()),
                     _ => match drift {
                         Some(d) => Err(d.into()),
                         None => Ok(Completion::Completed),
@@ -182,8 +208,16 @@ impl Harness {
     /// Checks the snapshots of the runtimes a result observed (the baseline
     /// once per scenario and process); returns the failure text if any
     /// snapshot changed. Notes (new, missing) go to stderr.
-    fn check_snapshots(&self, suite: &Suite, scenario: &Scenario, result: &ScenarioResult) -> Option<String> {
-        if matches!(result.verdict, Verdict::Skipped | Verdict::Error | Verdict::Flaky) {
+    fn check_snapshots(
+        &self,
+        suite: &Suite,
+        scenario: &Scenario,
+        result: &ScenarioResult,
+    ) -> Option<String> {
+        if matches!(
+            result.verdict,
+            Verdict::Skipped | Verdict::Error | Verdict::Flaky
+        ) {
             return None;
         }
         let first_baseline = self

@@ -57,7 +57,8 @@ impl YamlError {
     /// The error with a terminal snippet, as `parity lint` prints it.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
         if handler.render_report(&mut out, self).is_err() {
             return self.to_string();
         }
@@ -125,7 +126,10 @@ mod tests {
         assert_eq!(err.line, 2);
         assert_eq!(err.column, 1);
         let shown = err.to_string();
-        assert!(shown.starts_with("s/a.yaml:2:1: unknown field `cuont`"), "{shown}");
+        assert!(
+            shown.starts_with("s/a.yaml:2:1: unknown field `cuont`"),
+            "{shown}"
+        );
         assert!(shown.contains("expected one of"), "{shown}");
         assert!(err.render().contains("cuont: 3"));
     }

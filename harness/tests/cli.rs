@@ -8,7 +8,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn parity(args: &[&str]) -> Output {
@@ -28,7 +31,9 @@ static ENGINE_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn engines_up() -> bool {
     let up = ENGINES.iter().all(|s| Path::new(s).exists());
     if !up {
-        eprintln!("skipped: the Docker engines are not running (runtimes/setup-host.sh starts them)");
+        eprintln!(
+            "skipped: the Docker engines are not running (runtimes/setup-host.sh starts them)"
+        );
     }
     up
 }
@@ -39,7 +44,14 @@ fn leftovers() -> usize {
         .iter()
         .map(|sock| {
             let out = Command::new("docker")
-                .args(["-H", &format!("unix://{sock}"), "ps", "-aq", "--filter", "label=io.parity.run"])
+                .args([
+                    "-H",
+                    &format!("unix://{sock}"),
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    "label=io.parity.run",
+                ])
                 .output()
                 .expect("docker CLI");
             String::from_utf8_lossy(&out.stdout).lines().count()
@@ -77,9 +89,25 @@ fn exit_status_follows_the_verdicts() {
     if !engines_up() {
         return;
     }
-    let ok = parity(&["run", &meta("parity/echo.yaml"), &meta("expected"), "--candidate", "userns-remap"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
-    let bad = parity(&["run", &meta("divergence/uid_map_undeclared.yaml"), "--candidate", "userns-remap"]);
+    let ok = parity(&[
+        "run",
+        &meta("parity/echo.yaml"),
+        &meta("expected"),
+        "--candidate",
+        "userns-remap",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let bad = parity(&[
+        "run",
+        &meta("divergence/uid_map_undeclared.yaml"),
+        "--candidate",
+        "userns-remap",
+    ]);
     let text = String::from_utf8_lossy(&bad.stdout);
     assert_eq!(bad.status.code(), Some(1), "{text}");
     assert!(text.contains("stdout differs"), "{text}");
@@ -108,7 +136,12 @@ fn json_output_carries_verdicts_and_both_sides() {
     assert_eq!(r["verdict"], "divergence");
     assert_eq!(r["baseline_runs"][0]["engine"]["status"], "started");
     assert_eq!(r["candidate_runs"][0]["engine"]["status"], "refused");
-    assert!(r["candidate_runs"][0]["engine"]["message"].as_str().unwrap().contains("host"));
+    assert!(
+        r["candidate_runs"][0]["engine"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("host")
+    );
     assert_eq!(doc["schema_version"], 1);
 }
 
@@ -119,7 +152,12 @@ fn an_interrupted_run_leaves_no_container() {
         return;
     }
     let child = Command::new(env!("CARGO_BIN_EXE_parity"))
-        .args(["run", &meta("parity/both_time_out.yaml"), "--candidate", "userns-remap"])
+        .args([
+            "run",
+            &meta("parity/both_time_out.yaml"),
+            "--candidate",
+            "userns-remap",
+        ])
         .current_dir(root())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -132,8 +170,19 @@ fn an_interrupted_run_leaves_no_container() {
     }
     assert!(leftovers() >= 1, "the run started containers");
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(leftovers(), 0, "containers remain after Ctrl-C");
 }

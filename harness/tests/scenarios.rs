@@ -26,16 +26,32 @@ fn main() {
     // which setup-host.sh starts on every host.
     let stand_in = ["userns-remap".to_string()];
     trials.extend(harness.trials_for(&meta, &meta, &stand_in, |path| {
-        let dir = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-        let verdict = Verdict::ALL.into_iter().find(|v| Some(v.name()) == dir.as_deref());
-        Check::Verdict(verdict.unwrap_or_else(|| panic!("{}: meta-scenarios live in a folder named after their verdict", path.display())))
+        let dir = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        let verdict = Verdict::ALL
+            .into_iter()
+            .find(|v| Some(v.name()) == dir.as_deref());
+        Check::Verdict(verdict.unwrap_or_else(|| {
+            panic!(
+                "{}: meta-scenarios live in a folder named after their verdict",
+                path.display()
+            )
+        }))
     }));
     let conclusion = libtest_mimic::run(&args, trials);
     // Reports, when PARITY_REPORT_DIR or parity.toml's report_dir asks for them.
     let results = std::mem::take(&mut *harness.results.lock().expect("results lock"));
     let config = &harness.project().config;
     let (baseline, candidates) = (&harness.options().baseline, &harness.options().candidates);
-    match parity::report::write_test_reports(&root, config.report_dir.as_deref(), baseline, candidates, results) {
+    match parity::report::write_test_reports(
+        &root,
+        config.report_dir.as_deref(),
+        baseline,
+        candidates,
+        results,
+    ) {
         Ok(Some(dir)) => eprintln!("parity reports written to {}", dir.display()),
         Ok(None) => {}
         Err(e) => eprintln!("parity: writing reports: {e}"),

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::query_parameters::{CreateImageOptions, ListContainersOptions, RemoveContainerOptions};
+use bollard::query_parameters::{
+    CreateImageOptions, ListContainersOptions, RemoveContainerOptions,
+};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
@@ -29,7 +31,9 @@ pub enum EngineError {
     Unreachable { endpoint: String, message: String },
     #[error("engine at {endpoint}: {message}")]
     Api { endpoint: String, message: String },
-    #[error("engine at {endpoint}: image {image} is not present (no registry is used; build or load it first)")]
+    #[error(
+        "engine at {endpoint}: image {image} is not present (no registry is used; build or load it first)"
+    )]
     ImageMissing { endpoint: String, image: String },
     #[error("engine at {endpoint}: importing the default image failed: {message}")]
     Import { endpoint: String, message: String },
@@ -71,7 +75,9 @@ impl Engine {
         };
         let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
             if !std::path::Path::new(path).exists() {
-                return Err(unreachable(&format!("{path} does not exist (is the engine running?)")));
+                return Err(unreachable(&format!(
+                    "{path} does not exist (is the engine running?)"
+                )));
             }
             Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
         } else {
@@ -106,13 +112,20 @@ impl Engine {
     async fn read_info(&self) -> Result<EngineInfo, EngineError> {
         let version = self.docker.version().await.map_err(|e| self.api_error(e))?;
         let info = self.docker.info().await.map_err(|e| self.api_error(e))?;
-        let mut runtimes: Vec<String> = info.runtimes.clone().unwrap_or_default().into_keys().collect();
+        let mut runtimes: Vec<String> = info
+            .runtimes
+            .clone()
+            .unwrap_or_default()
+            .into_keys()
+            .collect();
         runtimes.sort();
         let runtime_versions = version
             .components
             .unwrap_or_default()
             .into_iter()
-            .filter(|c| c.name.eq_ignore_ascii_case("runc") || c.name.to_lowercase().contains("runtime"))
+            .filter(|c| {
+                c.name.eq_ignore_ascii_case("runc") || c.name.to_lowercase().contains("runtime")
+            })
             .map(|c| (c.name.to_lowercase(), c.version))
             .collect();
         let security = info.security_options.clone().unwrap_or_default();
@@ -126,7 +139,10 @@ impl Engine {
             default_runtime: info.default_runtime.unwrap_or_default(),
             runtime_versions,
             userns_remap: security.iter().any(|s| s.contains("userns")),
-            cgroup_version: info.cgroup_version.map(|v| v.to_string()).unwrap_or_default(),
+            cgroup_version: info
+                .cgroup_version
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
         })
     }
 
@@ -156,13 +172,18 @@ impl Engine {
                     changes: IMPORT_CHANGES.iter().map(|s| s.to_string()).collect(),
                     ..Default::default()
                 };
-                let mut stream = self
-                    .docker
-                    .create_image(Some(options), Some(bollard::body_full(tar.into())), None);
+                let mut stream = self.docker.create_image(
+                    Some(options),
+                    Some(bollard::body_full(tar.into())),
+                    None,
+                );
                 while let Some(item) = stream.next().await {
                     item.map_err(|e| import(&e))?;
                 }
-                self.docker.inspect_image(&reference).await.map_err(|e| import(&e))?;
+                self.docker
+                    .inspect_image(&reference)
+                    .await
+                    .map_err(|e| import(&e))?;
                 Ok(reference)
             })
             .await
@@ -173,12 +194,12 @@ impl Engine {
     pub(crate) async fn image_entrypoint(&self, image: &str) -> Result<Vec<String>, EngineError> {
         match self.docker.inspect_image(image).await {
             Ok(i) => Ok(i.config.and_then(|c| c.entrypoint).unwrap_or_default()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                Err(EngineError::ImageMissing {
-                    endpoint: self.endpoint.clone(),
-                    image: image.to_string(),
-                })
-            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Err(EngineError::ImageMissing {
+                endpoint: self.endpoint.clone(),
+                image: image.to_string(),
+            }),
             Err(e) => Err(self.api_error(e)),
         }
     }
@@ -195,7 +216,11 @@ impl Engine {
             filters: Some(HashMap::from([("label".to_string(), vec![label])])),
             ..Default::default()
         };
-        let list = self.docker.list_containers(Some(options)).await.map_err(|e| self.api_error(e))?;
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.api_error(e))?;
         let me = hostname();
         let mut removed = 0;
         for c in list {
@@ -223,7 +248,10 @@ impl Engine {
             ..Default::default()
         };
         match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
             Err(e) => Err(self.api_error(e)),
         }
     }

@@ -55,7 +55,11 @@ pub fn create_request(
         };
         if source.starts_with('/') || source.starts_with('.') || source.starts_with('~') {
             let source = resolve_bind_source(&spec.scenario_path, source);
-            binds.push(if mode.is_empty() { format!("{source}:{target}") } else { format!("{source}:{target}:{mode}") });
+            binds.push(if mode.is_empty() {
+                format!("{source}:{target}")
+            } else {
+                format!("{source}:{target}:{mode}")
+            });
         } else {
             let vol_name = (!source.is_empty()).then(|| format!("{name}-{source}"));
             if let Some(n) = &vol_name {
@@ -87,7 +91,10 @@ pub fn create_request(
                 }),
                 ..Default::default()
             });
-            let inner = c.entrypoint.clone().unwrap_or_else(|| image_entrypoint.to_vec());
+            let inner = c
+                .entrypoint
+                .clone()
+                .unwrap_or_else(|| image_entrypoint.to_vec());
             let mut ep = wrap_args(p);
             ep.extend(inner);
             (Some(ep), Some(spec.command.clone()))
@@ -152,7 +159,12 @@ pub fn create_request(
         image: Some(image.to_string()),
         entrypoint,
         cmd,
-        env: (!c.environment.is_empty()).then(|| c.environment.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: (!c.environment.is_empty()).then(|| {
+            c.environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect()
+        }),
         user: c.user.clone(),
         working_dir: c.working_dir.clone(),
         hostname: c.hostname.clone(),
@@ -173,7 +185,12 @@ fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
 
 /// The probe's `wrap` invocation that precedes the workload's argv.
 pub fn wrap_args(p: &ProbePlan) -> Vec<String> {
-    let mut args = vec![PROBE_PATH.to_string(), "wrap".into(), "--out".into(), PROBE_OUT.into()];
+    let mut args = vec![
+        PROBE_PATH.to_string(),
+        "wrap".into(),
+        "--out".into(),
+        PROBE_OUT.into(),
+    ];
     if p.needs_tracer() {
         args.extend(["--wait-tracer".into(), TRACER_WAIT_SECS.to_string()]);
     }
@@ -245,10 +262,16 @@ mod tests {
         assert_eq!(hc.cap_add.unwrap(), vec!["SYS_ADMIN"]);
         assert_eq!(hc.pid_mode.as_deref(), Some("host"));
         assert_eq!(hc.readonly_rootfs, Some(true));
-        assert_eq!(hc.devices.unwrap()[0].path_in_container.as_deref(), Some("/dev/fuse"));
+        assert_eq!(
+            hc.devices.unwrap()[0].path_in_container.as_deref(),
+            Some("/dev/fuse")
+        );
         assert_eq!(hc.tmpfs.unwrap()["/run"], "size=1m");
         assert_eq!(hc.binds.unwrap(), vec!["/etc/hosts:/h:ro"]);
-        assert_eq!(hc.mounts.unwrap()[0].source.as_deref(), Some("parity-x-1-data"));
+        assert_eq!(
+            hc.mounts.unwrap()[0].source.as_deref(),
+            Some("parity-x-1-data")
+        );
         assert_eq!(req.volumes, vec!["parity-x-1-data"]);
         assert_eq!(hc.memory, Some(16 << 20));
         assert_eq!(hc.runtime.as_deref(), Some("runc"));
@@ -264,7 +287,14 @@ mod tests {
             mounts: true,
             facts: Default::default(),
         };
-        let req = create_request(&spec(ContainerSpec::default(), Some(p.clone())), "img", &["/ep".into()], "n", "r").unwrap();
+        let req = create_request(
+            &spec(ContainerSpec::default(), Some(p.clone())),
+            "img",
+            &["/ep".into()],
+            "n",
+            "r",
+        )
+        .unwrap();
         let ep = req.body.entrypoint.unwrap();
         assert_eq!(ep[0], PROBE_PATH);
         assert_eq!(ep.last().unwrap(), "/ep");
@@ -277,7 +307,8 @@ mod tests {
 
     #[test]
     fn without_the_probe_the_command_is_untouched() {
-        let req = create_request(&spec(ContainerSpec::default(), None), "img", &[], "n", "r").unwrap();
+        let req =
+            create_request(&spec(ContainerSpec::default(), None), "img", &[], "n", "r").unwrap();
         assert_eq!(req.body.entrypoint, None);
         assert_eq!(req.body.cmd.unwrap(), vec!["sh", "-c", "true"]);
     }

@@ -70,7 +70,9 @@ impl Drop for Guard {
                 };
                 let _ = docker.remove_container(&id, Some(opts)).await;
                 for v in volumes {
-                    let _ = docker.remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+                    let _ = docker
+                        .remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>)
+                        .await;
                 }
             });
         }
@@ -85,7 +87,10 @@ impl Engine {
         if spec.probe.is_some() && ctx.probe.is_empty() {
             return Err(self.api_error("the probe binary is not embedded in this build of parity"));
         }
-        let image = spec.image.clone().unwrap_or_else(|| ctx.default_image.clone());
+        let image = spec
+            .image
+            .clone()
+            .unwrap_or_else(|| ctx.default_image.clone());
         let image_ep = match (&spec.probe, &spec.container.entrypoint) {
             (Some(_), None) => self.image_entrypoint(&image).await?,
             _ => {
@@ -97,7 +102,8 @@ impl Engine {
             }
         };
         let name = format!("parity-{}-{}", ctx.run_id, ctx.seq);
-        let req = create_request(spec, &image, &image_ep, &name, &ctx.run_id).map_err(|m| self.api_error(format!("{}: {m}", spec.scenario_id)))?;
+        let req = create_request(spec, &image, &image_ep, &name, &ctx.run_id)
+            .map_err(|m| self.api_error(format!("{}: {m}", spec.scenario_id)))?;
         let config = serde_json::to_value(&req.body).unwrap_or_default();
         let mut guard = Guard {
             docker: self.docker.clone(),
@@ -165,12 +171,20 @@ impl Engine {
                 path: PROBE_DIR.into(),
                 ..Default::default()
             };
-            if let Err(e) = self.docker.upload_to_container(id, Some(opts), bollard::body_full(tar.into())).await {
-                return refusal(e).map(Drive::Refused).map_err(|e| self.api_error(e));
+            if let Err(e) = self
+                .docker
+                .upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
+                .await
+            {
+                return refusal(e)
+                    .map(Drive::Refused)
+                    .map_err(|e| self.api_error(e));
             }
         }
         if let Err(e) = self.docker.start_container(id, None).await {
-            return refusal(e).map(Drive::Refused).map_err(|e| self.api_error(e));
+            return refusal(e)
+                .map(Drive::Refused)
+                .map_err(|e| self.api_error(e));
         }
         if let Some(p) = spec.probe.as_ref().filter(|p| p.needs_tracer()) {
             // A failed attach is not fatal: the probe runs the workload
@@ -183,7 +197,12 @@ impl Engine {
             Err(_) => {
                 let _ = self
                     .docker
-                    .kill_container(id, Some(KillContainerOptions { signal: "KILL".into() }))
+                    .kill_container(
+                        id,
+                        Some(KillContainerOptions {
+                            signal: "KILL".into(),
+                        }),
+                    )
                     .await;
                 let _ = tokio::time::timeout(Duration::from_secs(20), self.wait_exit(id)).await;
                 ExitStatus::Timeout
@@ -239,7 +258,9 @@ impl Engine {
         };
         let mut stream = self.docker.wait_container(id, Some(opts));
         match stream.next().await {
-            Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) | None => {}
+            Some(Ok(_))
+            | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))
+            | None => {}
             Some(Err(e)) => return Err(self.api_error(e)),
         }
         let state = self
@@ -285,7 +306,11 @@ impl Engine {
     }
 
     /// The regular files under `path` in the container, by file name.
-    async fn download(&self, id: &str, path: &str) -> Result<BTreeMap<String, Vec<u8>>, EngineError> {
+    async fn download(
+        &self,
+        id: &str,
+        path: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, EngineError> {
         let opts = DownloadFromContainerOptions { path: path.into() };
         let mut stream = self.docker.download_from_container(id, Some(opts));
         let mut tar = Vec::new();
@@ -305,7 +330,9 @@ impl Engine {
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_default();
             let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(|e| self.api_error(e))?;
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| self.api_error(e))?;
             files.insert(name, data);
         }
         Ok(files)
@@ -321,9 +348,10 @@ enum Drive {
 /// error that is harness trouble.
 fn refusal(e: bollard::errors::Error) -> Result<String, bollard::errors::Error> {
     match e {
-        bollard::errors::Error::DockerResponseServerError { status_code, message }
-            if status_code != 404 || !message.contains("No such image") =>
-        {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } if status_code != 404 || !message.contains("No such image") => {
             Ok(message.trim().to_string())
         }
         other => Err(other),

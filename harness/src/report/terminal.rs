@@ -38,7 +38,10 @@ impl TerminalReporter<anstream::AutoStream<std::io::Stderr>> {
 
 impl<W: Write + Send> TerminalReporter<W> {
     pub fn new(out: W) -> Self {
-        TerminalReporter { out, verbose: false }
+        TerminalReporter {
+            out,
+            verbose: false,
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -153,7 +156,12 @@ pub fn summary(results: &[crate::event::ScenarioResult]) -> String {
     } else {
         out.push_str(&format!("{} failure(s):\n", failed.len()));
         for r in failed {
-            out.push_str(&format!("  {} {} [{}]\n", r.verdict.name(), r.id, r.candidate));
+            out.push_str(&format!(
+                "  {} {} [{}]\n",
+                r.verdict.name(),
+                r.id,
+                r.candidate
+            ));
         }
     }
     out
