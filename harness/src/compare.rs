@@ -85,7 +85,6 @@ impl fmt::Display for Verdict {
 /// One field that differed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldDiff {
-    #[schemars(with = "crate::report::schema::FieldSchema")]
     pub field: Field,
     /// Normalized text on the baseline (or the first repeat) side.
     pub left: String,

@@ -31,7 +31,6 @@ pub struct ScenarioResult {
     pub diffs: Vec<FieldDiff>,
     /// The divergences the scenario declares for this candidate.
     #[serde(default)]
-    #[schemars(with = "Vec<crate::report::schema::DivergenceSchema>")]
     pub expected: Vec<Divergence>,
     /// Every run's observation on each side.
     #[serde(default)]

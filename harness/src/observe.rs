@@ -29,7 +29,6 @@ pub struct Observation {
     /// Canonical text of the probe's fields (syscalls, mounts, facts), by
     /// field; absent fields were not observed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(with = "BTreeMap<crate::report::schema::FieldSchema, String>")]
     pub probe: BTreeMap<Field, String>,
     /// Wall time of the run; reported, never compared.
     pub duration_ms: u64,

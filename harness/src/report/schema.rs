@@ -2,12 +2,6 @@
 //! `schemars` and committed as `reports/results.schema.json`; a test fails
 //! when the committed file is stale (`PARITY_UPDATE_SCHEMA=1 cargo test
 //! -p parity --lib schema` rewrites it).
-//!
-//! Scenario types the results embed (`Field`, `Divergence`) are described
-//! here by schema-only mirrors so `scenario.rs` stays untouched; a test
-//! keeps the mirrors in step with the real types.
-
-use schemars::JsonSchema;
 
 use crate::report::ResultsDocument;
 
@@ -22,47 +16,10 @@ pub fn results_schema() -> String {
     s
 }
 
-/// Schema of [`crate::scenario::Field`].
-#[derive(JsonSchema)]
-#[schemars(rename = "Field")]
-#[serde(rename_all = "snake_case")]
-pub enum FieldSchema {
-    Engine,
-    ExitCode,
-    Stdout,
-    Stderr,
-    Syscalls,
-    Mounts,
-    MountTable,
-    Capabilities,
-    IdMaps,
-    Security,
-    Devices,
-}
-
-/// Schema of [`crate::scenario::Divergence`].
-#[derive(JsonSchema)]
-#[schemars(rename = "Divergence")]
-#[serde(deny_unknown_fields)]
-#[expect(dead_code, reason = "describes the schema only")]
-pub struct DivergenceSchema {
-    /// The candidate runtime profile's name, e.g. `sysbox-runc`.
-    runtime: String,
-    /// The fields that differ; empty means any field.
-    #[serde(default)]
-    fields: Vec<FieldSchema>,
-    /// Why it differs, in a sentence.
-    reason: String,
-    /// Where it is documented.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    link: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::fixture;
-    use crate::scenario::{Divergence, Field};
 
     fn committed_path() -> std::path::PathBuf {
         crate::trial::workspace_root().join(SCHEMA_PATH)
@@ -115,39 +72,5 @@ mod tests {
             .map(|e| format!("{e} at {}", e.instance_path))
             .collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
-    }
-
-    #[test]
-    fn mirrors_match_the_scenario_types() {
-        let names: Vec<String> = Field::ALL
-            .iter()
-            .map(|f| {
-                serde_json::to_value(f)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
-        let schema = serde_json::to_value(schemars::schema_for!(FieldSchema)).unwrap();
-        let listed: Vec<String> = schema["enum"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(names, listed);
-        let d = Divergence {
-            runtime: "r".into(),
-            fields: vec![Field::Stdout],
-            reason: "x".into(),
-            link: Some("https://e".into()),
-        };
-        let value = serde_json::to_value(&d).unwrap();
-        let dschema = serde_json::to_value(schemars::schema_for!(DivergenceSchema)).unwrap();
-        let validator = jsonschema::validator_for(&dschema).unwrap();
-        assert!(validator.is_valid(&value), "{value}");
-        let keys: Vec<&String> = dschema["properties"].as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), value.as_object().unwrap().len());
     }
 }
