@@ -396,40 +396,26 @@ fn a_tmpfs_mount_shows_in_the_after_table() {
     }
 }
 
+/// Without `--syscalls` the tracer asks for no syscall stops: nothing is
+/// recorded, the mount snapshot still works. (Its cost is measured by
+/// `cargo bench -p parity --bench overhead`, not asserted here.)
 #[test]
-fn without_syscalls_nothing_is_recorded_and_overhead_is_small() {
-    let script = "read s _ </proc/uptime; i=0; while [ $i -lt 3000 ]; do cat /dev/null; i=$((i+1)); done; read e _ </proc/uptime; echo $(( (${e%.*}${e#*.} - ${s%.*}${s#*.}) * 10 ))";
+fn without_syscalls_nothing_is_recorded() {
+    let script = "i=0; while [ $i -lt 100 ]; do cat /dev/null; i=$((i+1)); done; echo done";
     for e in engines() {
-        let elapsed_ms = |spec: &Spec| -> (u64, Run) {
-            let r = run(e, spec);
-            (
-                r.stdout()
-                    .trim()
-                    .parse()
-                    .unwrap_or_else(|_| panic!("[{e:?}] {:?} {}", r.stdout(), r.stderr)),
-                r,
-            )
-        };
-        let (untraced, _) = elapsed_ms(&Spec {
-            argv: &["sh", "-c", script],
-            ..Spec::default()
-        });
-        let (light, r) = elapsed_ms(&Spec {
-            argv: &["sh", "-c", script],
-            trace: true,
-            ..Spec::default()
-        });
+        let r = run(
+            e,
+            &Spec {
+                argv: &["sh", "-c", script],
+                trace: true,
+                ..Spec::default()
+            },
+        );
+        assert_eq!(r.stdout().trim(), "done", "[{e:?}] {}", r.stderr);
         assert_eq!(r.report().syscalls, SyscallsObservation::NotRequested);
         assert!(matches!(r.report().mounts, MountsObservation::Ok { .. }));
-        let (full, r) = elapsed_ms(&traced(&["sh", "-c", script]));
-        assert!(!r.calls().is_empty());
-        eprintln!(
-            "[{e:?}] 3000 commands: untraced {untraced} ms, exit-only tracing {light} ms, syscall tracing {full} ms"
-        );
-        assert!(
-            light <= untraced * 2 + 1000,
-            "[{e:?}] exit-only tracing costs too much: {untraced} -> {light} ms"
-        );
+        let r = run(e, &traced(&["sh", "-c", script]));
+        assert!(!r.calls().is_empty(), "[{e:?}] traced runs record syscalls");
     }
 }
 
