@@ -79,47 +79,7 @@ impl ExitStatus {
     }
 }
 
-/// `SIGKILL` for 9, `SIG42` for unnamed numbers.
-pub fn signal_name(n: i32) -> String {
-    const NAMES: [&str; 32] = [
-        "",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    match NAMES.get(n as usize) {
-        Some(name) if !name.is_empty() => name.to_string(),
-        _ => format!("SIG{n}"),
-    }
-}
+pub use parity_wire::signal_name;
 
 /// A captured output stream, capped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -213,6 +173,7 @@ mod tests {
     #[case(137, false, "signal: SIGKILL")]
     #[case(143, false, "signal: SIGTERM")]
     #[case(137, true, "oom")]
+    #[case(162, false, "signal: SIGRTMIN+2")]
     #[case(255, false, "255")]
     fn exit_codes_read_as_docker_reports_them(
         #[case] code: i64,

@@ -41,50 +41,7 @@ pub fn errno_name(errno: i64) -> String {
         .map_or_else(|| format!("E{errno}"), str::to_owned)
 }
 
-const SIGNALS: [&str; 31] = [
-    "SIGHUP",
-    "SIGINT",
-    "SIGQUIT",
-    "SIGILL",
-    "SIGTRAP",
-    "SIGABRT",
-    "SIGBUS",
-    "SIGFPE",
-    "SIGKILL",
-    "SIGUSR1",
-    "SIGSEGV",
-    "SIGUSR2",
-    "SIGPIPE",
-    "SIGALRM",
-    "SIGTERM",
-    "SIGSTKFLT",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGWINCH",
-    "SIGIO",
-    "SIGPWR",
-    "SIGSYS",
-];
-
-/// `SIGTERM` for 15; real-time signals as `SIGRTMIN+n` (kernel numbering,
-/// SIGRTMIN = 32); anything else `SIG<n>`.
-pub fn signal_name(sig: i32) -> String {
-    match sig {
-        1..=31 => SIGNALS[(sig - 1) as usize].to_owned(),
-        32 => "SIGRTMIN".to_owned(),
-        33..=64 => format!("SIGRTMIN+{}", sig - 32),
-        _ => format!("SIG{sig}"),
-    }
-}
+pub use parity_wire::signal_name;
 
 #[cfg(test)]
 mod tests {

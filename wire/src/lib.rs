@@ -183,6 +183,54 @@ pub struct DeviceEntry {
     pub target: Option<String>,
 }
 
+/// Signals 1 to 31 by number.
+const SIGNALS: [&str; 31] = [
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
+];
+
+/// The name of signal `sig` as [`ExitInfo::Signaled`] and the harness write
+/// it: `SIGTERM` for 15, real-time signals as `SIGRTMIN+n` (kernel
+/// numbering, SIGRTMIN = 32), anything else `SIG<n>`. One table, so a death
+/// seen by the tracer and one read from the engine's exit code agree.
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        1..=31 => SIGNALS[(sig - 1) as usize].to_owned(),
+        32 => "SIGRTMIN".to_owned(),
+        33..=64 => format!("SIGRTMIN+{}", sig - 32),
+        _ => format!("SIG{sig}"),
+    }
+}
+
 impl ProbeReport {
     /// An empty report of the current schema for `argv`: nothing observed,
     /// nothing requested.
