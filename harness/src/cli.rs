@@ -523,15 +523,7 @@ fn list(project: &Project, args: ListArgs) -> Result<i32, CliError> {
         let _ = writeln!(out, "{}  [{}]", s.id, s.file.tags.join(", "));
         let _ = writeln!(out, "    {}", s.file.description.trim());
         for d in &s.file.expect.diverges {
-            let fields = if d.fields.is_empty() {
-                "any field".to_string()
-            } else {
-                d.fields
-                    .iter()
-                    .map(|f| f.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
+            let fields = d.fields_text();
             let _ = writeln!(
                 out,
                 "    expect {}: {} differ: {}",

@@ -204,15 +204,7 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
         .filter(|d| !diffs.iter().any(|x| covers(d, x.field)))
         .collect();
     if let Some(d) = unhappened.first() {
-        let fields = if d.fields.is_empty() {
-            "any field".to_string()
-        } else {
-            d.fields
-                .iter()
-                .map(|f| f.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let fields = d.fields_text();
         return Comparison {
             verdict: Verdict::Stale,
             reason: Some(format!(

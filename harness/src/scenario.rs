@@ -220,6 +220,20 @@ pub struct Divergence {
     pub link: Option<String>,
 }
 
+impl Divergence {
+    /// The declared fields for people: `exit_code, stderr`, or `any field`.
+    pub fn fields_text(&self) -> String {
+        if self.fields.is_empty() {
+            return "any field".into();
+        }
+        self.fields
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A duration written like `30s`, `500ms` or `2m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeout(pub Duration);

@@ -145,15 +145,7 @@ pub struct ExpectView {
 }
 
 fn expect_view(d: &crate::scenario::Divergence) -> ExpectView {
-    let fields = if d.fields.is_empty() {
-        "any field".to_string()
-    } else {
-        d.fields
-            .iter()
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let fields = d.fields_text();
     let href = d.link.clone().filter(|l| {
         (l.starts_with("https://") || l.starts_with("http://"))
             && !l.chars().any(|c| c.is_control())
