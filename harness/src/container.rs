@@ -153,6 +153,12 @@ impl ContainerSpec {
     }
 }
 
+/// Whether the SOURCE of a `SOURCE:TARGET[:MODE]` volume is a host path (a
+/// bind mount) rather than a volume name, as Compose decides it.
+pub fn is_bind_source(source: &str) -> bool {
+    source.starts_with(['/', '.', '~'])
+}
+
 /// `64m`, `1g`, `512k` or a plain byte count, as Compose writes sizes.
 pub fn parse_size(s: &str) -> Option<i64> {
     let s = s.trim().to_ascii_lowercase();

@@ -179,9 +179,7 @@ impl PolicyMatch {
 /// volumes and anonymous ones.
 pub fn bind_source(volume: &str) -> Option<String> {
     let (source, _) = volume.split_once(':')?;
-    source
-        .starts_with(['/', '.', '~'])
-        .then(|| source.to_string())
+    crate::container::is_bind_source(source).then(|| source.to_string())
 }
 
 impl Policy {

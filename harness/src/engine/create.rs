@@ -12,7 +12,7 @@ use bollard::models::{
 };
 
 use super::client::{HOST_LABEL, PID_LABEL, RUN_LABEL, hostname};
-use crate::container::parse_size;
+use crate::container::{is_bind_source, parse_size};
 use crate::image::{PROBE_DIR, PROBE_OUT, PROBE_PATH, resolve_bind_source};
 use crate::plan::{ProbePlan, RunSpec};
 
@@ -53,7 +53,7 @@ pub fn create_request(
             [s, t, m] => (*s, *t, *m),
             _ => return Err(format!("volume {v:?} is not SOURCE:TARGET[:MODE]")),
         };
-        if source.starts_with('/') || source.starts_with('.') || source.starts_with('~') {
+        if is_bind_source(source) {
             let source = resolve_bind_source(&spec.scenario_path, source);
             binds.push(if mode.is_empty() {
                 format!("{source}:{target}")
