@@ -10,9 +10,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RUNTIMES=$(cd "$HERE/.." && pwd)
 SCRIPT="$RUNTIMES/install-sysbox.sh"
 FIXTURES="$HERE/fixtures"
-PASSED=0
-FAILED=0
-SKIPPED=0
 TMP=$(mktemp -d)
 CONTAINER=
 ENGINE="${DOCKER_HOST:-unix:///var/run/docker.sock}"
@@ -24,25 +21,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-ok() {
-	PASSED=$((PASSED + 1))
-	printf 'ok      %s\n' "$1"
-}
-not_ok() {
-	FAILED=$((FAILED + 1))
-	printf 'FAILED  %s\n' "$1"
-	shift
-	printf '%s\n' "$@" | sed 's/^/        /'
-	if [ -s "$TMP/out" ]; then
-		printf '        output:\n'
-		sed 's/^/        | /' "$TMP/out"
-	fi
-}
-skip() {
-	SKIPPED=$((SKIPPED + 1))
-	printf 'skip    %s (%s)\n' "$1" "$2"
-}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
 # run ARGS...: runs the script, output (stdout+stderr) in $TMP/out, exit
 # status in RC, wall time in SECS.
@@ -52,23 +32,6 @@ run() {
 	"$SCRIPT" "$@" >"$TMP/out" 2>&1
 	RC=$?
 	SECS=$(($(date +%s) - start))
-}
-
-# expect NAME STATUS [TEXT...]: the last run exited STATUS and printed every TEXT.
-expect() {
-	local name="$1" status="$2" text
-	shift 2
-	if [ "$RC" -ne "$status" ]; then
-		not_ok "$name" "expected exit status $status, got $RC"
-		return
-	fi
-	for text in "$@"; do
-		if ! grep -qF -- "$text" "$TMP/out"; then
-			not_ok "$name" "expected the output to contain: $text"
-			return
-		fi
-	done
-	ok "$name"
 }
 
 # A stand-in `docker` for tests that must not depend on the real engine's

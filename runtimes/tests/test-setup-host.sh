@@ -12,43 +12,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT="$(cd "$HERE/.." && pwd)/setup-host.sh"
 PROD=unix:///var/run/docker.sock
 USERNS=unix:///run/parity/userns-remap.sock
-PASSED=0
-FAILED=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
-ok() {
-	PASSED=$((PASSED + 1))
-	printf 'ok      %s\n' "$1"
-}
-not_ok() {
-	FAILED=$((FAILED + 1))
-	printf 'FAILED  %s\n' "$1"
-	shift
-	printf '%s\n' "$@" | sed 's/^/        /'
-	if [ -s "$TMP/out" ]; then
-		printf '        output:\n'
-		sed 's/^/        | /' "$TMP/out"
-	fi
-}
 run() {
 	"$SCRIPT" "$@" >"$TMP/out" 2>&1
 	RC=$?
-}
-expect() {
-	local name="$1" status="$2" text
-	shift 2
-	if [ "$RC" -ne "$status" ]; then
-		not_ok "$name" "expected exit status $status, got $RC"
-		return
-	fi
-	for text in "$@"; do
-		if ! grep -qF -- "$text" "$TMP/out"; then
-			not_ok "$name" "expected the output to contain: $text"
-			return
-		fi
-	done
-	ok "$name"
 }
 # lines of the last output matching a pattern
 has_line() { grep -qE -- "$1" "$TMP/out"; }
