@@ -84,6 +84,22 @@ impl Drop for Project {
     }
 }
 
+/// Whether these tests can run here: they need the engines, and their own
+/// runtime pairing (from the temporary parity.toml) must not be overridden.
+fn runnable() -> bool {
+    if std::env::var_os("PARITY_CANDIDATES").is_some()
+        || std::env::var_os("PARITY_BASELINE").is_some()
+    {
+        eprintln!("ignored: PARITY_BASELINE/PARITY_CANDIDATES would override the test's runtimes");
+        return false;
+    }
+    if let Err(why) = engines_reachable() {
+        eprintln!("ignored: no engine reachable ({why})");
+        return false;
+    }
+    true
+}
+
 fn exists(p: &Path) -> bool {
     p.is_file()
 }
@@ -91,14 +107,7 @@ fn exists(p: &Path) -> bool {
 #[test]
 fn fresh_scenario_records_then_fails_when_behaviour_changes() {
     // The pairing of runtimes comes from the temporary parity.toml.
-    if std::env::var_os("PARITY_CANDIDATES").is_some()
-        || std::env::var_os("PARITY_BASELINE").is_some()
-    {
-        eprintln!("ignored: PARITY_BASELINE/PARITY_CANDIDATES would override the test's runtimes");
-        return;
-    }
-    if let Err(why) = engines_reachable() {
-        eprintln!("ignored: no engine reachable ({why})");
+    if !runnable() {
         return;
     }
     let p = Project::new("drift");
@@ -154,14 +163,7 @@ fn fresh_scenario_records_then_fails_when_behaviour_changes() {
 
 #[test]
 fn missing_snapshot_with_recording_off_passes_and_writes_nothing() {
-    if std::env::var_os("PARITY_CANDIDATES").is_some()
-        || std::env::var_os("PARITY_BASELINE").is_some()
-    {
-        eprintln!("ignored: PARITY_BASELINE/PARITY_CANDIDATES would override the test's runtimes");
-        return;
-    }
-    if let Err(why) = engines_reachable() {
-        eprintln!("ignored: no engine reachable ({why})");
+    if !runnable() {
         return;
     }
     let p = Project::new("ci");
