@@ -44,6 +44,8 @@ pub struct Harness {
     /// Scenarios whose baseline snapshot was checked in this process: the
     /// baseline is shared by every candidate, so it is checked once.
     baseline_snapshots: Mutex<HashSet<String>>,
+    /// When this test process started, for its results document.
+    started_at: String,
 }
 
 impl Harness {
@@ -64,6 +66,7 @@ impl Harness {
             results: Mutex::new(Vec::new()),
             recording: Recording::from_env(|k| std::env::var(k).ok()),
             baseline_snapshots: Mutex::new(HashSet::new()),
+            started_at: crate::report::results::now_rfc3339(),
         }))
     }
 
@@ -97,6 +100,26 @@ impl Harness {
                     .map_err(|e| e.to_string())
             })
             .clone()
+    }
+
+    /// The results document of the trials run so far, with the suite's own
+    /// run id, engines and host limits when the suite was prepared.
+    pub fn results_document(&self) -> crate::report::ResultsDocument {
+        let mut results = std::mem::take(&mut *self.results.lock().expect("results lock"));
+        results.sort_by(|a, b| (&a.id, &a.candidate).cmp(&(&b.id, &b.candidate)));
+        let suite = self.suite.get().and_then(|s| s.as_ref().ok());
+        let run_id = suite.map_or_else(|| "cargo-test".to_string(), |s| s.run_id.clone());
+        let engines = suite.map(|s| s.engine_infos()).unwrap_or_default();
+        let limits = suite.map(|s| s.host_limits().clone()).unwrap_or_default();
+        crate::report::ResultsDocument::new(
+            &run_id,
+            self.started_at.clone(),
+            &self.options.baseline,
+            &self.options.candidates,
+            engines,
+            crate::report::results::host_facts(&self.project.root, limits),
+            results,
+        )
     }
 
     /// Runs `f` on the shared runtime.

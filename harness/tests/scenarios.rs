@@ -42,15 +42,11 @@ fn main() {
     }));
     let conclusion = libtest_mimic::run(&args, trials);
     // Reports, when PARITY_REPORT_DIR or parity.toml's report_dir asks for them.
-    let results = std::mem::take(&mut *harness.results.lock().expect("results lock"));
     let config = &harness.project().config;
-    let (baseline, candidates) = (&harness.options().baseline, &harness.options().candidates);
     match parity::report::write_test_reports(
         &root,
         config.report_dir.as_deref(),
-        baseline,
-        candidates,
-        results,
+        &harness.results_document(),
     ) {
         Ok(Some(dir)) => eprintln!("parity reports written to {}", dir.display()),
         Ok(None) => {}

@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::event::ScenarioResult;
-use crate::report::results::{HostFacts, ResultsDocument, host_facts, now_rfc3339};
+use crate::report::results::ResultsDocument;
 use crate::report::signoff::Source;
 use crate::report::{RESULTS_SCHEMA_VERSION, html, junit, markdown};
 
@@ -150,9 +149,7 @@ pub fn load_results(path: &Path) -> Result<Source, LoadError> {
 pub fn write_test_reports(
     root: &Path,
     configured: Option<&Path>,
-    baseline: &str,
-    candidates: &[String],
-    results: Vec<ScenarioResult>,
+    doc: &ResultsDocument,
 ) -> std::io::Result<Option<PathBuf>> {
     let dir = match std::env::var_os("PARITY_REPORT_DIR").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
@@ -161,21 +158,7 @@ pub fn write_test_reports(
             None => return Ok(None),
         },
     };
-    let mut results = results;
-    results.sort_by(|a, b| (&a.id, &a.candidate).cmp(&(&b.id, &b.candidate)));
-    let started = now_rfc3339();
-    let run_id = format!("cargo-test-{}", started.replace([':', '-'], ""));
-    let host: HostFacts = host_facts(root, Default::default());
-    let doc = ResultsDocument::new(
-        &run_id,
-        started,
-        baseline,
-        candidates,
-        Vec::new(),
-        host,
-        results,
-    );
-    write_reports(&dir, &doc)?;
+    write_reports(&dir, doc)?;
     Ok(Some(dir))
 }
 
