@@ -91,15 +91,12 @@ impl Engine {
             .image
             .clone()
             .unwrap_or_else(|| ctx.default_image.clone());
-        let image_ep = match (&spec.probe, &spec.container.entrypoint) {
-            (Some(_), None) => self.image_entrypoint(&image).await?,
-            _ => {
-                if spec.image.is_some() {
-                    // Report a missing image as harness trouble, not a refusal.
-                    self.image_entrypoint(&image).await?;
-                }
-                Vec::new()
-            }
+        // A named image must exist (a missing one is harness trouble, not a
+        // refusal) and its entrypoint is what the probe wraps; parity's own
+        // image was just ensured and declares no entrypoint.
+        let image_ep = match &spec.image {
+            Some(named) => self.image_entrypoint(named).await?,
+            None => Vec::new(),
         };
         let name = format!("parity-{}-{}", ctx.run_id, ctx.seq);
         let req = create_request(spec, &image, &image_ep, &name, &ctx.run_id)
