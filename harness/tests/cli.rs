@@ -14,19 +14,26 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn parity(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parity"))
+/// Runs parity to the end: its output, and its pid (the value of the
+/// `io.parity.pid` label on the containers it created).
+fn parity_run(args: &[&str]) -> (u32, Output) {
+    let child = Command::new(env!("CARGO_BIN_EXE_parity"))
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
-        .output()
-        .expect("parity runs")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("parity runs");
+    let pid = child.id();
+    (pid, child.wait_with_output().expect("parity finishes"))
+}
+
+fn parity(args: &[&str]) -> Output {
+    parity_run(args).1
 }
 
 const ENGINES: [&str; 2] = ["/var/run/docker.sock", "/run/parity/userns-remap.sock"];
-
-/// Engine tests count every parity container, so they run one at a time.
-static ENGINE_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn engines_up() -> bool {
     let up = ENGINES.iter().all(|s| Path::new(s).exists());
@@ -38,8 +45,8 @@ fn engines_up() -> bool {
     up
 }
 
-/// Containers labelled by parity on either engine.
-fn leftovers() -> usize {
+/// Containers on either engine created by the parity process `pid`.
+fn leftovers(pid: u32) -> usize {
     ENGINES
         .iter()
         .map(|sock| {
@@ -50,7 +57,7 @@ fn leftovers() -> usize {
                     "ps",
                     "-aq",
                     "--filter",
-                    "label=io.parity.run",
+                    &format!("label=io.parity.pid={pid}"),
                 ])
                 .output()
                 .expect("docker CLI");
@@ -85,7 +92,6 @@ fn an_unknown_runtime_is_a_configuration_error() {
 
 #[test]
 fn exit_status_follows_the_verdicts() {
-    let _serial = ENGINE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     if !engines_up() {
         return;
     }
@@ -102,7 +108,7 @@ fn exit_status_follows_the_verdicts() {
         "{}",
         String::from_utf8_lossy(&ok.stdout)
     );
-    let bad = parity(&[
+    let (pid, bad) = parity_run(&[
         "run",
         &meta("divergence/uid_map_undeclared.yaml"),
         "--candidate",
@@ -113,12 +119,11 @@ fn exit_status_follows_the_verdicts() {
     assert!(text.contains("stdout differs"), "{text}");
     assert!(text.contains("+++ userns-remap"), "{text}");
     assert!(!text.contains('\u{1b}'), "NO_COLOR is respected: {text}");
-    assert_eq!(leftovers(), 0);
+    assert_eq!(leftovers(pid), 0);
 }
 
 #[test]
 fn json_output_carries_verdicts_and_both_sides() {
-    let _serial = ENGINE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     if !engines_up() {
         return;
     }
@@ -147,7 +152,6 @@ fn json_output_carries_verdicts_and_both_sides() {
 
 #[test]
 fn an_interrupted_run_leaves_no_container() {
-    let _serial = ENGINE_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     if !engines_up() {
         return;
     }
@@ -164,15 +168,15 @@ fn an_interrupted_run_leaves_no_container() {
         .spawn()
         .unwrap();
     // Wait until its containers exist, then interrupt as Ctrl-C would.
+    let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while leftovers() < 2 && Instant::now() < deadline {
+    while leftovers(pid) < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(leftovers() >= 1, "the run started containers");
-    let pid = child.id().to_string();
+    assert!(leftovers(pid) >= 1, "the run started containers");
     assert!(
         Command::new("kill")
-            .args(["-INT", &pid])
+            .args(["-INT", &pid.to_string()])
             .status()
             .unwrap()
             .success()
@@ -184,5 +188,5 @@ fn an_interrupted_run_leaves_no_container() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(leftovers(), 0, "containers remain after Ctrl-C");
+    assert_eq!(leftovers(pid), 0, "containers remain after Ctrl-C");
 }
