@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parity::container::ContainerSpec;
-use parity::engine::{Engine, RunContext};
-use parity::image::ImageSource;
-use parity::plan::{ProbePlan, RunSpec};
+use parity::load::container::ContainerSpec;
+use parity::run::engine::{Engine, RunContext};
+use parity::run::image::ImageSource;
+use parity::run::plan::{ProbePlan, RunSpec};
 
 const WORKLOAD: &str =
     "i=0; while [ $i -lt 3000 ]; do cat /proc/self/stat > /dev/null; i=$((i+1)); done; echo done";
@@ -57,7 +57,7 @@ fn main() {
                 return;
             }
         };
-        let probe = Arc::new(parity::probe_bin::probe_binary().to_vec());
+        let probe = Arc::new(parity::run::probe_bin::probe_binary().to_vec());
         let source = ImageSource::from_host(&probe).expect("static busybox");
         let image = engine
             .ensure_default_image(&source)

@@ -6,10 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::compare::{FieldDiff, Verdict};
-use crate::engine::EngineInfo;
-use crate::observe::Observation;
-use crate::scenario::Divergence;
+use crate::judge::compare::{FieldDiff, Verdict};
+use crate::load::scenario::Divergence;
+use crate::run::engine::EngineInfo;
+use crate::run::observe::Observation;
 
 /// The verdict for one scenario under one candidate, with its evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

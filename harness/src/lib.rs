@@ -1,34 +1,31 @@
 //! parity: a production-parity test harness for container runtimes.
 //!
-//! A [`Scenario`](scenario::Scenario) (YAML) describes one container
-//! workload. The [`Suite`](suite::Suite) plans it under a baseline runtime
-//! profile and each candidate ([`plan`]), runs it through the Docker Engine
-//! API ([`engine`]), turns what happened into an
-//! [`Observation`](observe::Observation) (with the in-container probe's
-//! report, [`probe_view`]), normalizes it ([`normalize`]), compares the
-//! sides ([`compare`]) and emits a [`Verdict`](compare::Verdict) as an
-//! [`Event`](event::Event) to reporters ([`report`]). The `parity` CLI
-//! ([`cli`]) and the `cargo test` harness ([`trial`]) drive the same suite.
+//! The folders follow the data flow:
+//!
+//! - [`load`]: scenario files, runtime profiles and policy become typed
+//!   values ([`Scenario`](load::Scenario), [`RuntimeProfile`](load::RuntimeProfile)).
+//! - [`run`]: a scenario under a profile is planned into a
+//!   [`RunSpec`](run::RunSpec), run through the Docker Engine API (only
+//!   [`run::engine`] talks to Docker) and observed, with the in-container
+//!   probe's report, as an [`Observation`](run::Observation).
+//! - [`judge`]: observations are normalized, compared into a
+//!   [`Verdict`](judge::Verdict) and held against snapshots.
+//! - [`report`]: verdicts become terminal output, `results.json`, HTML,
+//!   JUnit and Markdown.
+//!
+//! At the top: [`suite`] orchestrates the stages and emits
+//! [`Event`](event::Event)s; [`config`] is the project configuration both
+//! faces read; [`cli`] (the `parity` command) and [`trial`] (the `cargo
+//! test` harness) are the two thin faces; [`author`] holds the authoring
+//! commands (lint, new).
 
+pub mod author;
 pub mod cli;
-pub mod compare;
-pub mod container;
-pub mod engine;
+pub mod config;
 pub mod event;
-pub mod image;
-pub mod lint;
-pub mod normalize;
-pub mod observe;
-pub mod plan;
-pub mod policy;
-pub mod probe_bin;
-pub mod probe_view;
+pub mod judge;
+pub mod load;
 pub mod report;
-pub mod runtime;
-pub mod scaffold;
-pub mod scenario;
-pub mod schema;
-pub mod snapshot;
+pub mod run;
 pub mod suite;
 pub mod trial;
-pub mod yaml;

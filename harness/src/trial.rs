@@ -8,17 +8,17 @@
 //! mapping of verdicts to pass, fail and ignored.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use libtest_mimic::{Completion, Failed, Trial};
 
-use crate::cli::Project;
-use crate::compare::Verdict;
+use crate::config::{Project, Selection};
 use crate::event::ScenarioResult;
+use crate::judge::compare::Verdict;
+use crate::judge::snapshot::{self, Recording};
+use crate::load::scenario::{Scenario, discover};
 use crate::report::terminal::render_result;
-use crate::scenario::{Scenario, discover};
-use crate::snapshot::{self, Recording};
 use crate::suite::{Availability, Suite, SuiteOptions};
 
 /// What a trial checks beyond the verdict table.
@@ -53,10 +53,7 @@ impl Harness {
     /// environment.
     pub fn new(root: &Path) -> Result<Arc<Harness>, String> {
         let project = Project::find(Some(root)).map_err(|e| e.to_string())?;
-        let options = project.suite_options(&crate::cli::RuntimeArgs {
-            baseline: None,
-            candidates: Vec::new(),
-        });
+        let options = SuiteOptions::new(&project, &Selection::default());
         let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
         Ok(Arc::new(Harness {
             runtime,
@@ -310,12 +307,4 @@ pub fn strip_ansi(s: &str) -> String {
         }
     }
     out
-}
-
-/// The workspace root, from the harness crate's manifest folder.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -1,7 +1,8 @@
 //! The HTML report as a browser and an attacker see it: hostile scenario
 //! output stays inert text, and in headless Chromium (loaded from disk, no
 //! server) the filters and search hide and show rows. The browser test
-//! saves `docs/report-screenshot.png`. It is skipped where Chromium is not
+//! saves a screenshot under target/ (`PARITY_UPDATE_SCREENSHOT=1` also
+//! refreshes `docs/report-screenshot.png`, the README's copy). It is skipped where Chromium is not
 //! installed, except in CI (`CI=true`), where that is a failure.
 
 use std::collections::BTreeSet;
@@ -390,9 +391,14 @@ fn filters_work_in_a_real_browser() {
         .decode(shot["data"].as_str().unwrap())
         .unwrap();
     assert!(png.starts_with(b"\x89PNG"));
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report-screenshot.png");
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    std::fs::write(&out, png).unwrap();
+    // Generated output goes under target/; `PARITY_UPDATE_SCREENSHOT=1`
+    // also refreshes the README's copy in docs/.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    std::fs::write(&out, &png).unwrap();
+    if std::env::var_os("PARITY_UPDATE_SCREENSHOT").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report-screenshot.png");
+        std::fs::write(&docs, &png).unwrap();
+    }
     drop(b);
     let _ = std::fs::remove_dir_all(&tmp);
 }

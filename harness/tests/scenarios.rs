@@ -6,8 +6,9 @@
 //! reached they are ignored with the reason.
 
 use libtest_mimic::Arguments;
-use parity::compare::Verdict;
-use parity::trial::{Check, Harness, workspace_root};
+use parity::config::workspace_root;
+use parity::judge::compare::Verdict;
+use parity::trial::{Check, Harness};
 
 fn main() {
     let args = Arguments::from_args();

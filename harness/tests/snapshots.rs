@@ -8,8 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Conclusion};
-use parity::snapshot::Recording;
-use parity::trial::{Check, Harness, workspace_root};
+use parity::config::workspace_root;
+use parity::judge::snapshot::Recording;
+use parity::trial::{Check, Harness};
 
 const RUNC: &str = "/var/run/docker.sock";
 const REMAPPED: &str = "/run/parity/userns-remap.sock";

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::compare::Verdict;
 use crate::event::ScenarioResult;
-use crate::observe::Observation;
+use crate::judge::compare::Verdict;
+use crate::load::scenario::Field;
 use crate::report::ResultsDocument;
-use crate::scenario::Field;
+use crate::run::observe::Observation;
 
 /// How one scenario under one candidate changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::compare::{Verdict, diff_fields};
-use crate::engine::EngineInfo;
 use crate::event::ScenarioResult;
-use crate::observe::{Captured, EngineOutcome, ExitStatus, Observation};
-use crate::plan::HostLimits;
+use crate::judge::compare::{Verdict, diff_fields};
+use crate::load::scenario::{Divergence, Field};
 use crate::report::results::{HostFacts, ResultsDocument};
-use crate::scenario::{Divergence, Field};
+use crate::run::engine::EngineInfo;
+use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation};
+use crate::run::plan::HostLimits;
 
 /// Output no report may pass through unescaped.
 pub const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>\u{fffd}\x1b[31mred\x1b[0m\0nul\x07bell";

@@ -13,14 +13,14 @@ use std::collections::BTreeSet;
 use minijinja::{Environment, Value};
 use serde::Serialize;
 
-use crate::compare::Verdict;
 use crate::event::ScenarioResult;
-use crate::observe::{Captured, EngineOutcome, Observation};
+use crate::judge::compare::Verdict;
 use crate::report::diffview::{DiffView, diff_view};
 use crate::report::signoff::{
     Column, SignOff, Source, column_results, columns, direction, sign_off,
 };
 use crate::report::text::visible;
+use crate::run::observe::{Captured, EngineOutcome, Observation};
 
 const INDEX_TEMPLATE: &str = include_str!("../../../reports/templates/index.html.j2");
 const CHANGES_TEMPLATE: &str = include_str!("../../../reports/templates/changes.html.j2");
@@ -92,7 +92,7 @@ pub struct SourceView {
     pub git_commit: String,
     pub hostname: String,
     pub kernel: String,
-    pub engines: Vec<crate::engine::EngineInfo>,
+    pub engines: Vec<crate::run::engine::EngineInfo>,
     pub host_notes: Vec<String>,
 }
 
@@ -144,7 +144,7 @@ pub struct ExpectView {
     pub href: Option<String>,
 }
 
-fn expect_view(d: &crate::scenario::Divergence) -> ExpectView {
+fn expect_view(d: &crate::load::scenario::Divergence) -> ExpectView {
     let fields = d.fields_text();
     let href = d.link.clone().filter(|l| {
         (l.starts_with("https://") || l.starts_with("http://"))

@@ -5,8 +5,8 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::compare::Verdict;
 use crate::event::ScenarioResult;
+use crate::judge::compare::Verdict;
 use crate::report::signoff::{Source, column_results, columns, direction};
 use crate::report::text::visible;
 

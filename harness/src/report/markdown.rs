@@ -3,7 +3,7 @@
 //! not covered, and each failure with its one-line reason. Every text from
 //! a scenario is escaped so it renders literally.
 
-use crate::compare::Verdict;
+use crate::judge::compare::Verdict;
 use crate::report::signoff::{Coverage, Source, column_results, sign_off};
 use crate::report::text::{clip, markdown_inline};
 

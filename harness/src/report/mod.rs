@@ -12,6 +12,7 @@ pub mod diffview;
 pub mod fixture;
 pub mod html;
 pub mod junit;
+pub mod listing;
 pub mod markdown;
 pub mod results;
 pub mod schema;
@@ -23,4 +24,6 @@ mod write;
 pub use results::{RESULTS_SCHEMA_VERSION, ResultsDocument};
 pub use signoff::Source;
 pub use terminal::TerminalReporter;
-pub use write::{load_results, write_combined, write_reports, write_test_reports};
+pub use write::{
+    compare_files, load_results, rerender, write_combined, write_reports, write_test_reports,
+};

@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::EngineInfo;
 use crate::event::{ScenarioResult, Totals, totals};
-use crate::plan::HostLimits;
+use crate::run::engine::EngineInfo;
+use crate::run::plan::HostLimits;
 
 /// Version of the results document; bumped on incompatible changes.
 pub const RESULTS_SCHEMA_VERSION: u32 = 1;

@@ -22,7 +22,7 @@ mod tests {
     use crate::report::fixture;
 
     fn committed_path() -> std::path::PathBuf {
-        crate::trial::workspace_root().join(SCHEMA_PATH)
+        crate::config::workspace_root().join(SCHEMA_PATH)
     }
 
     #[test]
@@ -64,7 +64,7 @@ mod tests {
     fn a_real_results_json_validates() {
         let schema: serde_json::Value = serde_json::from_str(&results_schema()).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let path = crate::trial::workspace_root().join("reports/examples/results.json");
+        let path = crate::config::workspace_root().join("reports/examples/results.json");
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let errors: Vec<String> = validator

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::compare::Verdict;
 use crate::event::ScenarioResult;
-use crate::observe::{EngineOutcome, ExitStatus, Observation};
+use crate::judge::compare::Verdict;
 use crate::report::ResultsDocument;
+use crate::run::observe::{EngineOutcome, ExitStatus, Observation};
 
 /// One results document in a report, labelled by its file or run.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::compare::{FieldDiff, Verdict};
 use crate::event::{Event, Reporter, ScenarioResult, totals};
+use crate::judge::compare::{FieldDiff, Verdict};
 
 /// Prints to a writer (stdout for `parity run`, a buffer in tests).
 pub struct TerminalReporter<W: Write + Send> {

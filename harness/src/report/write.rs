@@ -7,6 +7,44 @@ use crate::report::results::ResultsDocument;
 use crate::report::signoff::Source;
 use crate::report::{RESULTS_SCHEMA_VERSION, html, junit, markdown};
 
+/// `parity report`: every format from results.json files into `out`;
+/// returns the sign-off line. Any problem is a message (a usage error).
+pub fn rerender(results: &[PathBuf], out: &Path) -> Result<String, String> {
+    let sources = results
+        .iter()
+        .map(|p| load_results(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    write_combined(out, &sources).map_err(|e| format!("writing {}: {e}", out.display()))?;
+    let signoff = crate::report::signoff::sign_off(&sources);
+    Ok(format!(
+        "{}: {}; reports written to {}",
+        signoff.word,
+        signoff.because,
+        out.display()
+    ))
+}
+
+/// `parity compare`: the text of what changed between two results files
+/// (and the HTML page at `html`), and whether a verdict became a failure.
+pub fn compare_files(
+    old: &Path,
+    new: &Path,
+    html: Option<&Path>,
+) -> Result<(String, bool), String> {
+    let load = |p: &Path| load_results(p).map_err(|e| e.to_string());
+    let (old, new) = (load(old)?, load(new)?);
+    let changes = crate::report::changes::compare_runs(&old.doc, &new.doc);
+    if let Some(path) = html {
+        let page = crate::report::changes::changes_html(&changes).map_err(|e| e.to_string())?;
+        std::fs::write(path, page).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok((
+        crate::report::changes::changes_text(&changes),
+        changes.got_worse(),
+    ))
+}
+
 /// Writes every report format for `doc` into `dir`: `index.html`,
 /// `results.json`, `junit.xml` and `summary.md`.
 pub fn write_reports(dir: &Path, doc: &ResultsDocument) -> std::io::Result<()> {

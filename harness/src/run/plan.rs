@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::container::ContainerSpec;
-use crate::runtime::RuntimeProfile;
-use crate::scenario::{DEFAULT_IMAGE, Field, Scenario};
+use crate::load::container::ContainerSpec;
+use crate::load::runtime::RuntimeProfile;
+use crate::load::scenario::{DEFAULT_IMAGE, Field, Scenario};
 
 /// Everything needed to run one scenario once under one runtime.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,11 +131,11 @@ impl HostLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::ScenarioFile;
+    use crate::load::scenario::ScenarioFile;
     use std::path::Path;
 
     fn scenario(text: &str) -> Scenario {
-        let file: ScenarioFile = crate::yaml::from_str(Path::new("s.yaml"), text).unwrap();
+        let file: ScenarioFile = crate::load::yaml::from_str(Path::new("s.yaml"), text).unwrap();
         Scenario {
             id: "a/b".into(),
             path: "s.yaml".into(),
@@ -144,7 +144,7 @@ mod tests {
     }
 
     fn profile() -> RuntimeProfile {
-        crate::yaml::from_str(
+        crate::load::yaml::from_str(
             Path::new("p.yaml"),
             "name: p\noci_runtime: runc\ncontainer: { cap_add: [NET_ADMIN], user: \"7\" }\n",
         )

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
-use crate::scenario::{Divergence, Field};
+use crate::load::scenario::{Divergence, Field};
 
 /// The verdict for one scenario under one candidate.
 #[derive(

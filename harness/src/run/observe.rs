@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::Field;
+use crate::load::scenario::Field;
 
 /// Default cap on each captured output stream.
 pub const OUTPUT_CAP: usize = 1024 * 1024;

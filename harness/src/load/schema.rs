@@ -8,7 +8,7 @@
 
 use schemars::generate::SchemaSettings;
 
-use crate::scenario::ScenarioFile;
+use crate::load::scenario::ScenarioFile;
 
 /// Where the committed schema lives, relative to the scenarios root.
 pub const SCHEMA_FILE: &str = "scenario.schema.json";

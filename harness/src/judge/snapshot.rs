@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::scenario::{Field, Scenario};
+use crate::load::scenario::{Field, Scenario};
 
 /// Where snapshots live, beside the scenario files.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -257,7 +257,7 @@ fn write_new(path: &Path, input: &Path, body: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let root = crate::trial::workspace_root();
+    let root = crate::config::workspace_root();
     let input = absolute(input);
     let input = input.strip_prefix(&root).unwrap_or(&input);
     let input = input.to_string_lossy().replace('\\', "/");

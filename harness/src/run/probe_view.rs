@@ -15,10 +15,10 @@ use parity_wire::{
 };
 use regex::Regex;
 
-use crate::engine::RawRun;
-use crate::plan::ProbePlan;
-use crate::runtime::{MountRule, RuntimeProfile};
-use crate::scenario::Field;
+use crate::load::runtime::{MountRule, RuntimeProfile};
+use crate::load::scenario::Field;
+use crate::run::engine::RawRun;
+use crate::run::plan::ProbePlan;
 
 /// Syscalls whose outcome depends on timing, never on the runtime.
 const TIMING_SYSCALLS: [&str; 7] = [
@@ -457,7 +457,7 @@ mod tests {
     #[test]
     fn profile_rules_drop_known_benign_entries() {
         let rules = compile(&[MountRule {
-            drop: crate::runtime::MountMatch {
+            drop: crate::load::runtime::MountMatch {
                 fstype: Some("^fuse".into()),
                 mountpoint: Some("^/proc/uptime$".into()),
                 source: None,

@@ -5,7 +5,7 @@
 //! an Engine API create request; `run` drives one container through
 //! create, start, wait, logs, download and removal, on every path.
 //!
-//! [`RunSpec`]: crate::plan::RunSpec
+//! [`RunSpec`]: crate::run::plan::RunSpec
 
 mod client;
 mod create;

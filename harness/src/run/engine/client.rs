@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::image::{IMPORT_CHANGES, ImageSource, REPOSITORY};
+use crate::run::image::{IMPORT_CHANGES, ImageSource, REPOSITORY};
 
 /// Label every parity container carries, with the run id as value.
 pub const RUN_LABEL: &str = "io.parity.run";

@@ -18,9 +18,9 @@ use futures_util::StreamExt;
 
 use super::client::{Engine, EngineError};
 use super::create::{attach_args, create_request};
-use crate::image::{PROBE_DIR, PROBE_OUT, probe_upload_tar};
-use crate::observe::{Captured, EngineOutcome, ExitStatus, OUTPUT_CAP};
-use crate::plan::RunSpec;
+use crate::run::image::{PROBE_DIR, PROBE_OUT, probe_upload_tar};
+use crate::run::observe::{Captured, EngineOutcome, ExitStatus, OUTPUT_CAP};
+use crate::run::plan::RunSpec;
 
 /// Identifies one container of a run.
 #[derive(Debug, Clone)]

@@ -12,9 +12,9 @@ use bollard::models::{
 };
 
 use super::client::{HOST_LABEL, PID_LABEL, RUN_LABEL, hostname};
-use crate::container::{is_bind_source, parse_size};
-use crate::image::{PROBE_DIR, PROBE_OUT, PROBE_PATH, resolve_bind_source};
-use crate::plan::{ProbePlan, RunSpec};
+use crate::load::container::{is_bind_source, parse_size};
+use crate::run::image::{PROBE_DIR, PROBE_OUT, PROBE_PATH, resolve_bind_source};
+use crate::run::plan::{ProbePlan, RunSpec};
 
 /// How long the probe waits for its tracer before running untraced.
 pub const TRACER_WAIT_SECS: u32 = 20;
@@ -200,7 +200,7 @@ pub fn wrap_args(p: &ProbePlan) -> Vec<String> {
     let facts: Vec<&str> = p
         .facts
         .iter()
-        .filter(|f| **f != crate::scenario::Field::MountTable)
+        .filter(|f| **f != crate::load::scenario::Field::MountTable)
         .map(|f| f.name())
         .collect();
     if !facts.is_empty() {
@@ -232,7 +232,7 @@ pub fn attach_args(p: &ProbePlan) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::container::ContainerSpec;
+    use crate::load::container::ContainerSpec;
     use std::time::Duration;
 
     fn spec(container: ContainerSpec, probe: Option<ProbePlan>) -> RunSpec {
@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn compose_names_map_to_the_engine_api() {
-        let c: ContainerSpec = crate::yaml::from_str(
+        let c: ContainerSpec = crate::load::yaml::from_str(
             std::path::Path::new("c.yaml"),
             "cap_add: [SYS_ADMIN]\npid: host\nread_only: true\ndevices: [/dev/fuse]\ntmpfs: [/run:size=1m]\nvolumes: [/etc/hosts:/h:ro, data:/d]\nenvironment: { A: b }\ncgroup: host\nmem_limit: 16m\n",
         )

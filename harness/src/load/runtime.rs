@@ -1,19 +1,19 @@
-//! Runtime profiles (`runtimes/NAME.yaml`) and the project configuration
-//! (`parity.toml`) that picks the baseline and the candidates.
+//! Runtime profiles (`runtimes/NAME.yaml`).
 //!
-//! Owns the profile format, loading, and the resolution of which profiles a
-//! run compares (file, then environment, then command line). It does not
-//! contact engines; `engine` and `suite` do.
+//! Owns the profile format, its loading and validation, the set of
+//! profiles of a project, and what their policies say of scenarios. Which
+//! profiles a run compares is the project configuration's (`config`). It
+//! does not contact engines; `run::engine` and `suite` do.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::container::ContainerSpec;
-use crate::policy::{Policy, PolicyError};
-use crate::scenario::NormalizeRule;
-use crate::yaml::{self, YamlError};
+use crate::load::container::ContainerSpec;
+use crate::load::policy::{Policy, PolicyError};
+use crate::load::scenario::NormalizeRule;
+use crate::load::yaml::{self, YamlError};
 
 /// How to reach and select one OCI runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,54 +79,6 @@ pub struct MountMatch {
     pub source: Option<String>,
 }
 
-/// `parity.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProjectConfig {
-    #[serde(default = "default_baseline")]
-    pub baseline: String,
-    #[serde(default = "default_candidates")]
-    pub candidates: Vec<String>,
-    /// Scenario library, relative to the config file.
-    #[serde(default = "default_scenarios")]
-    pub scenarios: PathBuf,
-    /// Runtime profiles folder, relative to the config file.
-    #[serde(default = "default_runtimes")]
-    pub runtimes: PathBuf,
-    /// Default `--jobs`; default: the number of CPUs.
-    #[serde(default)]
-    pub jobs: Option<usize>,
-    /// Where the `cargo test` harness writes reports, if anywhere.
-    #[serde(default)]
-    pub report_dir: Option<PathBuf>,
-}
-
-fn default_baseline() -> String {
-    "runc".into()
-}
-fn default_candidates() -> Vec<String> {
-    vec!["sysbox-runc".into(), "userns-remap".into()]
-}
-fn default_scenarios() -> PathBuf {
-    "scenarios".into()
-}
-fn default_runtimes() -> PathBuf {
-    "runtimes".into()
-}
-
-impl Default for ProjectConfig {
-    fn default() -> Self {
-        ProjectConfig {
-            baseline: default_baseline(),
-            candidates: default_candidates(),
-            scenarios: default_scenarios(),
-            runtimes: default_runtimes(),
-            jobs: None,
-            report_dir: None,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RuntimeError {
     #[error("cannot read {}: {source}", path.display())]
@@ -137,8 +89,6 @@ pub enum RuntimeError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Yaml(#[from] YamlError),
-    #[error("{}: {message}", path.display())]
-    Toml { path: PathBuf, message: String },
     #[error("{}: profile name {name:?} must match the file name", path.display())]
     NameMismatch { path: PathBuf, name: String },
     #[error("unknown runtime {name:?}; profiles in {}: {}", dir.display(), known.join(", "))]
@@ -248,6 +198,29 @@ impl Profiles {
         })
     }
 
+    /// Notes, one per scenario and profile, on what a runtime's policy would
+    /// refuse or ignore, for every profile with a policy (installed or not).
+    pub fn policy_notes(&self, scenarios: &[crate::load::scenario::Scenario]) -> Vec<String> {
+        let mut notes = Vec::new();
+        for s in scenarios {
+            for (name, profile) in &self.by_name {
+                let spec = s.file.container.merged_over(&profile.container);
+                for hit in profile.policy.check(&spec) {
+                    notes.push(format!(
+                        "note: {name} {} {} by policy (rule {}: {}; {}: {})",
+                        hit.effect.verb(),
+                        s.id,
+                        hit.rule,
+                        hit.message,
+                        hit.key,
+                        hit.value
+                    ));
+                }
+            }
+        }
+        notes
+    }
+
     pub fn get(&self, name: &str) -> Result<&RuntimeProfile, RuntimeError> {
         self.by_name.get(name).ok_or_else(|| RuntimeError::Unknown {
             name: name.to_string(),
@@ -257,74 +230,9 @@ impl Profiles {
     }
 }
 
-impl ProjectConfig {
-    /// Reads `parity.toml` at `path`, or the defaults when it is absent.
-    pub fn load(path: &Path) -> Result<ProjectConfig, RuntimeError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| RuntimeError::Toml {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProjectConfig::default()),
-            Err(source) => Err(RuntimeError::Read {
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
-    }
-
-    /// Applies `PARITY_BASELINE` and `PARITY_CANDIDATES` (comma or space
-    /// separated) from `env`.
-    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> ProjectConfig {
-        if let Some(b) = env("PARITY_BASELINE").filter(|s| !s.trim().is_empty()) {
-            self.baseline = b.trim().to_string();
-        }
-        if let Some(c) = env("PARITY_CANDIDATES").filter(|s| !s.trim().is_empty()) {
-            self.candidates = split_list(&c);
-        }
-        self
-    }
-}
-
-/// `a, b c` → `[a, b, c]`.
-pub fn split_list(s: &str) -> Vec<String> {
-    s.split([',', ' ', '\n', '\t'])
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Finds the project root: the nearest ancestor of `start` holding
-/// `parity.toml`, else `start`.
-pub fn project_root(start: &Path) -> PathBuf {
-    let abs = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    abs.ancestors()
-        .find(|a| a.join("parity.toml").is_file())
-        .map(Path::to_path_buf)
-        .unwrap_or(abs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn env_overrides_the_file() {
-        let cfg = ProjectConfig::default().with_env(|k| match k {
-            "PARITY_BASELINE" => Some("crun".into()),
-            "PARITY_CANDIDATES" => Some("a, b c".into()),
-            _ => None,
-        });
-        assert_eq!(cfg.baseline, "crun");
-        assert_eq!(cfg.candidates, vec!["a", "b", "c"]);
-    }
-
-    #[test]
-    fn defaults_compare_runc_with_sysbox_and_userns_remap() {
-        let cfg = ProjectConfig::default();
-        assert_eq!(cfg.baseline, "runc");
-        assert_eq!(cfg.candidates, vec!["sysbox-runc", "userns-remap"]);
-    }
 
     #[test]
     fn shipped_profiles_load() {

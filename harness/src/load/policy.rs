@@ -13,7 +13,7 @@
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::container::ContainerSpec;
+use crate::load::container::ContainerSpec;
 
 /// What a runtime's engine does by policy, beyond what the kernel decides.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +179,7 @@ impl PolicyMatch {
 /// volumes and anonymous ones.
 pub fn bind_source(volume: &str) -> Option<String> {
     let (source, _) = volume.split_once(':')?;
-    crate::container::is_bind_source(source).then(|| source.to_string())
+    crate::load::container::is_bind_source(source).then(|| source.to_string())
 }
 
 impl Policy {
@@ -247,11 +247,13 @@ mod tests {
 
     fn eci() -> Policy {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes/eci.yaml");
-        crate::runtime::RuntimeProfile::load(&dir).unwrap().policy
+        crate::load::runtime::RuntimeProfile::load(&dir)
+            .unwrap()
+            .policy
     }
 
     fn spec(text: &str) -> ContainerSpec {
-        crate::yaml::from_str(Path::new("c.yaml"), text).unwrap()
+        crate::load::yaml::from_str(Path::new("c.yaml"), text).unwrap()
     }
 
     #[rstest]
@@ -275,7 +277,7 @@ mod tests {
 
     #[test]
     fn all_conditions_must_hold() {
-        let p: Policy = crate::yaml::from_str(
+        let p: Policy = crate::load::yaml::from_str(
             Path::new("p.yaml"),
             "refuse:\n  - { rule: x, when: { privileged: true, pid: host }, message: m }\n",
         )
@@ -296,7 +298,7 @@ mod tests {
         "at least one condition"
     )]
     fn invalid_rules_are_reported(#[case] text: &str, #[case] needle: &str) {
-        let p: Policy = crate::yaml::from_str(Path::new("p.yaml"), text).unwrap();
+        let p: Policy = crate::load::yaml::from_str(Path::new("p.yaml"), text).unwrap();
         assert!(p.validate().unwrap_err().to_string().contains(needle));
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::container::ContainerSpec;
-use crate::yaml::{self, YamlError};
+use crate::load::container::ContainerSpec;
+use crate::load::yaml::{self, YamlError};
 
 /// The image a scenario runs in when it names none: busybox plus the probe,
 /// built locally in each engine.

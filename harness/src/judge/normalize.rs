@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 
-use crate::observe::Observation;
-use crate::scenario::{Field, NormalizeRule};
+use crate::load::scenario::{Field, NormalizeRule};
+use crate::run::observe::Observation;
 
 /// Compiled rules for one scenario under one runtime.
 #[derive(Debug, Clone)]

@@ -12,16 +12,17 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OnceCell, Semaphore, mpsc};
 
-use crate::compare::{Verdict, diff_fields, flakiness, judge};
-use crate::engine::{Engine, EngineError, EngineInfo, RunContext};
+use crate::config::{Project, Selection};
 use crate::event::{Event, ScenarioResult};
-use crate::image::ImageSource;
-use crate::normalize::Normalizer;
-use crate::observe::Observation;
-use crate::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
-use crate::probe_view;
-use crate::runtime::{Profiles, RuntimeError, RuntimeProfile};
-use crate::scenario::{Field, Scenario};
+use crate::judge::compare::{Verdict, diff_fields, flakiness, judge};
+use crate::judge::normalize::Normalizer;
+use crate::load::runtime::{Profiles, RuntimeError, RuntimeProfile};
+use crate::load::scenario::{Field, Scenario};
+use crate::run::engine::{Engine, EngineError, EngineInfo, RunContext};
+use crate::run::image::ImageSource;
+use crate::run::observe::Observation;
+use crate::run::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
+use crate::run::probe_view;
 
 /// How a suite runs.
 #[derive(Debug, Clone)]
@@ -33,6 +34,19 @@ pub struct SuiteOptions {
     /// Overrides every scenario's `repeat`.
     pub repeat: Option<u32>,
     pub plan: PlanOptions,
+}
+
+impl SuiteOptions {
+    /// The project's runtimes (as `selection` overrides them) and jobs.
+    pub fn new(project: &Project, selection: &Selection) -> SuiteOptions {
+        SuiteOptions {
+            baseline: project.baseline(selection),
+            candidates: project.candidates(selection),
+            jobs: project.jobs(),
+            repeat: None,
+            plan: PlanOptions::default(),
+        }
+    }
 }
 
 /// Whether a profile can be used on this host, and why not.
@@ -59,17 +73,10 @@ pub struct Suite {
     baselines: Mutex<HashMap<String, Arc<OnceCell<Runs>>>>,
 }
 
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum SuiteError {
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Runtime(#[from] RuntimeError),
-}
-
 impl Suite {
     /// Loads the profiles, connects their engines, sweeps containers left by
     /// dead runs, and probes what the host can run.
-    pub async fn prepare(profiles: Profiles, options: SuiteOptions) -> Result<Suite, SuiteError> {
+    pub async fn prepare(profiles: Profiles, options: SuiteOptions) -> Result<Suite, RuntimeError> {
         let mut names = vec![options.baseline.clone()];
         names.extend(options.candidates.iter().cloned());
         let mut engines = BTreeMap::new();
@@ -98,7 +105,7 @@ impl Suite {
             };
             availability.insert(name.clone(), avail);
         }
-        let probe = Arc::new(crate::probe_bin::probe_binary().to_vec());
+        let probe = Arc::new(crate::run::probe_bin::probe_binary().to_vec());
         let image = ImageSource::from_host(&probe)
             .map(Arc::new)
             .map_err(|e| e.to_string());
@@ -164,11 +171,11 @@ impl Suite {
             return HostLimits::default();
         };
         let profile = self.profile(&self.options.baseline);
-        let mut spec_file: crate::scenario::ScenarioFile = serde_saphyr::from_str(
+        let mut spec_file: crate::load::scenario::ScenarioFile = serde_saphyr::from_str(
             "description: host probe\ncommand: [\"true\"]\nobserve: [exit_code]\ncontainer: { privileged: true }\n",
         )
         .expect("the host probe scenario is valid");
-        spec_file.timeout = crate::scenario::Timeout(std::time::Duration::from_secs(30));
+        spec_file.timeout = crate::load::scenario::Timeout(std::time::Duration::from_secs(30));
         let scenario = Scenario {
             id: "parity/host-probe".into(),
             path: "parity.toml".into(),
@@ -181,10 +188,10 @@ impl Suite {
         let spec = plan(&scenario, &rp, self.options.plan);
         match engine.run(&spec, &self.context(image)).await {
             Ok(raw) => match raw.engine {
-                crate::observe::EngineOutcome::Refused { message } => HostLimits {
+                crate::run::observe::EngineOutcome::Refused { message } => HostLimits {
                     privileged_blocked: Some(message),
                 },
-                crate::observe::EngineOutcome::Started => HostLimits::default(),
+                crate::run::observe::EngineOutcome::Started => HostLimits::default(),
             },
             Err(_) => HostLimits::default(),
         }

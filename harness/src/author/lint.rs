@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::policy::Effect;
-use crate::runtime::Profiles;
-use crate::scenario::{ScenarioFile, discover, locate_nth_key, problems, root_for, scenario_id};
-use crate::schema::SCHEMA_FILE;
-use crate::snapshot;
-use crate::yaml::{self, YamlError};
+use crate::judge::snapshot;
+use crate::load::policy::Effect;
+use crate::load::runtime::Profiles;
+use crate::load::scenario::{
+    ScenarioFile, discover, locate_nth_key, problems, root_for, scenario_id,
+};
+use crate::load::schema::SCHEMA_FILE;
+use crate::load::yaml::{self, YamlError};
 
 /// How bad a finding is: errors fail `parity lint`; warnings fail it with
 /// `--strict`; notes never do.
@@ -311,6 +313,31 @@ pub fn exit_status(findings: &[Finding], strict: bool) -> i32 {
     } else {
         0
     }
+}
+
+/// The findings as `parity lint` prints them: JSON (a list of findings),
+/// or one headline per finding with its snippet and a count line.
+pub fn render(findings: &[Finding], json: bool) -> String {
+    if json {
+        return serde_json::to_string_pretty(findings).unwrap_or_default() + "\n";
+    }
+    let mut out = String::new();
+    for f in findings {
+        out.push_str(&f.headline());
+        out.push('\n');
+        if let Some(snippet) = &f.snippet {
+            out.push_str(snippet);
+            out.push('\n');
+        }
+    }
+    let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
+    out.push_str(&format!(
+        "{} error(s), {} warning(s), {} note(s)\n",
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note)
+    ));
+    out
 }
 
 #[cfg(test)]

@@ -279,7 +279,7 @@ mod tests {
     use std::path::Path;
 
     fn load(text: &str) -> ContainerSpec {
-        crate::yaml::from_str(Path::new("c.yaml"), text).unwrap()
+        crate::load::yaml::from_str(Path::new("c.yaml"), text).unwrap()
     }
 
     #[test]
@@ -312,9 +312,11 @@ mod tests {
 
     #[test]
     fn bad_list_item_is_an_error() {
-        let err =
-            crate::yaml::from_str::<ContainerSpec>(Path::new("c.yaml"), "sysctls: [\"=x\"]\n")
-                .unwrap_err();
+        let err = crate::load::yaml::from_str::<ContainerSpec>(
+            Path::new("c.yaml"),
+            "sysctls: [\"=x\"]\n",
+        )
+        .unwrap_err();
         assert!(err.message.contains("KEY=VALUE"), "{}", err.message);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::lint::expected_schema_line;
+use crate::author::lint::expected_schema_line;
 
 /// Why a scenario could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -120,10 +120,24 @@ pub fn create(scenarios_root: &Path, id: &str) -> Result<PathBuf, ScaffoldError>
     Ok(path)
 }
 
+/// `parity new`: creates the scenario and says what was written and what
+/// to do next, with the path relative to `cwd` where it can be.
+pub fn command(scenarios_root: &Path, id: &str, cwd: &Path) -> Result<String, ScaffoldError> {
+    let path = create(scenarios_root, id)?;
+    let path = path
+        .strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or(path);
+    Ok(format!(
+        "created {p}\nnext: edit it, then `parity lint {p}` and `parity run {p}`\n",
+        p = path.display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::Profiles;
+    use crate::load::runtime::Profiles;
     use rstest::rstest;
 
     #[rstest]
@@ -143,11 +157,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("parity-new-{}", std::process::id()));
         let root = dir.join("scenarios");
         let path = create(&root, "area/fresh").unwrap();
-        let scenario = crate::scenario::Scenario::load(&root, &path).unwrap();
+        let scenario = crate::load::scenario::Scenario::load(&root, &path).unwrap();
         assert_eq!(scenario.id, "area/fresh");
         let profiles =
             Profiles::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes")).unwrap();
-        let findings = crate::lint::lint_paths(std::slice::from_ref(&root), &profiles);
+        let findings = crate::author::lint::lint_paths(std::slice::from_ref(&root), &profiles);
         assert!(findings.is_empty(), "{findings:?}");
         assert!(matches!(
             create(&root, "area/fresh"),

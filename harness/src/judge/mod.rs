@@ -1,0 +1,15 @@
+//! Judging: observations become verdicts.
+//!
+//! `normalize` rewrites what never means a difference (built-in, profile
+//! and scenario rules, in that order); `compare` diffs two sides field by
+//! field, matches the differences against declared divergences and gives
+//! the [`Verdict`](compare::Verdict); `snapshot` holds each runtime's
+//! normalized observation against the committed one. Nothing here talks to
+//! an engine or formats a report.
+
+pub mod compare;
+pub mod normalize;
+pub mod snapshot;
+
+pub use compare::{FieldDiff, Verdict};
+pub use normalize::Normalizer;

@@ -1,0 +1,20 @@
+//! Loading: the author-facing files become typed, validated values.
+//!
+//! `yaml` turns text into types with file:line:column errors; `scenario`
+//! owns the scenario format, ids and discovery; `container` the
+//! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
+//! profile refuses or ignores by rule; `schema` the JSON Schema generated
+//! from these very types. Nothing here runs a container, judges an
+//! observation or formats a report.
+
+pub mod container;
+pub mod policy;
+pub mod runtime;
+pub mod scenario;
+pub mod schema;
+pub mod yaml;
+
+pub use container::ContainerSpec;
+pub use runtime::{Profiles, RuntimeError, RuntimeProfile};
+pub use scenario::{Divergence, Field, Scenario, ScenarioError, ScenarioFile};
+pub use yaml::YamlError;

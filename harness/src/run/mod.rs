@@ -1,0 +1,21 @@
+//! Running: a scenario under a runtime profile becomes an observation.
+//!
+//! `plan` turns scenario x profile into a [`RunSpec`](plan::RunSpec);
+//! `engine` is the only code that talks to Docker; `image` builds parity's
+//! own image and the probe's upload; `probe_bin` embeds the probe;
+//! `observe` owns the [`Observation`](observe::Observation) and the
+//! canonical text of each field; `probe_view` turns the probe's report
+//! into that text. Service scenarios (readiness, exec steps) and build
+//! scenarios add their own files here, over the engine's primitives.
+//! Nothing here compares two sides.
+
+pub mod engine;
+pub mod image;
+pub mod observe;
+pub mod plan;
+pub mod probe_bin;
+pub mod probe_view;
+
+pub use engine::{Engine, EngineError, EngineInfo};
+pub use observe::{Captured, EngineOutcome, ExitStatus, Observation};
+pub use plan::{HostLimits, PlanOptions, RunSpec};

@@ -1,0 +1,15 @@
+//! The suite: scenarios x (baseline, candidates) -> verdicts, and the
+//! commands that drive it.
+//!
+//! `orchestrate` owns the [`Suite`] (engines, availability, host limits,
+//! the concurrency bound, shared baseline runs, events); `session` is one
+//! `parity run` over it (selection, reporters, interrupts, report files);
+//! `doctor` is `parity doctor`. The CLI and the `cargo test` harness are
+//! thin layers over this folder.
+
+pub mod doctor;
+mod orchestrate;
+pub mod session;
+
+pub use orchestrate::{Availability, Suite, SuiteOptions, comparable};
+pub use session::RunRequest;
