@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
 use crate::load::scenario::{Divergence, Field};
+use crate::run::observe::{Subject, Texts};
 
 /// The verdict for one scenario under one candidate.
 #[derive(
@@ -86,6 +87,9 @@ impl fmt::Display for Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldDiff {
     pub field: Field,
+    /// The step the field belongs to; absent for the run's own fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// Normalized text on the baseline (or the first repeat) side.
     pub left: String,
     /// Normalized text on the candidate (or the disagreeing repeat) side.
@@ -108,22 +112,35 @@ pub struct Comparison {
     pub reason: Option<String>,
 }
 
-/// Diffs `left` and `right` field by field.
+impl FieldDiff {
+    /// For people: `exit_code`, or `step "info": exit_code`.
+    pub fn label(&self) -> String {
+        match &self.step {
+            None => self.field.name().to_string(),
+            Some(n) => format!("step {n:?}: {}", self.field),
+        }
+    }
+}
+
+/// Diffs `left` and `right` subject by subject, in run order (the run's
+/// own fields, then each step's).
 pub fn diff_fields(
-    left: &BTreeMap<Field, String>,
-    right: &BTreeMap<Field, String>,
+    left: &Texts,
+    right: &Texts,
     left_name: &str,
     right_name: &str,
 ) -> Vec<FieldDiff> {
-    let fields: BTreeSet<Field> = left.keys().chain(right.keys()).copied().collect();
+    let subjects: BTreeSet<&Subject> = left.keys().chain(right.keys()).collect();
     let absent = "(not observed)".to_string();
-    fields
+    subjects
         .into_iter()
-        .filter_map(|field| {
-            let a = left.get(&field).unwrap_or(&absent);
-            let b = right.get(&field).unwrap_or(&absent);
+        .filter_map(|subject| {
+            let a = left.get(subject).unwrap_or(&absent);
+            let b = right.get(subject).unwrap_or(&absent);
+            let field = subject.field;
             (a != b).then(|| FieldDiff {
                 field,
+                step: subject.step_name().map(str::to_string),
                 left: a.clone(),
                 right: b.clone(),
                 unified: unified(a, b, left_name, right_name),
@@ -182,17 +199,17 @@ fn summarize(field: Field, a: &str, b: &str) -> Vec<String> {
 /// The verdict for a candidate given the field differences from the
 /// baseline and the divergences declared for that candidate.
 pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison {
-    let covers = |d: &Divergence, f: Field| d.fields.is_empty() || d.fields.contains(&f);
+    let covers = |d: &Divergence, x: &FieldDiff| d.covers(x.field, x.step.as_deref());
     for diff in &mut diffs {
-        diff.declared = declared.iter().any(|d| covers(d, diff.field));
+        diff.declared = declared.iter().any(|d| covers(d, diff));
     }
-    let undeclared: Vec<Field> = diffs
+    let undeclared: Vec<String> = diffs
         .iter()
         .filter(|d| !d.declared)
-        .map(|d| d.field)
+        .map(FieldDiff::label)
         .collect();
     if !undeclared.is_empty() {
-        let names: Vec<&str> = undeclared.iter().map(|f| f.name()).collect();
+        let names = undeclared;
         return Comparison {
             verdict: Verdict::Divergence,
             reason: Some(format!("undeclared difference in {}", names.join(", "))),
@@ -201,7 +218,7 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
     }
     let unhappened: Vec<&&Divergence> = declared
         .iter()
-        .filter(|d| !diffs.iter().any(|x| covers(d, x.field)))
+        .filter(|d| !diffs.iter().any(|x| covers(d, x)))
         .collect();
     if let Some(d) = unhappened.first() {
         let fields = d.fields_text();
@@ -230,7 +247,7 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
 }
 
 /// The first disagreement among repeats of one runtime, if any.
-pub fn flakiness(runs: &[BTreeMap<Field, String>], runtime: &str) -> Option<Vec<FieldDiff>> {
+pub fn flakiness(runs: &[Texts], runtime: &str) -> Option<Vec<FieldDiff>> {
     let first = runs.first()?;
     runs.iter().enumerate().skip(1).find_map(|(i, run)| {
         let diffs = diff_fields(
@@ -248,14 +265,18 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    fn obs(pairs: &[(Field, &str)]) -> BTreeMap<Field, String> {
-        pairs.iter().map(|(f, s)| (*f, s.to_string())).collect()
+    fn obs(pairs: &[(Field, &str)]) -> Texts {
+        pairs
+            .iter()
+            .map(|(f, s)| (Subject::from(*f), s.to_string()))
+            .collect()
     }
 
     fn div(fields: Vec<Field>) -> Divergence {
         Divergence {
             runtime: "cand".into(),
             fields,
+            steps: Vec::new(),
             reason: "because".into(),
             link: None,
         }

@@ -5,12 +5,12 @@
 //! text rules, then the scenario's own. It works on canonical field text
 //! from `observe` and knows nothing of engines or verdicts.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use regex::Regex;
 
 use crate::load::scenario::{Field, NormalizeRule};
-use crate::run::observe::Observation;
+use crate::run::observe::{Observation, Texts};
 
 /// Compiled rules for one scenario under one runtime.
 #[derive(Debug, Clone)]
@@ -69,15 +69,17 @@ impl Normalizer {
         out
     }
 
-    /// The normalized text of each of `fields` present in `obs`.
-    pub fn texts(
-        &self,
-        obs: &Observation,
-        fields: impl IntoIterator<Item = Field>,
-    ) -> BTreeMap<Field, String> {
-        fields
+    /// The normalized text of each subject of `obs` among `fields`: the
+    /// run's own fields and each step's (only `engine` when the engine
+    /// refused the run).
+    pub fn texts(&self, obs: &Observation, fields: &BTreeSet<Field>) -> Texts {
+        obs.subjects(fields)
             .into_iter()
-            .filter_map(|f| obs.text(f).map(|t| (f, self.apply(f, &t))))
+            .filter_map(|s| {
+                let t = obs.subject_text(&s)?;
+                let t = self.apply(s.field, &t);
+                Some((s, t))
+            })
             .collect()
     }
 }

@@ -13,7 +13,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::load::scenario::{Field, Scenario};
+use crate::load::scenario::Scenario;
+use crate::run::observe::Texts;
 
 /// Where snapshots live, beside the scenario files.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -31,16 +32,29 @@ fn stem(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The snapshot body: one YAML key per observed field, in field order.
-pub fn content(fields: &BTreeMap<Field, String>) -> String {
+/// The snapshot body: one YAML key per observed subject, in run order
+/// (`exit_code`, then `steps/NAME/exit_code` for each step).
+pub fn content(fields: &Texts) -> String {
     let mut out = String::new();
-    for (field, text) in fields {
-        out.push_str(field.name());
+    for (subject, text) in fields {
+        out.push_str(&yaml_key(&subject.key()));
         out.push(':');
         out.push_str(&yaml_string(text));
         out.push('\n');
     }
     out
+}
+
+/// A YAML mapping key: plain when it is a simple name, else quoted.
+fn yaml_key(key: &str) -> String {
+    if key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/' | '.'))
+    {
+        key.to_string()
+    } else {
+        serde_json::to_string(key).expect("strings serialize")
+    }
 }
 
 /// A YAML value for `text` (after `key:`): a literal block for clean
@@ -187,12 +201,7 @@ impl Outcome {
 
 /// Checks (and records, when missing) the snapshot of `scenario` under
 /// `runtime`. Call on the trial's own thread.
-pub fn check(
-    scenario: &Scenario,
-    runtime: &str,
-    fields: &BTreeMap<Field, String>,
-    recording: &Recording,
-) -> Outcome {
+pub fn check(scenario: &Scenario, runtime: &str, fields: &Texts, recording: &Recording) -> Outcome {
     let path = snapshot_path(&scenario.path, runtime);
     let body = content(fields);
     let existed = path.is_file();
@@ -380,18 +389,20 @@ mod tests {
 
     #[test]
     fn content_keys_follow_field_order_and_diffs_name_fields() {
+        use crate::load::scenario::Field as F;
+        use crate::run::observe::Subject as S;
         let mut f = BTreeMap::new();
-        f.insert(Field::Stdout, "ok\n".to_string());
-        f.insert(Field::ExitCode, "0".to_string());
-        f.insert(Field::Engine, "started".to_string());
+        f.insert(S::from(F::Stdout), "ok\n".to_string());
+        f.insert(S::from(F::ExitCode), "0".to_string());
+        f.insert(S::from(F::Engine), "started".to_string());
         let body = content(&f);
         assert_eq!(
             body,
             "engine: \"started\"\nexit_code: \"0\"\nstdout: |\n  ok\n"
         );
-        f.insert(Field::Stdout, "ko\n".to_string());
-        f.remove(&Field::ExitCode);
-        f.insert(Field::Stderr, String::new());
+        f.insert(S::from(F::Stdout), "ko\n".to_string());
+        f.remove(&S::from(F::ExitCode));
+        f.insert(S::from(F::Stderr), String::new());
         assert_eq!(
             changed_fields(&body, &content(&f)),
             vec![
@@ -399,6 +410,12 @@ mod tests {
                 "stderr (newly observed)",
                 "stdout"
             ]
+        );
+        f.insert(S::step(0, "inner run", F::ExitCode), "1".to_string());
+        assert!(content(&f).ends_with("\"steps/inner run/exit_code\": \"1\"\n"));
+        assert_eq!(
+            parse_content(&content(&f))["steps/inner run/exit_code"],
+            "1"
         );
     }
 

@@ -213,6 +213,10 @@ pub struct Divergence {
     /// The fields that differ; empty means any field.
     #[serde(default)]
     pub fields: Vec<Field>,
+    /// The steps (by name) whose fields differ; empty means the run's own
+    /// fields and every step's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
     /// Why it differs, in a sentence.
     pub reason: String,
     /// Where it is documented.
@@ -221,16 +225,30 @@ pub struct Divergence {
 }
 
 impl Divergence {
+    /// Whether this entry covers a difference in `field` of the run itself
+    /// (`step` is `None`) or of the named step.
+    pub fn covers(&self, field: Field, step: Option<&str>) -> bool {
+        let field_ok = self.fields.is_empty() || self.fields.contains(&field);
+        let step_ok =
+            self.steps.is_empty() || step.is_some_and(|s| self.steps.iter().any(|n| n == s));
+        field_ok && step_ok
+    }
+
     /// The declared fields for people: `exit_code, stderr`, or `any field`.
     pub fn fields_text(&self) -> String {
-        if self.fields.is_empty() {
-            return "any field".into();
+        let fields = if self.fields.is_empty() {
+            "any field".to_string()
+        } else {
+            self.fields
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.steps.as_slice() {
+            [] => fields,
+            steps => format!("{fields} of step(s) {}", steps.join(", ")),
         }
-        self.fields
-            .iter()
-            .map(|f| f.name())
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 

@@ -10,7 +10,7 @@ use crate::judge::compare::{Verdict, diff_fields};
 use crate::load::scenario::{Divergence, Field};
 use crate::report::results::{HostFacts, ResultsDocument};
 use crate::run::engine::EngineInfo;
-use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation};
+use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation, Subject, Texts};
 use crate::run::plan::HostLimits;
 
 /// Output no report may pass through unescaped.
@@ -36,6 +36,7 @@ pub fn run(runtime: &str, exit: Option<i64>, stdout: &str, stderr: &str) -> Obse
             },
             probe: BTreeMap::new(),
             duration_ms: 120,
+            steps: Vec::new(),
         },
     }
 }
@@ -67,7 +68,7 @@ pub fn compared(
     base: Observation,
     cand: Observation,
 ) -> ScenarioResult {
-    let texts = |o: &Observation| -> BTreeMap<Field, String> {
+    let texts = |o: &Observation| -> Texts {
         Field::ALL
             .iter()
             .filter(|f| {
@@ -76,7 +77,7 @@ pub fn compared(
                     Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr
                 ) || o.probe.contains_key(f)
             })
-            .filter_map(|f| o.text(*f).map(|t| (*f, t)))
+            .filter_map(|f| o.text(*f).map(|t| (Subject::from(*f), t)))
             .collect()
     };
     let mut r = result(id, candidate, verdict);
@@ -172,6 +173,7 @@ pub fn sample() -> ResultsDocument {
     }
     r.expected = vec![Divergence {
         runtime: u.into(),
+        steps: Vec::new(),
         fields: vec![Field::ExitCode, Field::Stdout, Field::Stderr],
         reason: "device nodes cannot be created in a user namespace".into(),
         link: Some("https://docs.docker.com/engine/security/userns-remap/".into()),
@@ -241,6 +243,7 @@ pub fn sample() -> ResultsDocument {
     r.reason = Some(HOSTILE.into());
     r.expected = vec![Divergence {
         runtime: u.into(),
+        steps: Vec::new(),
         fields: vec![Field::Syscalls],
         reason: HOSTILE.into(),
         link: Some(format!("javascript:alert(1)//{HOSTILE}")),

@@ -261,7 +261,7 @@ fn detail(anchor: String, col: &Column, r: &ScenarioResult) -> DetailView {
             .diffs
             .iter()
             .map(|d| FieldView {
-                field: d.field.name().to_string(),
+                field: d.label(),
                 declared: d.declared,
                 summary: d.summary.clone(),
                 left_name: if flaky {

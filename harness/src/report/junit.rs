@@ -47,7 +47,7 @@ pub fn failure_text(r: &ScenarioResult) -> String {
     }
     for d in &r.diffs {
         let mark = if d.declared { " (declared)" } else { "" };
-        out.push_str(&format!("\n{}{mark} differs:\n", d.field.name()));
+        out.push_str(&format!("\n{}{mark} differs:\n", d.label()));
         for line in &d.summary {
             out.push_str(&format!("  {line}\n"));
         }

@@ -89,7 +89,7 @@ fn dim(s: &str) -> String {
 fn render_diff(d: &FieldDiff) -> String {
     let mark = if d.declared { " (declared)" } else { "" };
     let head = Style::new().bold();
-    let mut out = format!("    {head}{}{head:#}{mark} differs:\n", d.field);
+    let mut out = format!("    {head}{}{head:#}{mark} differs:\n", d.label());
     for line in &d.summary {
         out.push_str(&format!("      {line}\n"));
     }

@@ -32,6 +32,92 @@ pub struct Observation {
     pub probe: BTreeMap<Field, String>,
     /// Wall time of the run; reported, never compared.
     pub duration_ms: u64,
+    /// The steps run inside the container, in order (a service scenario's
+    /// exec steps); each is compared with the other side's step of the same
+    /// name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepObservation>,
+}
+
+/// One step: a command run inside the running container (or a stage of
+/// a build), observed like a run of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StepObservation {
+    /// The step's name, unique within the scenario.
+    pub name: String,
+    /// Whether the engine ran the step, or its refusal (`not run: ...`
+    /// when an earlier step stopped the scenario).
+    pub engine: EngineOutcome,
+    /// How the step ended; absent when it did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<ExitStatus>,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    /// Canonical text of the probe's fields for this step (`syscalls` when
+    /// the step was traced), by field.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probe: BTreeMap<Field, String>,
+    /// Wall time of the step; reported, never compared.
+    pub duration_ms: u64,
+}
+
+/// What a compared text belongs to: a field of the run itself, or a field
+/// of one of its steps. Ordered as the run happened: the run's own fields,
+/// then each step's in step order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Subject {
+    /// The step (its position and name), or `None` for the run itself.
+    pub step: Option<(usize, String)>,
+    pub field: Field,
+}
+
+impl From<Field> for Subject {
+    fn from(field: Field) -> Subject {
+        Subject { step: None, field }
+    }
+}
+
+impl Subject {
+    pub fn step(index: usize, name: &str, field: Field) -> Subject {
+        Subject {
+            step: Some((index, name.to_string())),
+            field,
+        }
+    }
+
+    /// The step's name, if this is a step's field.
+    pub fn step_name(&self) -> Option<&str> {
+        self.step.as_ref().map(|(_, n)| n.as_str())
+    }
+
+    /// For people: `exit_code`, or `step "info": exit_code`.
+    pub fn label(&self) -> String {
+        match self.step_name() {
+            None => self.field.name().to_string(),
+            Some(n) => format!("step {n:?}: {}", self.field),
+        }
+    }
+
+    /// The key of this subject in a snapshot: `exit_code`, or
+    /// `steps/info/exit_code`.
+    pub fn key(&self) -> String {
+        match self.step_name() {
+            None => self.field.name().to_string(),
+            Some(n) => format!("steps/{n}/{}", self.field),
+        }
+    }
+}
+
+/// Normalized comparable texts of one observation, by subject.
+pub type Texts = BTreeMap<Subject, String>;
+
+/// The fields a step can have: what the engine and the probe observe of a
+/// command run inside the container.
+pub fn step_field(f: Field) -> bool {
+    matches!(
+        f,
+        Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr | Field::Syscalls
+    )
 }
 
 /// The engine's answer to create and start.
@@ -103,7 +189,7 @@ impl Captured {
         }
     }
 
-    fn canonical(&self) -> String {
+    pub fn canonical(&self) -> String {
         match self.truncated_at {
             Some(cap) => format!(
                 "{}\n[output truncated at {cap} of {} bytes]",
@@ -125,6 +211,7 @@ impl Observation {
             stderr: Captured::default(),
             probe: BTreeMap::new(),
             duration_ms,
+            steps: Vec::new(),
         }
     }
 
@@ -133,6 +220,34 @@ impl Observation {
             EngineOutcome::Refused { message } => Some(message),
             EngineOutcome::Started => None,
         }
+    }
+
+    /// The canonical text of `subject`, before normalization: a field of
+    /// the run, or of one of its steps.
+    pub fn subject_text(&self, subject: &Subject) -> Option<String> {
+        match &subject.step {
+            None => self.text(subject.field),
+            Some((i, name)) => self
+                .steps
+                .get(*i)
+                .filter(|s| &s.name == name)
+                .and_then(|s| s.text(subject.field)),
+        }
+    }
+
+    /// The subjects this observation has among `fields`: the run's own,
+    /// then each step's (a refused run has only `engine`).
+    pub fn subjects(&self, fields: &std::collections::BTreeSet<Field>) -> Vec<Subject> {
+        if self.refused_message().is_some() {
+            return vec![Field::Engine.into()];
+        }
+        let mut out: Vec<Subject> = fields.iter().map(|f| Subject::from(*f)).collect();
+        for (i, step) in self.steps.iter().enumerate() {
+            for f in fields.iter().filter(|f| step_field(**f)) {
+                out.push(Subject::step(i, &step.name, *f));
+            }
+        }
+        out
     }
 
     /// The canonical text of `field`, before normalization. A refused run
@@ -158,6 +273,24 @@ impl Observation {
                     .cloned()
                     .unwrap_or_else(|| "unavailable (not observed by the probe)".into()),
             ),
+        }
+    }
+}
+
+impl StepObservation {
+    /// The canonical text of one of the step's fields; a step that did not
+    /// run has only `engine`.
+    pub fn text(&self, field: Field) -> Option<String> {
+        match field {
+            Field::Engine => Some(match &self.engine {
+                EngineOutcome::Started => "started".into(),
+                EngineOutcome::Refused { message } => format!("refused: {message}"),
+            }),
+            _ if matches!(self.engine, EngineOutcome::Refused { .. }) => None,
+            Field::ExitCode => self.exit_code.as_ref().map(ToString::to_string),
+            Field::Stdout => Some(self.stdout.canonical()),
+            Field::Stderr => Some(self.stderr.canonical()),
+            other => self.probe.get(&other).cloned(),
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::load::runtime::{Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
 use crate::run::engine::{Engine, EngineError, EngineInfo, RunContext};
 use crate::run::image::ImageSource;
-use crate::run::observe::Observation;
+use crate::run::observe::{Observation, Subject, Texts};
 use crate::run::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
 use crate::run::probe_view;
 
@@ -240,6 +240,7 @@ impl Suite {
                 stdout: raw.stdout,
                 stderr: raw.stderr,
                 duration_ms: raw.duration.as_millis() as u64,
+                steps: Vec::new(),
             };
             runs.push((obs, spec.clone(), Some(raw.config)));
         }
@@ -313,15 +314,14 @@ impl Suite {
         result.baseline_runs = base.iter().map(|(o, _, _)| o.clone()).collect();
         result.candidate_runs = cand.iter().map(|(o, _, _)| o.clone()).collect();
         let fields = scenario.observed();
-        let texts =
-            |runs: &[Observation], runtime: &str| -> Result<Vec<BTreeMap<Field, String>>, String> {
-                let n = Normalizer::new(
-                    &self.profile(runtime).normalize.text,
-                    &scenario.file.normalize,
-                )
-                .map_err(|e| e.to_string())?;
-                Ok(runs.iter().map(|o| comparable(&n, o, &fields)).collect())
-            };
+        let texts = |runs: &[Observation], runtime: &str| -> Result<Vec<Texts>, String> {
+            let n = Normalizer::new(
+                &self.profile(runtime).normalize.text,
+                &scenario.file.normalize,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(runs.iter().map(|o| comparable(&n, o, &fields)).collect())
+        };
         let (bt, ct) = match (
             texts(&result.baseline_runs, &baseline),
             texts(&result.candidate_runs, candidate),
@@ -346,8 +346,8 @@ impl Suite {
         if refused(&result.baseline_runs) || refused(&result.candidate_runs) {
             // A refusal is compared as such; the other side's output is
             // evidence in the results, not a second difference.
-            left.retain(|f, _| *f == Field::Engine);
-            right.retain(|f, _| *f == Field::Engine);
+            left.retain(|s, _| *s == Subject::from(Field::Engine));
+            right.retain(|s, _| *s == Subject::from(Field::Engine));
         }
         let diffs = diff_fields(&left, &right, &baseline, candidate);
         let declared: Vec<_> = scenario.expected_for(candidate).collect();
@@ -365,7 +365,7 @@ impl Suite {
         scenario: &Scenario,
         runtime: &str,
         obs: &Observation,
-    ) -> Result<BTreeMap<Field, String>, String> {
+    ) -> Result<Texts, String> {
         let profile = self.profiles.get(runtime).map_err(|e| e.to_string())?;
         let n = Normalizer::new(&profile.normalize.text, &scenario.file.normalize)
             .map_err(|e| e.to_string())?;
@@ -457,11 +457,8 @@ pub fn comparable(
     n: &Normalizer,
     obs: &Observation,
     fields: &std::collections::BTreeSet<Field>,
-) -> BTreeMap<Field, String> {
-    if obs.refused_message().is_some() {
-        return n.texts(obs, [Field::Engine]);
-    }
-    n.texts(obs, fields.iter().copied())
+) -> Texts {
+    n.texts(obs, fields)
 }
 
 /// A short id, unique enough per run: time and pid, base 36.
