@@ -92,6 +92,7 @@ fn main() {
                     seq: u64::from(i),
                     default_image: image.clone(),
                     probe: probe.clone(),
+                    cancel: Default::default(),
                 };
                 let started = Instant::now();
                 let raw = engine.run(&s, &ctx).await.expect("run");

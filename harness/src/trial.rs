@@ -92,7 +92,11 @@ impl Harness {
             .get_or_init(|| {
                 let profiles = self.project.profiles().map_err(|e| e.to_string())?;
                 self.runtime
-                    .block_on(Suite::prepare(profiles, self.options.clone()))
+                    .block_on(Suite::prepare(
+                        profiles,
+                        self.options.clone(),
+                        Default::default(),
+                    ))
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
             })

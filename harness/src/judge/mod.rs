@@ -10,6 +10,7 @@
 pub mod compare;
 pub mod normalize;
 pub mod snapshot;
+pub mod streams;
 
 pub use compare::{FieldDiff, Verdict};
 pub use normalize::Normalizer;

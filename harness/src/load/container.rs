@@ -94,12 +94,22 @@ pub struct ContainerSpec {
     /// Memory limit, e.g. `16m` (`--memory`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mem_limit: Option<String>,
+    /// Most processes (and threads) the container may have at once
+    /// (`--pids-limit`); `-1` for no limit. parity's default is
+    /// [`DEFAULT_PIDS_LIMIT`], the same on every side, so a fork bomb
+    /// cannot take the host down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
     /// OCI runtime override (Compose `runtime`), replacing the runtime
     /// profile's `oci_runtime`. Rarely what a parity scenario wants: it runs
     /// every side under the same runtime. Docker Desktop's ECI ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
 }
+
+/// The pids limit of a container whose scenario and profile set none: room
+/// for a nested engine and its containers, not for a fork bomb.
+pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
 
 impl ContainerSpec {
     /// The scenario's options over a profile's defaults: scalars set by the
@@ -144,6 +154,7 @@ impl ContainerSpec {
             init: pick(&self.init, &defaults.init),
             shm_size: pick(&self.shm_size, &defaults.shm_size),
             mem_limit: pick(&self.mem_limit, &defaults.mem_limit),
+            pids_limit: pick(&self.pids_limit, &defaults.pids_limit),
             runtime: pick(&self.runtime, &defaults.runtime),
         }
     }

@@ -24,16 +24,8 @@ pub fn run(runtime: &str, exit: Option<i64>, stdout: &str, stderr: &str) -> Obse
             runtime: runtime.into(),
             engine: EngineOutcome::Started,
             exit_code: Some(ExitStatus::Code(code)),
-            stdout: Captured {
-                text: stdout.into(),
-                bytes: stdout.len() as u64,
-                truncated_at: None,
-            },
-            stderr: Captured {
-                text: stderr.into(),
-                bytes: stderr.len() as u64,
-                truncated_at: None,
-            },
+            stdout: Captured::from_bytes(stdout.as_bytes()),
+            stderr: Captured::from_bytes(stderr.as_bytes()),
             probe: BTreeMap::new(),
             duration_ms: 120,
             steps: Vec::new(),

@@ -9,6 +9,7 @@
 //! scenarios add their own files here, over the engine's primitives.
 //! Nothing here compares two sides.
 
+pub mod capture;
 pub mod engine;
 pub mod image;
 pub mod observe;

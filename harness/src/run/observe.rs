@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::scenario::Field;
 
-/// Default cap on each captured output stream.
-pub const OUTPUT_CAP: usize = 1024 * 1024;
+pub use crate::run::capture::{Captured, OUTPUT_CAP, RawStream, stream_canonical};
 
 /// One run's observation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -167,39 +166,6 @@ impl ExitStatus {
 
 pub use parity_wire::signal_name;
 
-/// A captured output stream, capped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Captured {
-    /// The text (invalid UTF-8 replaced), at most the cap.
-    pub text: String,
-    /// Bytes the workload wrote in all.
-    pub bytes: u64,
-    /// Set when `text` holds only the first `cap` bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub truncated_at: Option<u64>,
-}
-
-impl Captured {
-    pub fn from_bytes(bytes: &[u8], total: u64, cap: usize) -> Captured {
-        let kept = &bytes[..bytes.len().min(cap)];
-        Captured {
-            text: String::from_utf8_lossy(kept).into_owned(),
-            bytes: total,
-            truncated_at: (total > cap as u64).then_some(cap as u64),
-        }
-    }
-
-    pub fn canonical(&self) -> String {
-        match self.truncated_at {
-            Some(cap) => format!(
-                "{}\n[output truncated at {cap} of {} bytes]",
-                self.text, self.bytes
-            ),
-            None => self.text.clone(),
-        }
-    }
-}
-
 impl Observation {
     /// A refused run.
     pub fn refused(runtime: &str, message: String, duration_ms: u64) -> Observation {
@@ -232,6 +198,29 @@ impl Observation {
                 .get(*i)
                 .filter(|s| &s.name == name)
                 .and_then(|s| s.text(subject.field)),
+        }
+    }
+
+    /// The captured stream a subject names (stdout or stderr of the run or
+    /// of a step), for byte-exact comparison.
+    pub fn stream(&self, subject: &Subject) -> Option<&Captured> {
+        if self.refused_message().is_some() {
+            return None;
+        }
+        let (out, err) = match &subject.step {
+            None => (&self.stdout, &self.stderr),
+            Some((i, name)) => {
+                let step = self.steps.get(*i).filter(|s| &s.name == name)?;
+                if matches!(step.engine, EngineOutcome::Refused { .. }) {
+                    return None;
+                }
+                (&step.stdout, &step.stderr)
+            }
+        };
+        match subject.field {
+            Field::Stdout => Some(out),
+            Field::Stderr => Some(err),
+            _ => None,
         }
     }
 
@@ -317,10 +306,25 @@ mod tests {
     }
 
     #[test]
-    fn truncation_is_visible_in_the_text() {
-        let c = Captured::from_bytes(b"abcdef", 6, 3);
+    fn truncation_and_encoding_are_visible_in_the_text() {
+        let mut cap = crate::run::capture::StreamCapture::new(3, 100);
+        cap.push(b"abcdef");
+        let c = cap.finish();
         assert_eq!(c.text, "abc");
-        assert_eq!(c.canonical(), "abc\n[output truncated at 3 of 6 bytes]");
+        assert_eq!(
+            c.canonical(),
+            format!(
+                "abc\n[output truncated: the first 3 of 6 bytes shown; sha256 of all 6: {}]",
+                crate::run::capture::sha256_hex(b"abcdef")
+            )
+        );
+        assert_eq!(Captured::from_bytes(b"ok\n").canonical(), "ok\n");
+        let bad = Captured::from_bytes(b"\xff\n");
+        assert!(
+            bad.canonical()
+                .starts_with("\\xff\n\n[not UTF-8: 2 bytes, sha256 ")
+        );
+        assert_ne!(bad.canonical(), Captured::from_bytes(b"\xfe\n").canonical());
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub async fn doctor(
             .map(|(n, _)| n.clone())
             .collect();
     }
-    let suite = Suite::prepare(profiles.clone(), options.clone()).await?;
+    let suite = Suite::prepare(profiles.clone(), options.clone(), Default::default()).await?;
     let mut problems = 0;
     let mut out = String::new();
     let _ = writeln!(out, "runtimes (baseline {}):", options.baseline);

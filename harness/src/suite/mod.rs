@@ -11,5 +11,5 @@ pub mod doctor;
 mod orchestrate;
 pub mod session;
 
-pub use orchestrate::{Availability, Suite, SuiteOptions, comparable};
+pub use orchestrate::{Availability, RunHandle, Suite, SuiteOptions, comparable, new_run_id};
 pub use session::RunRequest;

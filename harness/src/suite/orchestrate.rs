@@ -11,11 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OnceCell, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Project, Selection};
 use crate::event::{Event, ScenarioResult};
 use crate::judge::compare::{Verdict, diff_fields, flakiness, judge};
 use crate::judge::normalize::Normalizer;
+use crate::judge::streams::first_difference;
 use crate::load::runtime::{Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
 use crate::run::engine::{Engine, EngineError, EngineInfo, RunContext};
@@ -56,6 +59,9 @@ pub enum Availability {
     Unavailable(String),
 }
 
+/// How long one engine's sweep of leftover containers may take.
+const SWEEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 type Runs = Result<Vec<(Observation, RunSpec, Option<serde_json::Value>)>, String>;
 
 /// A prepared suite: engines connected, host probed.
@@ -71,12 +77,39 @@ pub struct Suite {
     permits: Semaphore,
     seq: AtomicU64,
     baselines: Mutex<HashMap<String, Arc<OnceCell<Runs>>>>,
+    /// Cancelled on an interrupt: no new container is created and every
+    /// container path stops at its next step, removing what it made.
+    pub cancel: CancellationToken,
+    /// Every task of this run, so an interrupt can wait for their cleanup.
+    tracker: TaskTracker,
+}
+
+/// Who a run is: its id (in every container's name and label) and the
+/// token that interrupts it. Made before the suite is prepared, so an
+/// interrupt during start-up is handled too.
+#[derive(Debug, Clone)]
+pub struct RunHandle {
+    pub id: String,
+    pub cancel: CancellationToken,
+}
+
+impl Default for RunHandle {
+    fn default() -> Self {
+        RunHandle {
+            id: new_run_id(),
+            cancel: CancellationToken::new(),
+        }
+    }
 }
 
 impl Suite {
     /// Loads the profiles, connects their engines, sweeps containers left by
     /// dead runs, and probes what the host can run.
-    pub async fn prepare(profiles: Profiles, options: SuiteOptions) -> Result<Suite, RuntimeError> {
+    pub async fn prepare(
+        profiles: Profiles,
+        options: SuiteOptions,
+        run: RunHandle,
+    ) -> Result<Suite, RuntimeError> {
         let mut names = vec![options.baseline.clone()];
         names.extend(options.candidates.iter().cloned());
         let mut engines = BTreeMap::new();
@@ -87,7 +120,7 @@ impl Suite {
             if !engines.contains_key(&endpoint) {
                 let engine = Engine::connect(&endpoint).await.map(Arc::new);
                 if let Ok(e) = &engine {
-                    let _ = e.sweep(None).await;
+                    let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
                 }
                 engines.insert(endpoint.clone(), engine);
             }
@@ -110,7 +143,9 @@ impl Suite {
             .map(Arc::new)
             .map_err(|e| e.to_string());
         let mut suite = Suite {
-            run_id: new_run_id(),
+            run_id: run.id,
+            cancel: run.cancel,
+            tracker: TaskTracker::new(),
             permits: Semaphore::new(options.jobs.max(1)),
             options,
             profiles,
@@ -211,6 +246,7 @@ impl Suite {
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             default_image,
             probe: self.probe.clone(),
+            cancel: self.cancel.clone(),
         }
     }
 
@@ -229,7 +265,11 @@ impl Suite {
             let image = self.default_image(&engine).await?;
             let ctx = self.context(image);
             let raw = {
-                let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
+                let _permit = tokio::select! {
+                    biased;
+                    _ = self.cancel.cancelled() => return Err("interrupted".into()),
+                    p = self.permits.acquire() => p.map_err(|e| e.to_string())?,
+                };
                 engine.run(&spec, &ctx).await.map_err(|e| e.to_string())?
             };
             let obs = Observation {
@@ -314,18 +354,14 @@ impl Suite {
         result.baseline_runs = base.iter().map(|(o, _, _)| o.clone()).collect();
         result.candidate_runs = cand.iter().map(|(o, _, _)| o.clone()).collect();
         let fields = scenario.observed();
-        let texts = |runs: &[Observation], runtime: &str| -> Result<Vec<Texts>, String> {
-            let n = Normalizer::new(
+        let normalizer = |runtime: &str| {
+            Normalizer::new(
                 &self.profile(runtime).normalize.text,
                 &scenario.file.normalize,
             )
-            .map_err(|e| e.to_string())?;
-            Ok(runs.iter().map(|o| comparable(&n, o, &fields)).collect())
+            .map_err(|e| e.to_string())
         };
-        let (bt, ct) = match (
-            texts(&result.baseline_runs, &baseline),
-            texts(&result.candidate_runs, candidate),
-        ) {
+        let (nb, nc) = match (normalizer(&baseline), normalizer(candidate)) {
             (Ok(b), Ok(c)) => (b, c),
             (Err(e), _) | (_, Err(e)) => {
                 result.verdict = Verdict::Error;
@@ -333,6 +369,13 @@ impl Suite {
                 return result;
             }
         };
+        let texts = |runs: &[Observation], n: &Normalizer| -> Vec<Texts> {
+            runs.iter().map(|o| comparable(n, o, &fields)).collect()
+        };
+        let (bt, ct) = (
+            texts(&result.baseline_runs, &nb),
+            texts(&result.candidate_runs, &nc),
+        );
         for (runs, name) in [(&bt, baseline.as_str()), (&ct, candidate)] {
             if let Some(diffs) = flakiness(runs, name) {
                 result.verdict = Verdict::Flaky;
@@ -349,7 +392,16 @@ impl Suite {
             left.retain(|s, _| *s == Subject::from(Field::Engine));
             right.retain(|s, _| *s == Subject::from(Field::Engine));
         }
-        let diffs = diff_fields(&left, &right, &baseline, candidate);
+        let mut diffs = diff_fields(&left, &right, &baseline, candidate);
+        let (lo, ro) = (&result.baseline_runs[0], &result.candidate_runs[0]);
+        for d in &mut diffs {
+            let subject = subject_of(lo, d);
+            if let (Some(a), Some(b)) = (lo.stream(&subject), ro.stream(&subject)) {
+                if let Some(first) = first_difference(&nb, a, &nc, b, d.field) {
+                    d.summary.push(first.summary(&baseline, candidate));
+                }
+            }
+        }
         let declared: Vec<_> = scenario.expected_for(candidate).collect();
         let cmp = judge(diffs, &declared);
         result.verdict = cmp.verdict;
@@ -393,7 +445,7 @@ impl Suite {
                 let scenario = scenario.clone();
                 let candidate = candidate.clone();
                 let tx = tx.clone();
-                tasks.push(tokio::spawn(async move {
+                tasks.push(self.tracker.spawn(async move {
                     if j == 0 {
                         let _ = tx.send(Event::ScenarioStarted {
                             id: scenario.id.clone(),
@@ -423,13 +475,44 @@ impl Suite {
         results
     }
 
-    /// Removes every container of this run (after an interrupt).
+    /// Waits for every task of this run to finish (each removes its own
+    /// containers), at most `bound`.
+    pub async fn wait_tasks(&self, bound: std::time::Duration) -> bool {
+        self.tracker.close();
+        tokio::time::timeout(bound, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+
+    /// Removes every container of this run that is still there (after an
+    /// interrupt, or at the end of a run whose engine was too slow to
+    /// remove one in time), each engine's sweep bounded.
     pub async fn sweep_run(&self) -> usize {
         let mut n = 0;
         for e in self.engines.values().flatten() {
-            n += e.sweep(Some(&self.run_id)).await.unwrap_or(0);
+            let sweep = e.sweep(Some(&self.run_id));
+            n += tokio::time::timeout(SWEEP_TIMEOUT, sweep)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
         }
         n
+    }
+}
+
+/// The subject of a diff, as `obs` numbers its steps.
+fn subject_of(obs: &Observation, d: &crate::judge::compare::FieldDiff) -> Subject {
+    match &d.step {
+        None => d.field.into(),
+        Some(name) => {
+            let i = obs
+                .steps
+                .iter()
+                .position(|s| &s.name == name)
+                .unwrap_or(usize::MAX);
+            Subject::step(i, name, d.field)
+        }
     }
 }
 
@@ -462,7 +545,7 @@ pub fn comparable(
 }
 
 /// A short id, unique enough per run: time and pid, base 36.
-fn new_run_id() -> String {
+pub fn new_run_id() -> String {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

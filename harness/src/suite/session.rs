@@ -12,7 +12,7 @@ use crate::config::{ConfigError, Project, Selection};
 use crate::event::{Event, Reporter, exit_status};
 use crate::report::TerminalReporter;
 use crate::report::results::{ResultsDocument, host_facts, now_rfc3339};
-use crate::suite::{Suite, SuiteOptions};
+use crate::suite::{RunHandle, Suite, SuiteOptions};
 
 /// What a `parity run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +60,26 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
         eprintln!("{note}");
     }
     let started_at = now_rfc3339();
-    let suite = Arc::new(Suite::prepare(profiles, options).await?);
+    // The interrupt handler is in place before anything is created, so an
+    // interrupt during start-up (the host probe's container) is handled.
+    let run = RunHandle::default();
+    let signal = Arc::new(std::sync::Mutex::new(None::<Interrupt>));
+    let listener = {
+        let (cancel, signal) = (run.cancel.clone(), signal.clone());
+        tokio::spawn(async move {
+            let first = interrupt().await;
+            *signal.lock().expect("signal lock") = Some(first);
+            cancel.cancel();
+            eprintln!("\ninterrupted ({first}): stopping, removing this run's containers");
+            // A second interrupt stops waiting for the containers' own
+            // cleanup; the sweep below still runs.
+            interrupt().await
+        })
+    };
+    let suite = Arc::new(Suite::prepare(profiles, options, run).await?);
+    if suite.cancel.is_cancelled() {
+        return Ok(finish_interrupted(&suite, &signal, listener).await);
+    }
     let mut reporter: Box<dyn Reporter> = if req.json {
         let mut r = TerminalReporter::stderr();
         r.verbose = req.verbose;
@@ -77,28 +96,24 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
         let scenarios = scenarios.clone();
         tokio::spawn(async move { suite.run_all(&scenarios, tx).await })
     };
-    let mut interrupted = std::pin::pin!(interrupt());
     loop {
         tokio::select! {
             event = rx.recv() => match event {
                 Some(e) => reporter.on_event(&e),
                 None => break,
             },
-            _ = &mut interrupted => {
-                runner.abort();
-                eprintln!("\ninterrupted: removing this run's containers");
-                let mut n = suite.sweep_run().await;
-                // A create in flight at the interrupt may land just after.
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                n += suite.sweep_run().await;
-                eprintln!("removed {n} container(s)");
-                return Ok(130);
+            _ = suite.cancel.cancelled() => {
+                drop(runner);
+                return Ok(finish_interrupted(&suite, &signal, listener).await);
             }
         }
     }
     let results = runner
         .await
         .map_err(|e| ConfigError::Usage(format!("internal error: {e}")))?;
+    listener.abort();
+    // Anything an engine was too slow to remove in time goes now.
+    suite.sweep_run().await;
     let code = exit_status(&results);
     let doc = ResultsDocument::new(
         &suite.run_id,
@@ -122,18 +137,69 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
     Ok(code)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupt() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Which signal interrupted the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    Int,
+    Term,
+}
+
+impl Interrupt {
+    /// The exit status of a process ended by this signal (128 + signal).
+    fn exit_status(self) -> i32 {
+        match self {
+            Interrupt::Int => 130,
+            Interrupt::Term => 143,
         }
+    }
+}
+
+impl std::fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+        })
+    }
+}
+
+/// After an interrupt: every task stops at its next step and removes its
+/// own containers (waited for, up to a bound; a second interrupt stops the
+/// wait), then whatever of this run is left is swept by label, including a
+/// container whose create was in flight. Returns the exit status.
+async fn finish_interrupted(
+    suite: &Suite,
+    signal: &std::sync::Mutex<Option<Interrupt>>,
+    listener: tokio::task::JoinHandle<Interrupt>,
+) -> i32 {
+    tokio::select! {
+        _ = suite.wait_tasks(WAIT_FOR_CLEANUP) => {}
+        _ = listener => eprintln!("interrupted again: not waiting any longer"),
+    }
+    let n = suite.sweep_run().await;
+    eprintln!("removed {n} container(s) left by this run");
+    signal
+        .lock()
+        .expect("signal lock")
+        .unwrap_or(Interrupt::Int)
+        .exit_status()
+}
+
+/// How long an interrupted run waits for its tasks' own cleanup.
+const WAIT_FOR_CLEANUP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Resolves on Ctrl-C or SIGTERM, saying which.
+async fn interrupt() -> Interrupt {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        _ => return std::future::pending().await,
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+        _ = int.recv() => Interrupt::Int,
+        _ = term.recv() => Interrupt::Term,
     }
 }

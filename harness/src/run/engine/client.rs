@@ -37,6 +37,62 @@ pub enum EngineError {
     ImageMissing { endpoint: String, image: String },
     #[error("engine at {endpoint}: importing the default image failed: {message}")]
     Import { endpoint: String, message: String },
+    #[error(
+        "engine at {endpoint} did not answer {what} within {secs}s (is it stalled or overloaded?)"
+    )]
+    Stalled {
+        endpoint: String,
+        what: String,
+        secs: u64,
+    },
+    #[error("interrupted")]
+    Cancelled,
+}
+
+/// When one container's whole path (setup, the workload, teardown) must be
+/// over. Every engine call on that path is bounded by it, so a stalled
+/// engine costs one deadline, not the client's timeout per call.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: tokio::time::Instant,
+    start: tokio::time::Instant,
+}
+
+impl Deadline {
+    pub fn after(d: Duration) -> Deadline {
+        let start = tokio::time::Instant::now();
+        Deadline {
+            at: start + d,
+            start,
+        }
+    }
+
+    pub fn at(&self) -> tokio::time::Instant {
+        self.at
+    }
+
+    /// Time left, at least a moment.
+    pub fn left(&self) -> Duration {
+        self.at
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_millis(10))
+    }
+
+    /// `fut`, or `Stalled` naming `what` when the deadline passes first.
+    pub async fn within<T>(
+        &self,
+        engine: &Engine,
+        what: &str,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, EngineError> {
+        tokio::time::timeout_at(self.at, fut)
+            .await
+            .map_err(|_| EngineError::Stalled {
+                endpoint: engine.endpoint.clone(),
+                what: what.to_string(),
+                secs: self.at.saturating_duration_since(self.start).as_secs(),
+            })
+    }
 }
 
 /// Facts about an engine, recorded in results and shown by `parity doctor`.

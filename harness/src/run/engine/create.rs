@@ -7,12 +7,12 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum, Mount, MountType,
-    MountVolumeOptions,
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum,
+    HostConfigLogConfig, Mount, MountType, MountVolumeOptions,
 };
 
 use super::client::{HOST_LABEL, PID_LABEL, RUN_LABEL, hostname};
-use crate::load::container::{is_bind_source, parse_size};
+use crate::load::container::{DEFAULT_PIDS_LIMIT, is_bind_source, parse_size};
 use crate::run::image::{PROBE_DIR, PROBE_OUT, PROBE_PATH, resolve_bind_source};
 use crate::run::plan::{ProbePlan, RunSpec};
 
@@ -153,6 +153,14 @@ pub fn create_request(
         init: c.init,
         shm_size: size(&c.shm_size, "shm_size")?,
         memory: size(&c.mem_limit, "mem_limit")?,
+        pids_limit: Some(c.pids_limit.unwrap_or(DEFAULT_PIDS_LIMIT)),
+        // The output is read live through attach; the engine keeps no copy
+        // (its json-file driver would store floods on the host's disk and
+        // turn bytes that are not UTF-8 into U+FFFD).
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("none".into()),
+            config: None,
+        }),
         ..Default::default()
     };
     let body = ContainerCreateBody {
@@ -274,6 +282,8 @@ mod tests {
         );
         assert_eq!(req.volumes, vec!["parity-x-1-data"]);
         assert_eq!(hc.memory, Some(16 << 20));
+        assert_eq!(hc.pids_limit, Some(DEFAULT_PIDS_LIMIT));
+        assert_eq!(hc.log_config.unwrap().typ.as_deref(), Some("none"));
         assert_eq!(hc.runtime.as_deref(), Some("runc"));
         assert_eq!(req.body.env.unwrap(), vec!["A=b"]);
         assert_eq!(req.body.tty, Some(false));

@@ -1,15 +1,24 @@
 //! The engine layer: the only code that talks to Docker (through bollard).
 //!
 //! `client` connects to an endpoint and answers questions about the engine
-//! (version, runtimes, images, leftovers); `create` turns a [`RunSpec`] into
-//! an Engine API create request; `run` drives one container through
-//! create, start, wait, logs, download and removal, on every path.
+//! (version, runtimes, images, leftovers) and owns the per-container
+//! [`Deadline`]; `create` turns a [`RunSpec`] into an Engine API create
+//! request; `classify` tells a runtime's refusal from infrastructure
+//! trouble; `stream` drains attached output byte for byte; `run` drives one
+//! container through create, attach, start, wait, download and removal on
+//! every path; `exec` runs commands inside a running container.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
 
+mod classify;
 mod client;
 mod create;
+mod exec;
 mod run;
+mod stream;
 
-pub use client::{Engine, EngineError, EngineInfo, RUN_LABEL};
-pub use run::{RawRun, RunContext};
+pub use classify::{Class, classify};
+pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
+pub use exec::{ExecRun, ExecSpec};
+pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext, SETUP_GRACE, TEARDOWN_GRACE};
+pub use stream::{Channel, Chunk, Drained};

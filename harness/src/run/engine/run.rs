@@ -1,26 +1,42 @@
-//! One container's life: create, upload the probe, start, attach the
-//! tracer, wait (with the scenario's timeout and a kill past it), read the
-//! logs with stdout and stderr apart, download the probe's results, and
-//! remove the container and its volumes on every path.
+//! One container's life: create, upload the probe, attach to its output,
+//! start, attach the tracer, wait (with the scenario's timeout and a kill
+//! past it), drain stdout and stderr byte for byte, download the probe's
+//! results, and remove the container and its volumes on every path.
+//!
+//! The whole path is bounded by one [`Deadline`] (the timeout plus a grace
+//! for setup and teardown), so a stalled engine costs one scenario one
+//! deadline. An engine that refuses the container is an observation; an
+//! engine in trouble is an error (see `classify`); an interrupt stops the
+//! path at the next step and still removes what it created.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecOptions};
 use bollard::query_parameters::{
-    CreateContainerOptions, DownloadFromContainerOptions, KillContainerOptions, LogsOptions,
-    UploadToContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, DownloadFromContainerOptions,
+    InspectContainerOptions, KillContainerOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
 
-use super::client::{Engine, EngineError};
+use super::classify::{Class, classify_error};
+use super::client::{Deadline, Engine, EngineError};
 use super::create::{attach_args, create_request};
+use super::stream::{Chunk, Drained, drain};
 use crate::run::image::{PROBE_DIR, PROBE_OUT, probe_upload_tar};
-use crate::run::observe::{Captured, EngineOutcome, ExitStatus, OUTPUT_CAP};
+use crate::run::observe::{Captured, EngineOutcome, ExitStatus};
 use crate::run::plan::RunSpec;
+
+/// Time allowed for setting a container up (image check, create, upload,
+/// attach, start), on top of the scenario's own timeout.
+pub const SETUP_GRACE: Duration = Duration::from_secs(30);
+/// Time allowed, after the workload's end, for its output to drain and the
+/// probe's results to come back.
+pub const TEARDOWN_GRACE: Duration = Duration::from_secs(20);
+/// Time each removal may take; removal is never cut short by an interrupt.
+pub const REMOVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Identifies one container of a run.
 #[derive(Debug, Clone)]
@@ -32,6 +48,8 @@ pub struct RunContext {
     pub default_image: String,
     /// The static probe binary to upload when the spec asks for the probe.
     pub probe: Arc<Vec<u8>>,
+    /// Cancelled on an interrupt: the path stops at the next step.
+    pub cancel: CancellationToken,
 }
 
 /// What the engine gave for one container, before interpretation.
@@ -48,15 +66,16 @@ pub struct RawRun {
     pub config: serde_json::Value,
 }
 
-/// Removes the container when dropped unless it was removed already: the
-/// last line of defence on panics and cancellation.
-struct Guard {
+/// A created container, removed on every path: explicitly by
+/// [`Engine::remove_created`], or, should its future be dropped, by a
+/// removal task spawned from `Drop` (the last line of defence).
+pub struct Created {
     docker: bollard::Docker,
-    id: Option<String>,
+    pub id: Option<String>,
     volumes: Vec<String>,
 }
 
-impl Drop for Guard {
+impl Drop for Created {
     fn drop(&mut self) {
         let Some(id) = self.id.take() else { return };
         let docker = self.docker.clone();
@@ -79,13 +98,90 @@ impl Drop for Guard {
     }
 }
 
+/// A container's attached output, being read.
+pub struct Attached {
+    reader: tokio::task::JoinHandle<Drained>,
+    stop: CancellationToken,
+}
+
+impl Attached {
+    /// The streams once the output ended, or what was read when `deadline`
+    /// passed (then the run is harness trouble: the engine kept the stream
+    /// open after the container exited).
+    pub async fn finish(
+        self,
+        engine: &Engine,
+        deadline: &Deadline,
+    ) -> Result<Drained, EngineError> {
+        let Attached { mut reader, stop } = self;
+        let joined = match tokio::time::timeout_at(deadline.at(), &mut reader).await {
+            Ok(j) => j,
+            Err(_) => {
+                stop.cancel();
+                return Err(EngineError::Stalled {
+                    endpoint: engine.endpoint.clone(),
+                    what: "the end of the container's output stream".into(),
+                    secs: TEARDOWN_GRACE.as_secs(),
+                });
+            }
+        };
+        let drained = joined.map_err(|e| engine.api_error(format!("reading output: {e}")))?;
+        match &drained.broken {
+            Some(why) => Err(engine.api_error(why)),
+            None => Ok(drained),
+        }
+    }
+
+    /// Stops reading (the container is going away anyway).
+    pub fn abort(self) {
+        self.stop.cancel();
+        self.reader.abort();
+    }
+}
+
 impl Engine {
-    /// Runs `spec` once. Refusals are observations; only trouble talking to
-    /// the engine is an error.
+    /// Runs `spec` once. Refusals are observations; only trouble with the
+    /// engine is an error.
     pub async fn run(&self, spec: &RunSpec, ctx: &RunContext) -> Result<RawRun, EngineError> {
         let started = Instant::now();
+        let deadline = Deadline::after(SETUP_GRACE + spec.timeout + TEARDOWN_GRACE);
+        let (mut created, config, refused) = match self.create(spec, ctx, &deadline).await? {
+            Ok(c) => c,
+            Err((config, message)) => {
+                return Ok(RawRun::refused(message, config, started.elapsed()));
+            }
+        };
+        if let Some(message) = refused {
+            self.remove_created(&mut created).await;
+            return Ok(RawRun::refused(message, config, started.elapsed()));
+        }
+        let id = created.id.clone().expect("a created container has an id");
+        let outcome = self
+            .drive(spec, ctx, &id, &deadline, started, config.clone())
+            .await;
+        self.remove_created(&mut created).await;
+        outcome
+    }
+
+    /// Creates the container of `spec` (and uploads the probe into it):
+    /// `Ok(Ok((created, config, refusal)))` with `refusal` set when the
+    /// probe upload was refused, `Ok(Err((config, message)))` when the
+    /// engine refused the create.
+    #[allow(clippy::type_complexity)]
+    pub async fn create(
+        &self,
+        spec: &RunSpec,
+        ctx: &RunContext,
+        deadline: &Deadline,
+    ) -> Result<
+        Result<(Created, serde_json::Value, Option<String>), (serde_json::Value, String)>,
+        EngineError,
+    > {
         if spec.probe.is_some() && ctx.probe.is_empty() {
             return Err(self.api_error("the probe binary is not embedded in this build of parity"));
+        }
+        if ctx.cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
         }
         let image = spec
             .image
@@ -95,63 +191,150 @@ impl Engine {
         // refusal) and its entrypoint is what the probe wraps; parity's own
         // image was just ensured and declares no entrypoint.
         let image_ep = match &spec.image {
-            Some(named) => self.image_entrypoint(named).await?,
+            Some(named) => {
+                deadline
+                    .within(self, "image inspect", self.image_entrypoint(named))
+                    .await??
+            }
             None => Vec::new(),
         };
         let name = format!("parity-{}-{}", ctx.run_id, ctx.seq);
         let req = create_request(spec, &image, &image_ep, &name, &ctx.run_id)
             .map_err(|m| self.api_error(format!("{}: {m}", spec.scenario_id)))?;
         let config = serde_json::to_value(&req.body).unwrap_or_default();
-        let mut guard = Guard {
+        let mut created = Created {
             docker: self.docker.clone(),
             id: None,
             volumes: req.volumes.clone(),
         };
-        let refused = |message: String| RawRun {
-            engine: EngineOutcome::Refused { message },
-            exit: None,
-            stdout: Captured::default(),
-            stderr: Captured::default(),
-            probe_files: BTreeMap::new(),
-            duration: started.elapsed(),
-            config: config.clone(),
-        };
-
         let opts = CreateContainerOptions {
             name: Some(name.clone()),
             ..Default::default()
         };
-        let id = match self.docker.create_container(Some(opts), req.body).await {
-            Ok(r) => r.id,
-            Err(e) => {
-                self.cleanup(&mut guard).await;
-                return match refusal(e) {
-                    Ok(msg) => Ok(refused(msg)),
-                    Err(e) => Err(self.api_error(e)),
-                };
+        // Infrastructure trouble at create is retried once, after removing
+        // whatever the first attempt may have left under that name.
+        let mut attempt = 0;
+        let id = loop {
+            attempt += 1;
+            let answer = deadline
+                .within(
+                    self,
+                    "container create",
+                    self.docker
+                        .create_container(Some(opts.clone()), req.body.clone()),
+                )
+                .await?;
+            match answer {
+                Ok(r) => break r.id,
+                Err(e) => match classify_error(&e) {
+                    Class::Refusal(message) => {
+                        self.remove_created(&mut created).await;
+                        return Ok(Err((config, message)));
+                    }
+                    Class::MissingImage(_) => {
+                        return Err(EngineError::ImageMissing {
+                            endpoint: self.endpoint.clone(),
+                            image,
+                        });
+                    }
+                    Class::Infrastructure(_) if attempt == 1 && !ctx.cancel.is_cancelled() => {
+                        let _ = self.remove(&name).await;
+                    }
+                    Class::Infrastructure(m) => {
+                        let _ = self.remove(&name).await;
+                        return Err(self.api_error(format!("container create: {m}")));
+                    }
+                },
             }
         };
-        guard.id = Some(id.clone());
-
-        let outcome = self.drive(spec, ctx, &id, started, config.clone()).await;
-        self.cleanup(&mut guard).await;
-        match outcome {
-            Ok(Drive::Refused(msg)) => Ok(refused(msg)),
-            Ok(Drive::Ran(run)) => Ok(run),
-            Err(e) => Err(e),
+        created.id = Some(id.clone());
+        if spec.probe.is_some() {
+            let tar = probe_upload_tar(&ctx.probe).map_err(|e| self.api_error(e))?;
+            let opts = UploadToContainerOptions {
+                path: PROBE_DIR.into(),
+                ..Default::default()
+            };
+            let answer = deadline
+                .within(
+                    self,
+                    "probe upload",
+                    self.docker.upload_to_container(
+                        &id,
+                        Some(opts),
+                        bollard::body_full(tar.into()),
+                    ),
+                )
+                .await;
+            match answer {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => match classify_error(&e) {
+                    Class::Refusal(m) => return Ok(Ok((created, config, Some(m)))),
+                    _ => {
+                        self.remove_created(&mut created).await;
+                        return Err(self.api_error(format!("probe upload: {e}")));
+                    }
+                },
+                Err(stalled) => {
+                    self.remove_created(&mut created).await;
+                    return Err(stalled);
+                }
+            }
         }
+        Ok(Ok((created, config, None)))
     }
 
-    async fn cleanup(&self, guard: &mut Guard) {
-        if let Some(id) = guard.id.take() {
-            let _ = self.remove(&id).await;
+    /// Attaches to the container's stdout and stderr; call before start so
+    /// no byte is missed. `tap` receives every chunk as it arrives.
+    pub async fn attach(
+        &self,
+        id: &str,
+        deadline: &Deadline,
+        tap: Option<tokio::sync::mpsc::UnboundedSender<Chunk>>,
+    ) -> Result<Attached, EngineError> {
+        let opts = AttachContainerOptions {
+            stdout: true,
+            stderr: true,
+            stream: true,
+            logs: false,
+            ..Default::default()
+        };
+        let attached = deadline
+            .within(self, "attach", self.docker.attach_container(id, Some(opts)))
+            .await?
+            .map_err(|e| self.api_error(format!("attach: {e}")))?;
+        let stop = CancellationToken::new();
+        let reader = tokio::spawn(drain(attached.output, tap, stop.clone()));
+        Ok(Attached { reader, stop })
+    }
+
+    /// Starts the container: `Ok(Some(message))` when the runtime refused.
+    pub async fn start(
+        &self,
+        id: &str,
+        deadline: &Deadline,
+    ) -> Result<Option<String>, EngineError> {
+        for attempt in 1..=2 {
+            let answer = deadline
+                .within(
+                    self,
+                    "container start",
+                    self.docker.start_container(id, None),
+                )
+                .await?;
+            match answer {
+                Ok(()) => return Ok(None),
+                // Not modified: it is running already (a retried start).
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 304, ..
+                }) => return Ok(None),
+                Err(e) => match classify_error(&e) {
+                    Class::Refusal(m) => return Ok(Some(m)),
+                    Class::Infrastructure(_) if attempt == 1 => {}
+                    _ => return Err(self.api_error(format!("container start: {e}"))),
+                },
+            }
         }
-        for v in std::mem::take(&mut guard.volumes) {
-            let _ = self
-                .docker
-                .remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>)
-                .await;
-        }
+        unreachable!("the loop returns on its second attempt")
     }
 
     async fn drive(
@@ -159,97 +342,104 @@ impl Engine {
         spec: &RunSpec,
         ctx: &RunContext,
         id: &str,
+        deadline: &Deadline,
         started: Instant,
         config: serde_json::Value,
-    ) -> Result<Drive, EngineError> {
-        if spec.probe.is_some() {
-            let tar = probe_upload_tar(&ctx.probe).map_err(|e| self.api_error(e))?;
-            let opts = UploadToContainerOptions {
-                path: PROBE_DIR.into(),
-                ..Default::default()
-            };
-            if let Err(e) = self
-                .docker
-                .upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
-                .await
-            {
-                return refusal(e)
-                    .map(Drive::Refused)
-                    .map_err(|e| self.api_error(e));
-            }
+    ) -> Result<RawRun, EngineError> {
+        let attached = self.attach(id, deadline, None).await?;
+        if ctx.cancel.is_cancelled() {
+            attached.abort();
+            return Err(EngineError::Cancelled);
         }
-        if let Err(e) = self.docker.start_container(id, None).await {
-            return refusal(e)
-                .map(Drive::Refused)
-                .map_err(|e| self.api_error(e));
+        if let Some(message) = self.start(id, deadline).await? {
+            attached.abort();
+            return Ok(RawRun::refused(message, config, started.elapsed()));
         }
         if let Some(p) = spec.probe.as_ref().filter(|p| p.needs_tracer()) {
             // A failed attach is not fatal: the probe runs the workload
             // untraced after its wait and says why in its report.
-            let _ = self.exec_detached(id, attach_args(p)).await;
+            let _ = self.exec_detached(id, attach_args(p), deadline).await;
         }
-
-        let exit = match tokio::time::timeout(spec.timeout, self.wait_exit(id)).await {
-            Ok(r) => r?,
-            Err(_) => {
-                let _ = self
-                    .docker
-                    .kill_container(
-                        id,
-                        Some(KillContainerOptions {
-                            signal: "KILL".into(),
-                        }),
-                    )
-                    .await;
-                let _ = tokio::time::timeout(Duration::from_secs(20), self.wait_exit(id)).await;
-                ExitStatus::Timeout
+        let exit = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => {
+                attached.abort();
+                return Err(EngineError::Cancelled);
             }
+            exit = self.wait_with_timeout(id, spec.timeout, deadline) => match exit {
+                Ok(e) => e,
+                Err(e) => {
+                    attached.abort();
+                    return Err(e);
+                }
+            },
         };
-        let (stdout, stderr) = self.logs(id).await?;
+        let drained = attached.finish(self, deadline).await?;
         let probe_files = if spec.probe.is_some() {
-            self.download(id, PROBE_OUT).await.unwrap_or_default()
+            deadline
+                .within(self, "probe results download", self.download(id, PROBE_OUT))
+                .await?
+                .unwrap_or_default()
         } else {
             BTreeMap::new()
         };
-        Ok(Drive::Ran(RawRun {
+        Ok(RawRun {
             engine: EngineOutcome::Started,
             exit: Some(exit),
-            stdout,
-            stderr,
+            stdout: drained.stdout,
+            stderr: drained.stderr,
             probe_files,
             duration: started.elapsed(),
             config,
-        }))
+        })
     }
 
-    async fn exec_detached(&self, id: &str, cmd: Vec<String>) -> Result<(), EngineError> {
-        let exec = self
-            .docker
-            .create_exec(
-                id,
-                CreateExecOptions::<String> {
-                    cmd: Some(cmd),
-                    attach_stdout: Some(false),
-                    attach_stderr: Some(false),
-                    ..Default::default()
-                },
+    /// The workload's exit, or `timeout` when it ran past `timeout` (then
+    /// it is killed). Whether it ran too long is decided by the engine's
+    /// own start and finish times, so an engine that was slow to report an
+    /// exit does not turn a finished workload into a timeout.
+    pub async fn wait_with_timeout(
+        &self,
+        id: &str,
+        timeout: Duration,
+        deadline: &Deadline,
+    ) -> Result<ExitStatus, EngineError> {
+        if let Ok(waited) = tokio::time::timeout(timeout, self.wait_not_running(id)).await {
+            waited?;
+            return self.exit_status(id, timeout, deadline).await;
+        }
+        let state = self.state(id, deadline).await?;
+        if !state.running.unwrap_or(false) {
+            return self.exit_status(id, timeout, deadline).await;
+        }
+        let kill = KillContainerOptions {
+            signal: "KILL".into(),
+        };
+        match deadline
+            .within(
+                self,
+                "container kill",
+                self.docker.kill_container(id, Some(kill)),
             )
-            .await
-            .map_err(|e| self.api_error(e))?;
-        self.docker
-            .start_exec(
-                &exec.id,
-                Some(StartExecOptions {
-                    detach: true,
-                    ..Default::default()
-                }),
+            .await?
+        {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {}
+            Err(e) => return Err(self.api_error(format!("container kill: {e}"))),
+        }
+        deadline
+            .within(
+                self,
+                "the killed container's exit",
+                self.wait_not_running(id),
             )
-            .await
-            .map_err(|e| self.api_error(e))?;
-        Ok(())
+            .await??;
+        Ok(ExitStatus::Timeout)
     }
 
-    async fn wait_exit(&self, id: &str) -> Result<ExitStatus, EngineError> {
+    async fn wait_not_running(&self, id: &str) -> Result<(), EngineError> {
         let opts = WaitContainerOptions {
             condition: "not-running".into(),
         };
@@ -257,49 +447,71 @@ impl Engine {
         match stream.next().await {
             Some(Ok(_))
             | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))
-            | None => {}
-            Some(Err(e)) => return Err(self.api_error(e)),
+            | None => Ok(()),
+            Some(Err(e)) => Err(self.api_error(format!("container wait: {e}"))),
         }
-        let state = self
-            .docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| self.api_error(e))?
-            .state
-            .unwrap_or_default();
+    }
+
+    async fn state(
+        &self,
+        id: &str,
+        deadline: &Deadline,
+    ) -> Result<bollard::models::ContainerState, EngineError> {
+        let inspect = deadline
+            .within(
+                self,
+                "container inspect",
+                self.docker
+                    .inspect_container(id, None::<InspectContainerOptions>),
+            )
+            .await?
+            .map_err(|e| self.api_error(format!("container inspect: {e}")))?;
+        Ok(inspect.state.unwrap_or_default())
+    }
+
+    /// The exit of a container that is no longer running: `timeout` if the
+    /// engine's clock says it ran past `timeout`.
+    async fn exit_status(
+        &self,
+        id: &str,
+        timeout: Duration,
+        deadline: &Deadline,
+    ) -> Result<ExitStatus, EngineError> {
+        let state = self.state(id, deadline).await?;
+        let ran = match (&state.started_at, &state.finished_at) {
+            (Some(a), Some(b)) => match (
+                humantime::parse_rfc3339_weak(a),
+                humantime::parse_rfc3339_weak(b),
+            ) {
+                (Ok(a), Ok(b)) => b.duration_since(a).ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        if ran.is_some_and(|r| r > timeout) {
+            return Ok(ExitStatus::Timeout);
+        }
         Ok(ExitStatus::from_code(
             state.exit_code.unwrap_or(-1),
             state.oom_killed.unwrap_or(false),
         ))
     }
 
-    async fn logs(&self, id: &str) -> Result<(Captured, Captured), EngineError> {
-        let opts = LogsOptions {
-            stdout: true,
-            stderr: true,
-            follow: false,
-            ..Default::default()
-        };
-        let mut stream = self.docker.logs(id, Some(opts));
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (mut out_n, mut err_n) = (0u64, 0u64);
-        let keep = |buf: &mut Vec<u8>, n: &mut u64, bytes: &[u8]| {
-            *n += bytes.len() as u64;
-            let room = (OUTPUT_CAP + 1).saturating_sub(buf.len());
-            buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        };
-        while let Some(item) = stream.next().await {
-            match item.map_err(|e| self.api_error(e))? {
-                LogOutput::StdOut { message } => keep(&mut out, &mut out_n, &message),
-                LogOutput::StdErr { message } => keep(&mut err, &mut err_n, &message),
-                LogOutput::Console { message } => keep(&mut out, &mut out_n, &message),
-                LogOutput::StdIn { .. } => {}
-            }
+    /// Removes a created container and its named volumes, each call
+    /// bounded; never cut short by an interrupt. Whatever cannot be removed
+    /// now is removed by the run's final sweep.
+    pub async fn remove_created(&self, created: &mut Created) {
+        if let Some(id) = created.id.take() {
+            let _ = tokio::time::timeout(REMOVE_TIMEOUT, self.remove(&id)).await;
         }
-        Ok((
-            Captured::from_bytes(&out, out_n, OUTPUT_CAP),
-            Captured::from_bytes(&err, err_n, OUTPUT_CAP),
-        ))
+        for v in std::mem::take(&mut created.volumes) {
+            let _ = tokio::time::timeout(
+                REMOVE_TIMEOUT,
+                self.docker
+                    .remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>),
+            )
+            .await;
+        }
     }
 
     /// The regular files under `path` in the container, by file name.
@@ -336,21 +548,17 @@ impl Engine {
     }
 }
 
-enum Drive {
-    Refused(String),
-    Ran(RawRun),
-}
-
-/// An engine answer that refuses the container (an observation), or an
-/// error that is harness trouble.
-fn refusal(e: bollard::errors::Error) -> Result<String, bollard::errors::Error> {
-    match e {
-        bollard::errors::Error::DockerResponseServerError {
-            status_code,
-            message,
-        } if status_code != 404 || !message.contains("No such image") => {
-            Ok(message.trim().to_string())
+impl RawRun {
+    /// A run the engine refused.
+    pub fn refused(message: String, config: serde_json::Value, duration: Duration) -> RawRun {
+        RawRun {
+            engine: EngineOutcome::Refused { message },
+            exit: None,
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            probe_files: BTreeMap::new(),
+            duration,
+            config,
         }
-        other => Err(other),
     }
 }
