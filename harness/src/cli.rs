@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// Do not trace syscalls (the probe still snapshots mounts and facts).
     #[arg(long)]
     pub no_trace: bool,
+    /// Time allowed per container on top of its timeout for setup and
+    /// teardown, e.g. 50s (default from parity.toml or PARITY_GRACE).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub grace: Option<std::time::Duration>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -223,6 +227,7 @@ impl RunArgs {
             jobs: self.jobs,
             repeat: self.repeat,
             no_trace: self.no_trace,
+            grace: self.grace,
             json: self.format == Format::Json,
             verbose: self.verbose,
             report: self.report,

@@ -32,6 +32,10 @@ pub struct ProjectConfig {
     /// Where the `cargo test` harness writes reports, if anywhere.
     #[serde(default)]
     pub report_dir: Option<PathBuf>,
+    /// Time allowed per container on top of its scenario's timeout for
+    /// setup and teardown, e.g. `"50s"` (also `PARITY_GRACE`, `--grace`).
+    #[serde(default)]
+    pub grace: Option<crate::load::scenario::Timeout>,
 }
 
 fn default_baseline() -> String {
@@ -56,6 +60,7 @@ impl Default for ProjectConfig {
             runtimes: default_runtimes(),
             jobs: None,
             report_dir: None,
+            grace: None,
         }
     }
 }
@@ -143,6 +148,14 @@ impl Project {
         }
     }
 
+    /// The grace per container: the configuration's, else the default.
+    pub fn grace(&self) -> std::time::Duration {
+        self.config
+            .grace
+            .map(|g| g.0)
+            .unwrap_or(crate::run::plan::DEFAULT_GRACE)
+    }
+
     /// Containers at once: the file's `jobs`, else the number of CPUs.
     pub fn jobs(&self) -> usize {
         self.config.jobs.unwrap_or_else(|| {
@@ -222,6 +235,10 @@ impl ProjectConfig {
         }
         if let Some(c) = env("PARITY_CANDIDATES").filter(|s| !s.trim().is_empty()) {
             self.candidates = split_list(&c);
+        }
+        if let Some(g) = env("PARITY_GRACE").and_then(|g| humantime::parse_duration(g.trim()).ok())
+        {
+            self.grace = Some(crate::load::scenario::Timeout(g));
         }
         self
     }

@@ -2,8 +2,8 @@
 //!
 //! Owns the comparable text of a captured stream: normalization rules run
 //! on the bytes (never on a lossy decoding), over the whole stream (in
-//! memory when it fits the kept head, else over its copy on disk, line by
-//! line), and the text ends with the true length and SHA-256 of the
+//! memory when it fits the kept head, else over its copy on disk, in
+//! blocks of whole lines), and the text ends with the true length and SHA-256 of the
 //! normalized stream whenever the shown text is not the whole stream as
 //! valid UTF-8, so two different streams never compare equal. Also owns
 //! finding the first differing byte of two streams and a window of context
@@ -17,8 +17,9 @@ use crate::load::scenario::Field;
 use crate::run::capture::{display, escape, hex};
 use crate::run::observe::{Captured, OUTPUT_CAP, stream_canonical};
 
-/// Rules on a stream longer than the kept head run line by line; a line
-/// longer than this is cut into pieces of this size.
+/// Rules on a stream longer than the kept head run on blocks of whole
+/// lines of at most this many bytes (a rule never matches across two
+/// blocks; a line longer than this is cut).
 pub const MAX_LINE: usize = 1024 * 1024;
 /// Bytes of context shown on each side of a first difference.
 pub const WINDOW: usize = 64;
@@ -80,7 +81,8 @@ fn unkept_tail(c: &Captured) -> Option<String> {
 }
 
 /// The normalized stream as a sequence of chunks: the whole head at once
-/// when it is the whole stream, else the kept copy on disk line by line.
+/// when it is the whole stream, else the kept copy on disk in blocks of
+/// whole lines.
 fn normalized<'a>(
     n: &'a dyn Rules,
     field: Field,
@@ -96,12 +98,12 @@ fn normalized<'a>(
     }
 }
 
-/// A reader cut into lines (each with its `\n`), at most [`MAX_LINE`] bytes.
+/// A reader cut into blocks of whole lines: each block ends with a `\n`
+/// (or the stream's end) and holds at most [`MAX_LINE`] bytes; a line
+/// longer than that is cut.
 struct Lines<R> {
     reader: R,
     buf: Vec<u8>,
-    /// Where the next line starts in `buf`.
-    start: usize,
     done: bool,
 }
 
@@ -110,15 +112,8 @@ impl<R: Read> Lines<R> {
         Lines {
             reader,
             buf: Vec::new(),
-            start: 0,
             done: false,
         }
-    }
-
-    fn take(&mut self, end: usize) -> Vec<u8> {
-        let line = self.buf[self.start..end].to_vec();
-        self.start = end;
-        line
     }
 }
 
@@ -126,31 +121,27 @@ impl<R: Read> Iterator for Lines<R> {
     type Item = Vec<u8>;
 
     fn next(&mut self) -> Option<Vec<u8>> {
-        let mut searched = self.start;
-        loop {
-            if let Some(i) = self.buf[searched..].iter().position(|b| *b == b'\n') {
-                return Some(self.take(searched + i + 1));
-            }
-            searched = self.buf.len();
-            if self.buf.len() - self.start >= MAX_LINE {
-                return Some(self.take(self.start + MAX_LINE));
-            }
-            if self.done {
-                let end = self.buf.len();
-                return (end > self.start).then(|| self.take(end));
-            }
-            // Drop what was handed out before reading more.
-            if self.start > 0 {
-                self.buf.drain(..self.start);
-                searched -= self.start;
-                self.start = 0;
-            }
-            let mut chunk = [0u8; 64 * 1024];
+        while !self.done && self.buf.len() < MAX_LINE {
+            let mut chunk = vec![0u8; MAX_LINE - self.buf.len()];
             match self.reader.read(&mut chunk) {
                 Ok(0) | Err(_) => self.done = true,
                 Ok(k) => self.buf.extend_from_slice(&chunk[..k]),
             }
         }
+        if self.buf.is_empty() {
+            return None;
+        }
+        let end = if self.done && self.buf.len() <= MAX_LINE {
+            self.buf.len()
+        } else {
+            let window = &self.buf[..MAX_LINE.min(self.buf.len())];
+            window
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(window.len(), |i| i + 1)
+        };
+        let rest = self.buf.split_off(end);
+        Some(std::mem::replace(&mut self.buf, rest))
     }
 }
 

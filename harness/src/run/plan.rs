@@ -26,6 +26,9 @@ pub struct RunSpec {
     pub command: Vec<String>,
     pub container: ContainerSpec,
     pub timeout: Duration,
+    /// Time allowed on top of `timeout` for setup and teardown: together
+    /// they are the deadline of the container's whole path.
+    pub grace: Duration,
     /// What the probe observes; `None` runs the command untouched.
     pub probe: Option<ProbePlan>,
 }
@@ -50,10 +53,26 @@ impl ProbePlan {
 }
 
 /// Options that change how a plan is made.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct PlanOptions {
     /// Never trace syscalls (`--no-trace`).
     pub no_trace: bool,
+    /// Time allowed, on top of a scenario's timeout, for setting its
+    /// container up and tearing it down (`--grace`, `grace` in parity.toml).
+    pub grace: Duration,
+}
+
+/// The default `grace`: room for a slow engine to create, start, drain
+/// and download, without letting a stalled one hold a scenario for long.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(50);
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            no_trace: false,
+            grace: DEFAULT_GRACE,
+        }
+    }
 }
 
 pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) -> RunSpec {
@@ -96,6 +115,7 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
         command: file.command.clone(),
         container,
         timeout: file.timeout.0,
+        grace: opts.grace,
         probe,
     }
 }
@@ -187,7 +207,10 @@ mod tests {
         let traced = plan(
             &scenario("description: d\ncommand: [x]\n"),
             &rp,
-            PlanOptions { no_trace: true },
+            PlanOptions {
+                no_trace: true,
+                ..PlanOptions::default()
+            },
         );
         assert!(!traced.probe.unwrap().syscalls);
     }

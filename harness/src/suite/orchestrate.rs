@@ -47,7 +47,10 @@ impl SuiteOptions {
             candidates: project.candidates(selection),
             jobs: project.jobs(),
             repeat: None,
-            plan: PlanOptions::default(),
+            plan: PlanOptions {
+                grace: project.grace(),
+                ..PlanOptions::default()
+            },
         }
     }
 }

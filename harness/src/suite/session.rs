@@ -26,6 +26,8 @@ pub struct RunRequest {
     pub jobs: Option<usize>,
     pub repeat: Option<u32>,
     pub no_trace: bool,
+    /// Overrides the configured grace per container.
+    pub grace: Option<std::time::Duration>,
     /// Print the results document on stdout (the verdicts go to stderr).
     pub json: bool,
     pub verbose: bool,
@@ -52,6 +54,9 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
     }
     options.repeat = req.repeat;
     options.plan.no_trace = req.no_trace;
+    if let Some(g) = req.grace {
+        options.plan.grace = g;
+    }
     if options.candidates.is_empty() {
         return Err(ConfigError::Usage("no candidate runtime given".into()));
     }

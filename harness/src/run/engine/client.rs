@@ -71,6 +71,11 @@ impl Deadline {
         self.at
     }
 
+    /// The whole time this deadline allows.
+    pub fn total(&self) -> Duration {
+        self.at.saturating_duration_since(self.start)
+    }
+
     /// Time left, at least a moment.
     pub fn left(&self) -> Duration {
         self.at
@@ -90,7 +95,7 @@ impl Deadline {
             .map_err(|_| EngineError::Stalled {
                 endpoint: engine.endpoint.clone(),
                 what: what.to_string(),
-                secs: self.at.saturating_duration_since(self.start).as_secs(),
+                secs: self.total().as_secs(),
             })
     }
 }

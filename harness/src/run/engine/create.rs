@@ -254,6 +254,7 @@ mod tests {
             command: vec!["sh".into(), "-c".into(), "true".into()],
             container,
             timeout: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
             probe,
         }
     }

@@ -20,5 +20,5 @@ mod stream;
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
-pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext, SETUP_GRACE, TEARDOWN_GRACE};
+pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
 pub use stream::{Channel, Chunk, Drained};

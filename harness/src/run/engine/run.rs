@@ -29,12 +29,6 @@ use crate::run::image::{PROBE_DIR, PROBE_OUT, probe_upload_tar};
 use crate::run::observe::{Captured, EngineOutcome, ExitStatus};
 use crate::run::plan::RunSpec;
 
-/// Time allowed for setting a container up (image check, create, upload,
-/// attach, start), on top of the scenario's own timeout.
-pub const SETUP_GRACE: Duration = Duration::from_secs(30);
-/// Time allowed, after the workload's end, for its output to drain and the
-/// probe's results to come back.
-pub const TEARDOWN_GRACE: Duration = Duration::from_secs(20);
 /// Time each removal may take; removal is never cut short by an interrupt.
 pub const REMOVE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -121,7 +115,7 @@ impl Attached {
                 return Err(EngineError::Stalled {
                     endpoint: engine.endpoint.clone(),
                     what: "the end of the container's output stream".into(),
-                    secs: TEARDOWN_GRACE.as_secs(),
+                    secs: deadline.total().as_secs(),
                 });
             }
         };
@@ -144,7 +138,7 @@ impl Engine {
     /// engine is an error.
     pub async fn run(&self, spec: &RunSpec, ctx: &RunContext) -> Result<RawRun, EngineError> {
         let started = Instant::now();
-        let deadline = Deadline::after(SETUP_GRACE + spec.timeout + TEARDOWN_GRACE);
+        let deadline = Deadline::after(spec.timeout + spec.grace);
         let (mut created, config, refused) = match self.create(spec, ctx, &deadline).await? {
             Ok(c) => c,
             Err((config, message)) => {
