@@ -34,6 +34,7 @@ fn spec(endpoint: &str, probe: Option<ProbePlan>) -> RunSpec {
             ..Default::default()
         },
         timeout: Duration::from_secs(300),
+        grace: parity::run::plan::DEFAULT_GRACE,
         probe,
     }
 }
