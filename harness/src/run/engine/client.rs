@@ -5,7 +5,7 @@
 //! default image's import, and the sweep of containers left by dead runs.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::query_parameters::{
@@ -90,13 +90,21 @@ impl Deadline {
         what: &str,
         fut: impl std::future::Future<Output = T>,
     ) -> Result<T, EngineError> {
-        tokio::time::timeout_at(self.at, fut)
-            .await
-            .map_err(|_| EngineError::Stalled {
-                endpoint: engine.endpoint.clone(),
-                what: what.to_string(),
-                secs: self.total().as_secs(),
-            })
+        let started = Instant::now();
+        let answer = tokio::time::timeout_at(self.at, fut).await;
+        if super::trace::enabled() {
+            let what = if answer.is_ok() {
+                what.to_string()
+            } else {
+                format!("{what} (stalled)")
+            };
+            super::trace::record(&engine.endpoint, &what, started, started.elapsed());
+        }
+        answer.map_err(|_| EngineError::Stalled {
+            endpoint: engine.endpoint.clone(),
+            what: what.to_string(),
+            secs: self.total().as_secs(),
+        })
     }
 }
 

@@ -6,7 +6,8 @@
 //! request; `classify` tells a runtime's refusal from infrastructure
 //! trouble; `stream` drains attached output byte for byte; `run` drives one
 //! container through create, attach, start, wait, download and removal on
-//! every path; `exec` runs commands inside a running container.
+//! every path; `exec` runs commands inside a running container; `trace`
+//! records every call's duration when `PARITY_TRACE_API` is set.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
 
@@ -16,6 +17,7 @@ mod create;
 mod exec;
 mod run;
 mod stream;
+pub mod trace;
 
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
