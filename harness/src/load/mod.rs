@@ -3,7 +3,8 @@
 //! `yaml` turns text into types with file:line:column errors; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
-//! profile refuses or ignores by rule; `schema` the JSON Schema generated
+//! profile refuses or ignores by rule; `service` the keys of real workloads (images to build, readiness,
+//! steps); `schema` the JSON Schema generated
 //! from these very types. Nothing here runs a container, judges an
 //! observation or formats a report.
 
@@ -12,6 +13,7 @@ pub mod policy;
 pub mod runtime;
 pub mod scenario;
 pub mod schema;
+pub mod service;
 pub mod yaml;
 
 pub use container::ContainerSpec;

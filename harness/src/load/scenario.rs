@@ -13,6 +13,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::load::container::ContainerSpec;
+use crate::load::service::{ImageRef, Ready, Step};
 use crate::load::yaml::{self, YamlError};
 
 /// The image a scenario runs in when it names none: busybox plus the probe,
@@ -32,15 +33,27 @@ pub struct ScenarioFile {
     /// Free-form labels for `--tag` selection, e.g. `mounts`, `caps`.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Image to run; default: the harness's own busybox + probe image.
-    #[serde(default = "default_image")]
-    pub image: String,
-    /// The workload's argv (the container command).
+    /// Image to run: a name, or `{ build: DIR }`; default: the harness's
+    /// own busybox + probe image.
+    #[serde(default)]
+    #[schemars(default = "default_image")]
+    pub image: ImageRef,
+    /// The workload's argv (the container command); for a service scenario,
+    /// the service, which keeps running while the steps run.
     pub command: Vec<String>,
+    /// When the service is up (makes this a service scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<Ready>,
+    /// Commands run in order inside the running service with the engine's
+    /// exec, each observed and compared by name (makes this a service
+    /// scenario).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
     /// Compose-spec container options.
     #[serde(default)]
     pub container: ContainerSpec,
-    /// Per-run time limit; a run past it is killed and observed as `timeout`.
+    /// Per-run time limit; a run past it is killed and observed as
+    /// `timeout`. For a service scenario: each step's default limit.
     #[serde(default = "default_timeout")]
     pub timeout: Timeout,
     /// Runs per runtime; disagreement within one runtime is `flaky`.
@@ -57,8 +70,8 @@ pub struct ScenarioFile {
     pub expect: Expect,
 }
 
-fn default_image() -> String {
-    DEFAULT_IMAGE.to_string()
+fn default_image() -> ImageRef {
+    ImageRef::default()
 }
 fn default_timeout() -> Timeout {
     Timeout(Duration::from_secs(30))
@@ -94,6 +107,8 @@ pub struct Scenario {
 pub enum Field {
     /// Whether the engine created and started the container, or its refusal.
     Engine,
+    /// Whether a service became ready (a service scenario with `ready:`).
+    Ready,
     /// How the workload ended: a number, `signal: NAME`, `oom` or `timeout`.
     ExitCode,
     /// The workload's standard output (capped).
@@ -117,8 +132,9 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    pub const ALL: [Field; 12] = [
         Field::Engine,
+        Field::Ready,
         Field::ExitCode,
         Field::Stdout,
         Field::Stderr,
@@ -145,6 +161,7 @@ impl Field {
         match self {
             Field::Engine => "engine",
             Field::ExitCode => "exit_code",
+            Field::Ready => "ready",
             Field::Stdout => "stdout",
             Field::Stderr => "stderr",
             Field::Syscalls => "syscalls",
@@ -161,7 +178,7 @@ impl Field {
     pub fn needs_probe(self) -> bool {
         !matches!(
             self,
-            Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr
+            Field::Engine | Field::Ready | Field::ExitCode | Field::Stdout | Field::Stderr
         )
     }
 
@@ -349,6 +366,9 @@ impl Scenario {
     pub fn observed(&self) -> BTreeSet<Field> {
         let mut set: BTreeSet<Field> = self.file.observe.iter().copied().collect();
         set.insert(Field::Engine);
+        if self.file.ready.is_some() {
+            set.insert(Field::Ready);
+        }
         set
     }
 
@@ -388,6 +408,7 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         YamlError::at(path, text, line, column, message)
     };
     let mut out = Vec::new();
+    out.extend(crate::load::service::problems(path, text, file));
     if file.command.is_empty() {
         out.push((
             "command",
@@ -551,7 +572,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_design() {
         let f = parse("description: d\ncommand: [true]\n").unwrap();
-        assert_eq!(f.image, "parity-probe");
+        assert_eq!(f.image, ImageRef::Name("parity-probe".into()));
         assert_eq!(f.timeout, Timeout(Duration::from_secs(30)));
         assert_eq!(f.repeat, 1);
         assert_eq!(f.observe, Field::default_set());

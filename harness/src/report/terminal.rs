@@ -126,6 +126,7 @@ impl<W: Write + Send> Reporter for TerminalReporter<W> {
                 candidates.join(", ")
             ),
             Event::ScenarioStarted { .. } => return,
+            Event::Progress { message } => format!("{}\n", dim(&format!("... {message}"))),
             Event::Verdict(r) => render_result(r, self.verbose),
             Event::Finished { results } => summary(results),
         };
