@@ -103,7 +103,9 @@ impl<'de> Deserialize<'de> for ImageRef {
                 let mut build: Option<String> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
-                        "build" if build.is_some() => return Err(de::Error::duplicate_field("build")),
+                        "build" if build.is_some() => {
+                            return Err(de::Error::duplicate_field("build"));
+                        }
                         "build" => build = Some(map.next_value()?),
                         other => return Err(de::Error::unknown_field(other, &["build"])),
                     }
@@ -269,7 +271,11 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         }
     }
     if let Some(ready) = &file.ready {
-        let kinds = [ready.log.is_some(), ready.exec.is_some(), ready.file.is_some()];
+        let kinds = [
+            ready.log.is_some(),
+            ready.exec.is_some(),
+            ready.file.is_some(),
+        ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             out.push((
                 "ready",
@@ -284,19 +290,31 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         if let Some(Err(e)) = ready.log.as_deref().map(regex::Regex::new) {
             out.push((
                 "ready",
-                at("log", 0, format!("ready.log {:?} does not compile: {e}", ready.log)),
+                at(
+                    "log",
+                    0,
+                    format!("ready.log {:?} does not compile: {e}", ready.log),
+                ),
             ));
         }
         if ready.exec.as_ref().is_some_and(Vec::is_empty) {
             out.push((
                 "ready",
-                at("exec", 0, "ready.exec must name at least the program to run".into()),
+                at(
+                    "exec",
+                    0,
+                    "ready.exec must name at least the program to run".into(),
+                ),
             ));
         }
         if ready.file.as_ref().is_some_and(|f| !f.starts_with('/')) {
             out.push((
                 "ready",
-                at("file", 0, "ready.file must be an absolute path in the container".into()),
+                at(
+                    "file",
+                    0,
+                    "ready.file must be an absolute path in the container".into(),
+                ),
             ));
         }
     }
@@ -316,13 +334,24 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         } else if !seen.insert(name) {
             out.push((
                 "step-name",
-                at("name", i, format!("two steps are named {name:?}; names must be unique")),
+                at(
+                    "name",
+                    i,
+                    format!("two steps are named {name:?}; names must be unique"),
+                ),
             ));
         }
         if step.run.is_empty() {
             out.push((
                 "step-run",
-                at("run", i, format!("step {:?}: run must name at least the program to run", step.name)),
+                at(
+                    "run",
+                    i,
+                    format!(
+                        "step {:?}: run must name at least the program to run",
+                        step.name
+                    ),
+                ),
             ));
         }
     }
@@ -445,14 +474,26 @@ steps:                          # run in order with exec once ready; each observ
     #[rstest]
     #[case::unknown_image_key("description: d\nimage: { biuld: x }\ncommand: [x]\n", 2, "biuld")]
     #[case::image_number("description: d\nimage: 3\ncommand: [x]\n", 2, "image name")]
-    #[case::no_dockerfile("description: d\nimage: { build: nowhere }\ncommand: [x]\n", 2, "no Dockerfile")]
+    #[case::no_dockerfile(
+        "description: d\nimage: { build: nowhere }\ncommand: [x]\n",
+        2,
+        "no Dockerfile"
+    )]
     #[case::two_kinds(
         "description: d\ncommand: [x]\nready:\n  log: a\n  file: /b\n",
         3,
         "exactly one of"
     )]
-    #[case::no_kind("description: d\ncommand: [x]\nready: { timeout: 3s }\n", 3, "exactly one of")]
-    #[case::bad_regex("description: d\ncommand: [x]\nready:\n  log: \"(\"\n", 4, "does not compile")]
+    #[case::no_kind(
+        "description: d\ncommand: [x]\nready: { timeout: 3s }\n",
+        3,
+        "exactly one of"
+    )]
+    #[case::bad_regex(
+        "description: d\ncommand: [x]\nready:\n  log: \"(\"\n",
+        4,
+        "does not compile"
+    )]
     #[case::relative_file("description: d\ncommand: [x]\nready:\n  file: run/x\n", 4, "absolute")]
     #[case::unknown_ready_key("description: d\ncommand: [x]\nready:\n  lgo: a\n", 4, "lgo")]
     #[case::unknown_step_key(

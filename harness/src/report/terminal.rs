@@ -74,6 +74,9 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
     }
     out.push('\n');
     if r.verdict.is_failure() || (verbose && !r.diffs.is_empty()) {
+        for line in crate::report::steps::step_lines(r) {
+            out.push_str(&format!("    {}\n", crate::report::text::visible(&line)));
+        }
         for d in &r.diffs {
             out.push_str(&render_diff(d));
         }

@@ -70,11 +70,15 @@ fn is_zero(n: &u32) -> bool {
 pub enum ReadyOutcome {
     Ready,
     /// The check did not pass within the timeout.
-    TimedOut { timeout_ms: u64 },
+    TimedOut {
+        timeout_ms: u64,
+    },
     /// The service exited before the check passed.
     Exited,
     /// The check itself could not run (the engine refused the exec).
-    CheckRefused { message: String },
+    CheckRefused {
+        message: String,
+    },
 }
 
 impl fmt::Display for ReadyOutcome {

@@ -93,7 +93,8 @@ pub async fn await_ready(
     };
     let outcome = match kind {
         ReadyKind::Log(pattern) => {
-            let re = Regex::new(pattern).map_err(|e| engine.api_error(format!("ready.log: {e}")))?;
+            let re =
+                Regex::new(pattern).map_err(|e| engine.api_error(format!("ready.log: {e}")))?;
             let mut rx = tap.ok_or_else(|| engine.api_error("a log check without the output"))?;
             wait_log(&re, &mut rx, timeout, cancel).await?
         }
@@ -175,7 +176,10 @@ async fn poll(
             return Ok(timed_out(timeout));
         }
         obs.attempts += 1;
-        match engine.exec(id, spec, left.min(CHECK_TIMEOUT), deadline).await {
+        match engine
+            .exec(id, spec, left.min(CHECK_TIMEOUT), deadline)
+            .await
+        {
             Ok(run) => match run.outcome {
                 Ok(ExitStatus::Code(0)) => return Ok(ReadyOutcome::Ready),
                 Ok(status) => {
@@ -227,13 +231,19 @@ mod tests {
     #[case::streams_apart(&[(Channel::Stdout, "API li"), (Channel::Stderr, "sten on /run/docker.sock\n")], None)]
     #[case::no_newline_yet(&[(Channel::Stdout, "booting\nAPI listen on /run/docker.sock")], Some(0))]
     #[case::never(&[(Channel::Stdout, "failed to start daemon\n")], None)]
-    fn lines_are_matched_across_chunks(#[case] chunks: &[(Channel, &str)], #[case] at: Option<usize>) {
+    fn lines_are_matched_across_chunks(
+        #[case] chunks: &[(Channel, &str)],
+        #[case] at: Option<usize>,
+    ) {
         assert_eq!(feed(chunks, "API listen on /run/docker.sock"), at);
     }
 
     #[test]
     fn anchors_apply_to_lines() {
-        assert_eq!(feed(&[(Channel::Stdout, "x ready\nready\n")], "^ready$"), Some(0));
+        assert_eq!(
+            feed(&[(Channel::Stdout, "x ready\nready\n")], "^ready$"),
+            Some(0)
+        );
         assert_eq!(feed(&[(Channel::Stdout, "x ready\n")], "^ready$"), None);
     }
 

@@ -89,7 +89,11 @@ impl ServicePlan {
                 exec: ExecSpec {
                     cmd: s.run.clone(),
                     user: s.user.clone(),
-                    env: s.environment.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                    env: s
+                        .environment
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect(),
                     working_dir: s.working_dir.clone(),
                 },
                 timeout: s.timeout.map_or(file.timeout.0, |t| t.0),
@@ -167,7 +171,10 @@ pub async fn observe(
     let plan = ServicePlan::new(scenario, spec);
     let run = run(engine, spec, &plan, ctx).await?;
     let config = run.raw.config.clone();
-    Ok((observation(&spec.runtime, spec, &plan, run, profile), config))
+    Ok((
+        observation(&spec.runtime, spec, &plan, run, profile),
+        config,
+    ))
 }
 
 async fn run(
@@ -236,7 +243,17 @@ async fn drive(
     let inner = async {
         let ready = match &plan.ready {
             Some(r) => Some(
-                await_ready(engine, id, &r.kind, r.timeout, rx, deadline, &ctx.cancel, up).await?,
+                await_ready(
+                    engine,
+                    id,
+                    &r.kind,
+                    r.timeout,
+                    rx,
+                    deadline,
+                    &ctx.cancel,
+                    up,
+                )
+                .await?,
             ),
             None => None,
         };
@@ -278,7 +295,11 @@ async fn drive(
     };
     let drained = attached.finish(engine, deadline).await?;
     let probe_files = deadline
-        .within(engine, "probe results download", engine.download(id, PROBE_OUT))
+        .within(
+            engine,
+            "probe results download",
+            engine.download(id, PROBE_OUT),
+        )
         .await?
         .unwrap_or_default();
     Ok(ServiceRun {
@@ -306,7 +327,9 @@ async fn run_steps(
     ctx: &RunContext,
 ) -> Result<Vec<StepRun>, EngineError> {
     let mut stop: Option<String> = match (&plan.ready, ready) {
-        (Some(r), Some(o)) if r.stop_on_failure && o.outcome != crate::run::observe::ReadyOutcome::Ready => {
+        (Some(r), Some(o))
+            if r.stop_on_failure && o.outcome != crate::run::observe::ReadyOutcome::Ready =>
+        {
             Some("the service was not ready (ready.stop_on_failure)".into())
         }
         _ => None,
@@ -544,7 +567,8 @@ mod tests {
 
     fn spec_of(s: &Scenario, opts: PlanOptions) -> RunSpec {
         let profile: RuntimeProfile =
-            crate::load::yaml::from_str(Path::new("p.yaml"), "name: p\noci_runtime: runc\n").unwrap();
+            crate::load::yaml::from_str(Path::new("p.yaml"), "name: p\noci_runtime: runc\n")
+                .unwrap();
         let rp = RunProfile {
             profile: &profile,
             endpoint: "unix:///x".into(),
@@ -559,7 +583,10 @@ mod tests {
         );
         let spec = spec_of(&s, PlanOptions::default());
         let p = ServicePlan::new(&s, &spec);
-        assert_eq!(p.ready.as_ref().unwrap().kind, ReadyKind::File("/run/up".into()));
+        assert_eq!(
+            p.ready.as_ref().unwrap().kind,
+            ReadyKind::File("/run/up".into())
+        );
         assert_eq!(p.steps[0].timeout, Duration::from_secs(7));
         assert_eq!(p.steps[1].timeout, Duration::from_secs(2));
         assert!(p.steps[1].stop_on_failure);
@@ -568,12 +595,16 @@ mod tests {
         assert!(p.trace_steps && p.mounts && !p.unwrapped);
         assert_eq!(p.budget(), Duration::from_secs(20 + 7 + 2) + STEP_GRACE * 3);
         let probe = spec.probe.unwrap();
-        assert!(probe.service && !probe.needs_tracer(), "PID 1 of a service is never traced");
+        assert!(
+            probe.service && !probe.needs_tracer(),
+            "PID 1 of a service is never traced"
+        );
     }
 
     #[test]
     fn init_runs_unwrapped_and_no_trace_leaves_steps_untraced() {
-        let s = scenario("description: d\ncommand: [/sbin/init]\nsteps: [{ name: a, run: [id] }]\n");
+        let s =
+            scenario("description: d\ncommand: [/sbin/init]\nsteps: [{ name: a, run: [id] }]\n");
         let spec = spec_of(&s, PlanOptions { no_trace: true });
         let p = ServicePlan::new(&s, &spec);
         assert!(p.unwrapped && !p.trace_steps);

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Project, Selection};
 use crate::event::{Event, ScenarioResult};
-use crate::judge::compare::{Verdict, diff_fields, flakiness, judge};
+use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flakiness, judge};
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Profiles, RuntimeError, RuntimeProfile};
@@ -303,7 +303,11 @@ impl Suite {
 
     /// The image `spec` names or builds, provided in `engine` (pulled, or
     /// built on the builder and copied), or `None` for parity's own.
-    async fn provide_image(&self, engine: &Arc<Engine>, spec: &RunSpec) -> Result<Option<String>, String> {
+    async fn provide_image(
+        &self,
+        engine: &Arc<Engine>,
+        spec: &RunSpec,
+    ) -> Result<Option<String>, String> {
         let progress = |message: String| {
             if let Some(tx) = self.events.lock().expect("events lock").as_ref() {
                 let _ = tx.send(Event::Progress { message });
@@ -426,13 +430,7 @@ impl Suite {
             }
         }
         let (mut left, mut right) = (bt[0].clone(), ct[0].clone());
-        let refused = |runs: &[Observation]| runs.iter().any(|o| o.refused_message().is_some());
-        if refused(&result.baseline_runs) || refused(&result.candidate_runs) {
-            // A refusal is compared as such; the other side's output is
-            // evidence in the results, not a second difference.
-            left.retain(|s, _| *s == Subject::from(Field::Engine));
-            right.retain(|s, _| *s == Subject::from(Field::Engine));
-        }
+        compare_refusals_as_such(&mut left, &mut right);
         let mut diffs = diff_fields(&left, &right, &baseline, candidate);
         let (lo, ro) = (&result.baseline_runs[0], &result.candidate_runs[0]);
         for d in &mut diffs {

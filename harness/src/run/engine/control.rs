@@ -28,7 +28,11 @@ impl Engine {
             signal: "KILL".into(),
         };
         match deadline
-            .within(self, "container kill", self.docker.kill_container(id, Some(kill)))
+            .within(
+                self,
+                "container kill",
+                self.docker.kill_container(id, Some(kill)),
+            )
             .await?
         {
             Ok(())
@@ -38,7 +42,11 @@ impl Engine {
             Err(e) => return Err(self.api_error(format!("container kill: {e}"))),
         }
         deadline
-            .within(self, "the killed container's exit", self.wait_not_running(id))
+            .within(
+                self,
+                "the killed container's exit",
+                self.wait_not_running(id),
+            )
             .await?
     }
 }

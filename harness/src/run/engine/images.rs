@@ -132,7 +132,11 @@ impl BuildContext {
                 use std::os::unix::fs::PermissionsExt;
                 let data = std::fs::read(&full).map_err(|e| err(format!("{name}: {e}")))?;
                 h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 });
+                h.set_mode(if meta.permissions().mode() & 0o111 != 0 {
+                    0o755
+                } else {
+                    0o644
+                });
                 h.set_size(data.len() as u64);
                 b.append_data(&mut h, &name, &data[..])
             }
@@ -179,7 +183,10 @@ pub fn from_images(dockerfile: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in dockerfile.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if !words.first().is_some_and(|w| w.eq_ignore_ascii_case("from")) {
+        if !words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("from"))
+        {
             continue;
         }
         let rest: Vec<&str> = words[1..]
@@ -287,9 +294,11 @@ impl Engine {
         };
         let mut lines: Vec<String> = Vec::new();
         let build = async {
-            let mut stream =
-                self.docker
-                    .build_image(options, None, Some(bollard::body_full(context.tar.clone().into())));
+            let mut stream = self.docker.build_image(
+                options,
+                None,
+                Some(bollard::body_full(context.tar.clone().into())),
+            );
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(info) => {
@@ -334,9 +343,14 @@ impl Engine {
         };
         let copy = async {
             let saved = self.docker.export_image(reference);
-            let mut loading =
-                to.docker
-                    .import_image_stream(ImportImageOptions { quiet: true, ..Default::default() }, saved, None);
+            let mut loading = to.docker.import_image_stream(
+                ImportImageOptions {
+                    quiet: true,
+                    ..Default::default()
+                },
+                saved,
+                None,
+            );
             while let Some(item) = loading.next().await {
                 let info = item.map_err(|e| err(e.to_string()))?;
                 if let Some(m) = info.error_detail.and_then(|d| d.message) {
@@ -382,7 +396,10 @@ impl ImageCache {
         self.cell(target, &format!("name:{name}"))
             .get_or_init(|| async {
                 if target.image_id(name).await?.is_none() {
-                    progress(format!("pulling {name} into the engine at {}", target.endpoint));
+                    progress(format!(
+                        "pulling {name} into the engine at {}",
+                        target.endpoint
+                    ));
                     target.pull(name).await?;
                 }
                 Ok(name.to_string())
@@ -409,7 +426,12 @@ impl ImageCache {
                 let context = BuildContext::read(dir)?;
                 let mut base_ids = Vec::new();
                 for base in &context.bases {
-                    base_ids.push(builder.image_id(base).await?.unwrap_or_else(|| format!("{base} (absent)")));
+                    base_ids.push(
+                        builder
+                            .image_id(base)
+                            .await?
+                            .unwrap_or_else(|| format!("{base} (absent)")),
+                    );
                 }
                 let tag = context.tag(&base_ids);
                 if builder.image_id(&tag).await?.is_none() {
@@ -477,7 +499,11 @@ mod tests {
         assert_eq!(a.bases, vec!["busybox"]);
         let tag = a.tag(&["sha256:1".into()]);
         assert!(tag.starts_with("parity-build/") && tag.len() == "parity-build/".len() + 16);
-        assert_ne!(tag, a.tag(&["sha256:2".into()]), "a new base is a new image");
+        assert_ne!(
+            tag,
+            a.tag(&["sha256:2".into()]),
+            "a new base is a new image"
+        );
         std::fs::write(dir.path().join("sub/a"), "b").unwrap();
         assert_ne!(BuildContext::read(dir.path()).unwrap().digest, a.digest);
         let names: Vec<String> = tar::Archive::new(&a.tar[..])
