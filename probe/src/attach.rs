@@ -154,7 +154,10 @@ pub fn run(args: &AttachArgs) -> i32 {
         return refuse(
             dir,
             args,
-            format!("pid {} no longer waits for a tracer (wrap.json exists)", args.pid),
+            format!(
+                "pid {} no longer waits for a tracer (wrap.json exists)",
+                args.pid
+            ),
         );
     }
     let mut options = ptrace::OPT_TRACEEXIT;

@@ -41,7 +41,10 @@ pub enum Command {
     Attach(AttachArgs),
     /// Reads PID's mount table now and completes `OUT/before.json` with it
     /// into `OUT/report.json` (a service that keeps running).
-    Snapshot { pid: i32, out: PathBuf },
+    Snapshot {
+        pid: i32,
+        out: PathBuf,
+    },
     /// Exits 0 when PATH exists (a service's readiness file).
     Exists(PathBuf),
     Version,
@@ -225,7 +228,10 @@ mod tests {
 
     #[test]
     fn parses_the_service_forms() {
-        let Command::Attach(a) = parse(args("attach --pid-file /o/s/wrap.pid --out /o/s --syscalls")).unwrap() else {
+        let Command::Attach(a) = parse(args(
+            "attach --pid-file /o/s/wrap.pid --out /o/s --syscalls",
+        ))
+        .unwrap() else {
             panic!()
         };
         assert_eq!((a.pid, a.pid_file), (0, Some("/o/s/wrap.pid".into())));

@@ -84,9 +84,15 @@ mod tests {
         };
         assert_eq!((before.len(), after.len()), (1, 2));
         assert_eq!(r.workload.argv, ["httpd"]);
-        assert_eq!(run(8, &dir, &proc), 0, "a missing table is a reason, not a failure");
+        assert_eq!(
+            run(8, &dir, &proc),
+            0,
+            "a missing table is a reason, not a failure"
+        );
         let r: ProbeReport = out::read_json(&dir, out::REPORT).unwrap();
-        assert!(matches!(r.mounts, MountsObservation::Unavailable { ref reason, .. } if reason.contains("/proc/8")));
+        assert!(
+            matches!(r.mounts, MountsObservation::Unavailable { ref reason, .. } if reason.contains("/proc/8"))
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
