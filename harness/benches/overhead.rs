@@ -35,6 +35,7 @@ fn spec(endpoint: &str, probe: Option<ProbePlan>) -> RunSpec {
         },
         timeout: Duration::from_secs(300),
         probe,
+        build: None,
     }
 }
 
@@ -71,6 +72,8 @@ fn main() {
                     syscalls: false,
                     mounts: true,
                     facts: BTreeSet::new(),
+                    service: false,
+                    unwrapped: false,
                 }),
             ),
             (
@@ -79,6 +82,8 @@ fn main() {
                     syscalls: true,
                     mounts: true,
                     facts: BTreeSet::new(),
+                    service: false,
+                    unwrapped: false,
                 }),
             ),
         ];

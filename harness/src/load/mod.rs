@@ -1,6 +1,7 @@
 //! Loading: the author-facing files become typed, validated values.
 //!
-//! `yaml` turns text into types with file:line:column errors; `scenario`
+//! `yaml` turns text into types with file:line:column errors; `duration`
+//! the `30s` durations authors write; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
 //! profile refuses or ignores by rule; `service` the keys of real workloads (images to build, readiness,
@@ -9,6 +10,7 @@
 //! observation or formats a report.
 
 pub mod container;
+pub mod duration;
 pub mod policy;
 pub mod runtime;
 pub mod scenario;

@@ -9,16 +9,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::load::container::ContainerSpec;
+pub use crate::load::duration::Timeout;
+pub use crate::load::service::DEFAULT_IMAGE;
 use crate::load::service::{ImageRef, Ready, Step};
 use crate::load::yaml::{self, YamlError};
-
-/// The image a scenario runs in when it names none: busybox plus the probe,
-/// built locally in each engine.
-pub const DEFAULT_IMAGE: &str = "parity-probe";
 
 /// One container workload, as written by a scenario author.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -68,6 +65,14 @@ pub struct ScenarioFile {
     /// Declared, known differences; default: parity on every observed field.
     #[serde(default)]
     pub expect: Expect,
+}
+
+impl ScenarioFile {
+    /// A service scenario: the container keeps running while readiness is
+    /// awaited and the steps run inside it.
+    pub fn is_service(&self) -> bool {
+        self.ready.is_some() || !self.steps.is_empty()
+    }
 }
 
 fn default_image() -> ImageRef {
@@ -269,66 +274,6 @@ impl Divergence {
     }
 }
 
-/// A duration written like `30s`, `500ms` or `2m`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeout(pub Duration);
-
-impl schemars::JsonSchema for Timeout {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Duration".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "description": "A duration with a unit, like `30s`, `500ms`, `2m` or `1m 30s` (humantime syntax).",
-            "pattern": "^\\s*[0-9]+\\s*[a-zA-Zµ]+(\\s*[0-9]+\\s*[a-zA-Zµ]+)*\\s*$",
-            "examples": ["30s", "500ms", "2m"]
-        })
-    }
-}
-
-impl Serialize for Timeout {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(self.0).to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Timeout {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Timeout;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration like 30s, 500ms or 2m")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
-                match humantime::parse_duration(v) {
-                    Ok(d) if !d.is_zero() => Ok(Timeout(d)),
-                    Ok(_) => Err(E::invalid_value(
-                        de::Unexpected::Str(v),
-                        &"a duration above zero",
-                    )),
-                    Err(_) => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-                }
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timeout, E> {
-                Err(E::invalid_type(
-                    de::Unexpected::Unsigned(v),
-                    &"a duration with a unit, like 30s",
-                ))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timeout, E> {
-                Err(E::invalid_type(
-                    de::Unexpected::Signed(v),
-                    &"a duration with a unit, like 30s",
-                ))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ScenarioError {
@@ -408,7 +353,20 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         YamlError::at(path, text, line, column, message)
     };
     let mut out = Vec::new();
-    out.extend(crate::load::service::problems(path, text, file));
+    let declared: Vec<(&str, &[String])> = file
+        .expect
+        .diverges
+        .iter()
+        .map(|d| (d.runtime.as_str(), d.steps.as_slice()))
+        .collect();
+    let keys = crate::load::service::Keys {
+        image: &file.image,
+        ready: file.ready.as_ref(),
+        steps: &file.steps,
+        declared_steps: &declared,
+        locate: &|key, nth| locate_nth_key(text, key, nth),
+    };
+    out.extend(crate::load::service::problems(path, text, &keys));
     if file.command.is_empty() {
         out.push((
             "command",

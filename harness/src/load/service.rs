@@ -19,8 +19,12 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::load::container::{KeyValues, deserialize_key_values};
-use crate::load::scenario::{DEFAULT_IMAGE, ScenarioFile, Timeout, locate_key, locate_nth_key};
+use crate::load::duration::Timeout;
 use crate::load::yaml::YamlError;
+
+/// The image a scenario runs in when it names none: busybox plus the probe,
+/// built locally in each engine.
+pub const DEFAULT_IMAGE: &str = "parity-probe";
 
 /// The image a scenario runs in: a name the engine has (or can pull), or a
 /// folder whose Dockerfile parity builds.
@@ -234,26 +238,33 @@ pub struct Step {
     pub stop_on_failure: bool,
 }
 
-impl ScenarioFile {
-    /// A service scenario: the container keeps running while readiness is
-    /// awaited and the steps run inside it.
-    pub fn is_service(&self) -> bool {
-        self.ready.is_some() || !self.steps.is_empty()
-    }
+/// The service keys of one scenario file, as validation reads them (the
+/// scenario module hands them over; this module does not know its type).
+pub struct Keys<'a> {
+    pub image: &'a ImageRef,
+    pub ready: Option<&'a Ready>,
+    pub steps: &'a [Step],
+    /// Each `expect.diverges` entry's runtime and `steps`, in order.
+    pub declared_steps: &'a [(&'a str, &'a [String])],
+    /// Line and column of the n-th (from 0) `key:` of the file.
+    pub locate: &'a Locate<'a>,
 }
+
+/// Finds the n-th (from 0) `key:` of a file: its line and column.
+pub type Locate<'a> = dyn Fn(&str, usize) -> Option<(u64, u64)> + 'a;
 
 /// Every problem of the service keys that serde cannot express, as
 /// `(lint rule, located error)`. `path` is the scenario file (build folders
 /// resolve against it).
-pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static str, YamlError)> {
+pub fn problems(path: &Path, text: &str, file: &Keys<'_>) -> Vec<(&'static str, YamlError)> {
     let at = |key: &str, nth: usize, message: String| {
-        let (line, column) = locate_nth_key(text, key, nth)
-            .or_else(|| locate_key(text, key))
+        let (line, column) = (file.locate)(key, nth)
+            .or_else(|| (file.locate)(key, 0))
             .unwrap_or((1, 1));
         YamlError::at(path, text, line, column, message)
     };
     let mut out = Vec::new();
-    if let ImageRef::Build(dir) = &file.image {
+    if let ImageRef::Build(dir) = file.image {
         let full = file.image.build_dir(path).unwrap_or_else(|| dir.clone());
         if !full.join("Dockerfile").is_file() {
             out.push((
@@ -270,7 +281,7 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
             ));
         }
     }
-    if let Some(ready) = &file.ready {
+    if let Some(ready) = file.ready {
         let kinds = [
             ready.log.is_some(),
             ready.exec.is_some(),
@@ -356,18 +367,19 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         }
     }
     let mut nth_steps_key = 0;
-    for d in &file.expect.diverges {
-        if d.steps.is_empty() {
+    // `steps:` keys in file order: the scenario's own list comes first when
+    // it precedes `expect`.
+    let own_first = !file.steps.is_empty()
+        && (file.locate)("steps", 0)
+            .zip((file.locate)("expect", 0))
+            .is_some_and(|(s, e)| s < e);
+    for (runtime, declared) in file.declared_steps {
+        if declared.is_empty() {
             continue;
         }
-        // `steps:` keys in order: the scenario's own list comes first when
-        // it precedes `expect`.
-        let own_first = locate_key(text, "steps")
-            .zip(locate_key(text, "expect"))
-            .is_some_and(|(s, e)| s < e && !file.steps.is_empty());
         let nth = nth_steps_key + usize::from(own_first);
         nth_steps_key += 1;
-        for s in &d.steps {
+        for s in declared.iter() {
             if !file.steps.iter().any(|st| &st.name == s) {
                 let known: Vec<&str> = file.steps.iter().map(|s| s.name.as_str()).collect();
                 out.push((
@@ -376,8 +388,7 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
                         "steps",
                         nth,
                         format!(
-                            "the divergence for {} names step {s:?}, which the scenario does not have (steps: {})",
-                            d.runtime,
+                            "the divergence for {runtime} names step {s:?}, which the scenario does not have (steps: {})",
                             if known.is_empty() { "none".to_string() } else { known.join(", ") }
                         ),
                     ),
@@ -391,13 +402,17 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::scenario::ScenarioFile;
     use crate::load::yaml;
     use rstest::rstest;
 
     fn parse(text: &str) -> Result<ScenarioFile, YamlError> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/services/s.yaml");
         let f: ScenarioFile = yaml::from_str(&path, text)?;
-        match problems(&path, text, &f).into_iter().next() {
+        match crate::load::scenario::problems(&path, text, &f)
+            .into_iter()
+            .next()
+        {
             Some((_, e)) => Err(e),
             None => Ok(f),
         }

@@ -73,7 +73,7 @@ impl LineMatcher {
 
 /// Waits for readiness of the container `id`, started at `started`. `tap` carries the container's output (for a log
 /// check); it closes when the output ends, that is when the service exits.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 pub async fn await_ready(
     engine: &Engine,
     id: &str,
@@ -152,7 +152,6 @@ fn timed_out(timeout: Duration) -> ReadyOutcome {
 }
 
 /// Runs `spec` until it exits 0, the timeout passes or the service exits.
-#[allow(clippy::too_many_arguments)]
 async fn poll(
     engine: &Engine,
     id: &str,

@@ -31,6 +31,9 @@ use crate::run::capture::hex;
 
 /// Repository of images built from scenario folders.
 pub const BUILD_REPOSITORY: &str = "parity-build";
+/// Label of every built image, with its folder as value (`docker images
+/// --filter label=io.parity.build` lists them).
+pub const BUILD_LABEL: &str = "io.parity.build";
 /// How long one image build may take.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long a pull or a copy between engines may take.
@@ -290,6 +293,10 @@ impl Engine {
             rm: true,
             forcerm: true,
             networkmode: network_host.then(|| "host".to_string()),
+            labels: Some(HashMap::from([(
+                BUILD_LABEL.to_string(),
+                context.dir.display().to_string(),
+            )])),
             ..Default::default()
         };
         let mut lines: Vec<String> = Vec::new();
