@@ -34,6 +34,9 @@ pub const BUILD_REPOSITORY: &str = "parity-build";
 /// Label of every built image, with its folder as value (`docker images
 /// --filter label=io.parity.build` lists them).
 pub const BUILD_LABEL: &str = "io.parity.build";
+/// How parity builds (options, labels); part of every tag, so a change
+/// here builds anew instead of reusing an image built the old way.
+pub const BUILD_FORMAT: &str = "parity-build v1: classic builder, rm, forcerm, label";
 /// How long one image build may take.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long a pull or a copy between engines may take.
@@ -155,9 +158,11 @@ impl BuildContext {
     }
 
     /// `parity-build/<hash>`: the digest of the context and of the ids the
-    /// base images have on the builder (a new base gives a new image).
+    /// base images have on the builder (a new base gives a new image), and
+    /// of how parity builds ([`BUILD_FORMAT`]).
     pub fn tag(&self, base_ids: &[String]) -> String {
         let mut h = Sha256::new();
+        h.update(BUILD_FORMAT.as_bytes());
         h.update(self.digest.as_bytes());
         for id in base_ids {
             h.update(b"\n");
