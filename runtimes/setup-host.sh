@@ -30,10 +30,14 @@ USERNS_CTR_PLUGINS_NS=parity-userns-plugins
 MARKERS="$RUN_DIR/started"
 LOG_DIR=/var/log/parity
 WAIT_SECS="${PARITY_WAIT_SECS:-60}"
+BASE_IMAGES=(busybox:latest debian:bookworm)
+DEBIAN_MIRROR="${PARITY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Image copies and imports move ~100 MB: give them more than a CLI call.
+IMAGE_TIMEOUT="${PARITY_IMAGE_TIMEOUT:-900}"
 
 usage() {
 	cat <<EOF
-usage: runtimes/setup-host.sh [--check | --stop | --verify] [--sysbox VERSION [-- INSTALL-SYSBOX-ARGS...]]
+usage: runtimes/setup-host.sh [--check | --stop | --verify] [--no-images] [--sysbox VERSION [-- INSTALL-SYSBOX-ARGS...]]
 
 Prepares this Debian/Ubuntu host (as root) for parity:
   - installs what is missing: docker.io, containerd, runc, busybox-static,
@@ -45,7 +49,13 @@ Prepares this Debian/Ubuntu host (as root) for parity:
   - starts the userns-remap engine (dockerd --userns-remap=default) on
     $USERNS_SOCK, data in $USERNS_DATA, sharing containerd under
     the namespace $USERNS_CTR_NS;
-  - waits up to ${WAIT_SECS}s (PARITY_WAIT_SECS) for both to answer.
+  - waits up to ${WAIT_SECS}s (PARITY_WAIT_SECS) for both to answer;
+  - provides the base images the scenario library builds on, in each
+    engine that lacks them: ${BASE_IMAGES[*]} (pulled where a
+    registry answers; else busybox from the host's static busybox and
+    debian from debootstrap --variant=minbase against $DEBIAN_MIRROR),
+    made once in the production engine and copied into the other with
+    docker save | docker load, so both have the same image id.
 Each action is reported on one line; a second run does nothing.
 
 options:
@@ -55,6 +65,7 @@ options:
                      only those
   --verify           also run a throwaway container on each engine
                      (done anyway for an engine this run started)
+  --no-images        do not provide the base images
   --sysbox VERSION   then install Sysbox CE VERSION with
                      runtimes/install-sysbox.sh; arguments after -- go to it
   -h, --help         this text
@@ -312,6 +323,121 @@ verify_engines() {
 	say "userns-remap engine runs containers (uid_map: $map)"
 }
 
+# ---------------------------------------------------------------- base images
+
+has_image() { dk "$1" image inspect "$2" >/dev/null 2>&1; }
+
+image_id() { dk "$1" image inspect --format '{{.Id}}' "$2" 2>/dev/null; }
+
+# Imports busybox:latest into the engine at HOST from the host's static
+# busybox: every applet linked, a minimal /etc, CMD sh.
+make_busybox() {
+	local host="$1" bb tmp applet
+	bb=$(static_busybox) || die "no statically linked busybox found: install busybox-static"
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp/bin" "$tmp/etc" "$tmp/tmp" "$tmp/root" "$tmp/home" "$tmp/var/tmp" \
+		"$tmp/run" "$tmp/mnt" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/usr/bin" "$tmp/usr/sbin" "$tmp/sbin"
+	chmod 1777 "$tmp/tmp" "$tmp/var/tmp"
+	chmod 700 "$tmp/root"
+	cp "$bb" "$tmp/bin/busybox"
+	for applet in $("$bb" --list); do
+		[ "$applet" = busybox ] && continue
+		ln -s busybox "$tmp/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$tmp/etc/passwd"
+	printf 'root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nnogroup:x:65534:\n' >"$tmp/etc/group"
+	if ! tar --numeric-owner --owner=0 --group=0 -C "$tmp" -c . |
+		PARITY_DOCKER_TIMEOUT=$IMAGE_TIMEOUT dk "$host" import \
+			--change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+			--change 'CMD ["sh"]' \
+			- busybox:latest >/dev/null; then
+		rm -rf "$tmp"
+		die "could not import busybox:latest into the engine at $host"
+	fi
+	rm -rf "$tmp"
+	BASE_HOW="from $bb"
+}
+
+# Imports debian:bookworm into the engine at HOST from a minimal Debian 12
+# root filesystem made with debootstrap, with the same apt sources as the
+# official image and no package lists or caches.
+make_debian() {
+	local host="$1" tmp log="$LOG_DIR/debootstrap.log" t0
+	if ! command -v debootstrap >/dev/null 2>&1; then
+		export DEBIAN_FRONTEND=noninteractive
+		say "installing debootstrap (apt-get)"
+		apt-get install -y -qq --no-install-recommends debootstrap >/dev/null 2>&1 || {
+			apt-get update -qq
+			apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+		}
+		say "installed debootstrap"
+	fi
+	tmp=$(mktemp -d /var/tmp/parity-bookworm.XXXXXX)
+	t0=$SECONDS
+	say "making debian:bookworm with debootstrap --variant=minbase from $DEBIAN_MIRROR (a few minutes; log $log)"
+	if ! debootstrap --variant=minbase bookworm "$tmp/rootfs" "$DEBIAN_MIRROR" >"$log" 2>&1; then
+		rm -rf "$tmp"
+		printf '%s: error: debootstrap failed; last lines of %s:\n' "$PROG" "$log" >&2
+		show_log "$log"
+		exit 1
+	fi
+	rm -f "$tmp/rootfs/etc/apt/sources.list"
+	cat >"$tmp/rootfs/etc/apt/sources.list.d/debian.sources" <<-EOF
+		Types: deb
+		URIs: http://deb.debian.org/debian
+		Suites: bookworm bookworm-updates
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+		Types: deb
+		URIs: http://deb.debian.org/debian-security
+		Suites: bookworm-security
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+	EOF
+	rm -rf "$tmp/rootfs/var/lib/apt/lists/"* "$tmp/rootfs/var/cache/apt/"*.bin \
+		"$tmp/rootfs/var/cache/apt/archives/"*.deb "$tmp/rootfs/var/log/"*.log
+	if ! tar --numeric-owner -C "$tmp/rootfs" -c . |
+		PARITY_DOCKER_TIMEOUT=$IMAGE_TIMEOUT dk "$host" import \
+			--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+			--change 'CMD ["bash"]' \
+			- debian:bookworm >/dev/null; then
+		rm -rf "$tmp"
+		die "could not import debian:bookworm into the engine at $host"
+	fi
+	rm -rf "$tmp"
+	BASE_HOW="with debootstrap in $((SECONDS - t0))s"
+}
+
+# Makes sure IMAGE is in both engines: in the production engine it is
+# pulled where a registry answers, else made locally; the userns-remap
+# engine gets a copy of the production engine's (docker save | docker load),
+# so the image id is the same in both. An engine that has it is left alone.
+ensure_base_image() {
+	local image="$1" make="$2"
+	if ! has_image "$PROD_HOST" "$image"; then
+		if PARITY_DOCKER_TIMEOUT=$IMAGE_TIMEOUT dk "$PROD_HOST" pull -q "$image" >/dev/null 2>&1; then
+			say "pulled $image into the production engine"
+		else
+			BASE_HOW=
+			"$make" "$PROD_HOST"
+			say "imported $image into the production engine ($BASE_HOW; no registry answered)"
+		fi
+	fi
+	if ! has_image "$USERNS_HOST" "$image"; then
+		if ! PARITY_DOCKER_TIMEOUT=$IMAGE_TIMEOUT dk "$PROD_HOST" save "$image" |
+			PARITY_DOCKER_TIMEOUT=$IMAGE_TIMEOUT dk "$USERNS_HOST" load -q >/dev/null; then
+			die "could not copy $image into the userns-remap engine (docker save | docker load)"
+		fi
+		say "loaded $image into the userns-remap engine (docker save | docker load, id $(image_id "$USERNS_HOST" "$image" | cut -c1-19))"
+	fi
+}
+
+ensure_base_images() {
+	ensure_base_image busybox:latest make_busybox
+	ensure_base_image debian:bookworm make_debian
+}
+
 # ---------------------------------------------------------------- --check
 
 do_check() {
@@ -361,6 +487,20 @@ do_check() {
 		say "missing  userns-remap engine on $USERNS_SOCK"
 		bad=1
 	fi
+	local image host label
+	for image in "${BASE_IMAGES[@]}"; do
+		for host in "$PROD_HOST" "$USERNS_HOST"; do
+			label="production engine"
+			[ "$host" = "$USERNS_HOST" ] && label="userns-remap engine"
+			engine_api "$host" >/dev/null || continue
+			if has_image "$host" "$image"; then
+				say "ok       $image in the $label ($(image_id "$host" "$image" | cut -c1-19))"
+			else
+				say "missing  $image in the $label (a run provides it)"
+				bad=1
+			fi
+		done
+	done
 	if [ -d "$MARKERS" ] && [ -n "$(ls -A "$MARKERS" 2>/dev/null)" ]; then
 		say "info     started by this script: $(cd "$MARKERS" && for f in *; do printf '%s(%s) ' "$f" "$(cat "$f")"; done)"
 	fi
@@ -420,6 +560,7 @@ do_stop() {
 
 MODE=setup
 VERIFY=0
+IMAGES=1
 SYSBOX=
 SYSBOX_ARGS=()
 while [ $# -gt 0 ]; do
@@ -431,6 +572,7 @@ while [ $# -gt 0 ]; do
 	--check) MODE=check ;;
 	--stop) MODE=stop ;;
 	--verify) VERIFY=1 ;;
+	--no-images) IMAGES=0 ;;
 	--sysbox)
 		[ $# -ge 2 ] || {
 			usage >&2
@@ -475,6 +617,9 @@ start_production
 start_userns
 if [ "$STARTED_ANY" -eq 1 ] || [ "$VERIFY" -eq 1 ]; then
 	verify_engines
+fi
+if [ "$IMAGES" -eq 1 ]; then
+	ensure_base_images
 fi
 if [ -n "$SYSBOX" ]; then
 	"$HERE/install-sysbox.sh" "${SYSBOX_ARGS[@]}" "$SYSBOX"

@@ -36,6 +36,7 @@ fn spec(endpoint: &str, probe: Option<ProbePlan>) -> RunSpec {
         timeout: Duration::from_secs(300),
         grace: parity::run::plan::DEFAULT_GRACE,
         probe,
+        build: None,
     }
 }
 
@@ -72,6 +73,8 @@ fn main() {
                     syscalls: false,
                     mounts: true,
                     facts: BTreeSet::new(),
+                    service: false,
+                    unwrapped: false,
                 }),
             ),
             (
@@ -80,6 +83,8 @@ fn main() {
                     syscalls: true,
                     mounts: true,
                     facts: BTreeSet::new(),
+                    service: false,
+                    unwrapped: false,
                 }),
             ),
         ];

@@ -1,8 +1,8 @@
 //! Suite events and the results they carry.
 //!
 //! Owns what the suite tells its consumers (terminal, JSON, reports, the
-//! `cargo test` harness): a run started, a scenario started, a verdict
-//! landed, the run finished. Consumers implement [`Reporter`].
+//! `cargo test` harness): a run started, a scenario started, progress
+//! (image pulls and builds), a verdict landed, the run finished. Consumers implement [`Reporter`].
 
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,11 @@ pub enum Event {
     },
     ScenarioStarted {
         id: String,
+    },
+    /// Work that takes a while before a scenario runs (an image pull, build
+    /// or copy between engines), in a line.
+    Progress {
+        message: String,
     },
     Verdict(Box<ScenarioResult>),
     Finished {

@@ -100,24 +100,64 @@ fn await_interrupt(p: &mut SysPtrace, pid: i32) -> Result<(), String> {
                 Stop::Signal(sig) => {
                     let _ = p.resume(pid, Resume::Cont, sig);
                 }
-                Stop::Exited(_) | Stop::Killed(_) => return Err("PID 1 exited".into()),
+                Stop::Exited(_) | Stop::Killed(_) => return Err(format!("pid {pid} exited")),
                 _ => {
                     let _ = p.resume(pid, Resume::Cont, 0);
                 }
             },
-            Ok(None) => return Err("PID 1 is not traced".into()),
+            Ok(None) => return Err(format!("pid {pid} is not traced")),
             Err(e) => return Err(format!("waitpid: {}", errno_text(&e))),
         }
     }
 }
 
+/// How long `--pid-file` waits for the wrapper's pid.
+const PID_FILE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The pid in `file`, waited for (bounded) while the wrapper starts.
+fn pid_from_file(file: &Path) -> Result<i32, String> {
+    let deadline = std::time::Instant::now() + PID_FILE_WAIT;
+    let (dir, name) = (
+        file.parent().unwrap_or(Path::new("/")),
+        file.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+    );
+    loop {
+        if let Some(pid) = out::read_json::<i32>(dir, name).filter(|p| *p > 0) {
+            return Ok(pid);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(format!(
+                "no pid in {} within {}s",
+                file.display(),
+                PID_FILE_WAIT.as_secs()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 pub fn run(args: &AttachArgs) -> i32 {
+    let mut args = args.clone();
+    if let Some(file) = &args.pid_file {
+        match pid_from_file(file) {
+            Ok(pid) => args.pid = pid,
+            Err(reason) => {
+                // The wrapper, if it ever starts, times out and runs untraced.
+                eprintln!("parity-probe: {reason}");
+                return 1;
+            }
+        }
+    }
+    let args = &args;
     let dir = args.out.as_path();
     if dir.join(out::WRAP).exists() {
         return refuse(
             dir,
             args,
-            "PID 1 no longer waits for a tracer (wrap.json exists)".into(),
+            format!(
+                "pid {} no longer waits for a tracer (wrap.json exists)",
+                args.pid
+            ),
         );
     }
     let mut options = ptrace::OPT_TRACEEXIT;

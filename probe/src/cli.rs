@@ -10,7 +10,9 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 usage: parity-probe wrap [--out DIR] [--wait-tracer SECS] [--mounts]
                          [--facts capabilities,id_maps,security,devices] -- ARGV...
-       parity-probe attach --pid PID [--out DIR] [--syscalls] [--mounts]
+       parity-probe attach (--pid PID | --pid-file FILE) [--out DIR] [--syscalls] [--mounts]
+       parity-probe snapshot --pid PID [--out DIR]
+       parity-probe exists PATH
        parity-probe --version";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub struct WrapArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachArgs {
     pub pid: i32,
+    /// Where the wrapper writes its pid, when it is not known in advance
+    /// (waited for, like the wrapper waits for the tracer).
+    pub pid_file: Option<PathBuf>,
     pub out: PathBuf,
     pub syscalls: bool,
     pub mounts: bool,
@@ -34,6 +39,14 @@ pub struct AttachArgs {
 pub enum Command {
     Wrap(WrapArgs),
     Attach(AttachArgs),
+    /// Reads PID's mount table now and completes `OUT/before.json` with it
+    /// into `OUT/report.json` (a service that keeps running).
+    Snapshot {
+        pid: i32,
+        out: PathBuf,
+    },
+    /// Exits 0 when PATH exists (a service's readiness file).
+    Exists(PathBuf),
     Version,
 }
 
@@ -68,6 +81,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, String> {
     match sub.to_str() {
         Some("wrap") => parse_wrap(it).map(Command::Wrap),
         Some("attach") => parse_attach(it).map(Command::Attach),
+        Some("snapshot") => parse_snapshot(it),
+        Some("exists") => match (it.next(), it.next()) {
+            (Some(p), None) => Ok(Command::Exists(PathBuf::from(p))),
+            _ => Err("exists: one PATH expected".into()),
+        },
         Some("--version" | "-V") => Ok(Command::Version),
         _ => Err(format!("unknown subcommand {sub:?}")),
     }
@@ -113,6 +131,7 @@ fn parse_wrap(mut it: impl Iterator<Item = OsString>) -> Result<WrapArgs, String
 fn parse_attach(mut it: impl Iterator<Item = OsString>) -> Result<AttachArgs, String> {
     let mut a = AttachArgs {
         pid: 0,
+        pid_file: None,
         out: PathBuf::from(DEFAULT_OUT),
         syscalls: false,
         mounts: false,
@@ -125,6 +144,8 @@ fn parse_attach(mut it: impl Iterator<Item = OsString>) -> Result<AttachArgs, St
             a.syscalls = true;
         } else if s == "--mounts" {
             a.mounts = true;
+        } else if let Some(v) = value(&s, "--pid-file", &mut it) {
+            a.pid_file = Some(PathBuf::from(v?));
         } else if let Some(v) = value(&s, "--pid", &mut it) {
             a.pid = number("--pid", v)?;
         } else if let Some(v) = value(&s, "--out", &mut it) {
@@ -133,10 +154,30 @@ fn parse_attach(mut it: impl Iterator<Item = OsString>) -> Result<AttachArgs, St
             return Err(format!("attach: unknown argument {s}"));
         }
     }
-    if a.pid <= 0 {
-        return Err("attach: --pid PID is required".into());
+    if (a.pid <= 0) == a.pid_file.is_none() {
+        return Err("attach: one of --pid PID or --pid-file FILE is required".into());
     }
     Ok(a)
+}
+
+fn parse_snapshot(mut it: impl Iterator<Item = OsString>) -> Result<Command, String> {
+    let (mut pid, mut out) = (0, PathBuf::from(DEFAULT_OUT));
+    while let Some(arg) = it.next() {
+        let s = arg
+            .into_string()
+            .map_err(|a| format!("snapshot: bad argument {a:?}"))?;
+        if let Some(v) = value(&s, "--pid", &mut it) {
+            pid = number("--pid", v)?;
+        } else if let Some(v) = value(&s, "--out", &mut it) {
+            out = PathBuf::from(v?);
+        } else {
+            return Err(format!("snapshot: unknown argument {s}"));
+        }
+    }
+    if pid <= 0 {
+        return Err("snapshot: --pid PID is required".into());
+    }
+    Ok(Command::Snapshot { pid, out })
 }
 
 #[cfg(test)]
@@ -177,6 +218,7 @@ mod tests {
             c,
             Command::Attach(AttachArgs {
                 pid: 1,
+                pid_file: None,
                 out: "/x".into(),
                 syscalls: true,
                 mounts: true
@@ -184,7 +226,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn parses_the_service_forms() {
+        let Command::Attach(a) = parse(args(
+            "attach --pid-file /o/s/wrap.pid --out /o/s --syscalls",
+        ))
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!((a.pid, a.pid_file), (0, Some("/o/s/wrap.pid".into())));
+        assert_eq!(
+            parse(args("snapshot --pid 1 --out /o")).unwrap(),
+            Command::Snapshot {
+                pid: 1,
+                out: "/o".into()
+            }
+        );
+        assert_eq!(
+            parse(args("exists /run/x")).unwrap(),
+            Command::Exists("/run/x".into())
+        );
+    }
+
     #[rstest]
+    #[case("attach --pid 1 --pid-file /x")]
+    #[case("snapshot")]
+    #[case("snapshot --pid 1 --bogus")]
+    #[case("exists")]
+    #[case("exists /a /b")]
     #[case("")]
     #[case("frob")]
     #[case("wrap --")]

@@ -8,7 +8,9 @@
 //! [`mountinfo`] through [`procfs`] and execs; [`attach`] drives the
 //! [`tracer`] state machine over the real [`ptrace`], which names calls
 //! with [`names`] and decodes their key argument with [`decode`],
-//! [`paths`] and [`flags`]; [`out`] writes the documents.
+//! [`paths`] and [`flags`]; [`out`] writes the documents. For a service
+//! that keeps running, [`snapshot`] reads the mount table on request and
+//! answers file readiness checks.
 
 pub mod attach;
 pub mod cli;
@@ -22,6 +24,7 @@ pub mod out;
 pub mod paths;
 pub mod procfs;
 pub mod ptrace;
+pub mod snapshot;
 pub mod tracer;
 pub mod wrap;
 
@@ -33,6 +36,8 @@ pub fn dispatch(args: Vec<OsString>) -> i32 {
     match cli::parse(args) {
         Ok(cli::Command::Wrap(w)) => wrap::run(&w, &procfs::RealProcFs),
         Ok(cli::Command::Attach(a)) => attach::run(&a),
+        Ok(cli::Command::Snapshot { pid, out }) => snapshot::run(pid, &out, &procfs::RealProcFs),
+        Ok(cli::Command::Exists(path)) => snapshot::exists(&path),
         Ok(cli::Command::Version) => {
             println!("parity-probe {}", env!("CARGO_PKG_VERSION"));
             0

@@ -12,6 +12,9 @@
 //!   (facts, mounts before); the fallback when no `report.json` exists.
 //! - `report.json`: the merged report `attach` writes at PID 1's exit.
 //! - `attach-failed.json`: [`AttachFailed`], when ptrace was refused.
+//! - `wrap.pid`: the wrapper's pid (a JSON number), written before it waits
+//!   for a tracer, so `attach --pid-file` can find a wrapper that is not
+//!   PID 1 (a service's step, started with the engine's exec).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -23,6 +26,7 @@ pub const WRAP: &str = "wrap.json";
 pub const BEFORE: &str = "before.json";
 pub const REPORT: &str = "report.json";
 pub const ATTACH_FAILED: &str = "attach-failed.json";
+pub const PID: &str = "wrap.pid";
 
 /// The default output directory inside the container.
 pub const DEFAULT_OUT: &str = "/.parity/out";

@@ -3,7 +3,9 @@
 //! writes `before.json` (a complete report the harness can fall back on)
 //! and `wrap.json`, then execs the workload in place, so the workload is PID
 //! 1 with the same fds, environment, cwd and signal dispositions, and its
-//! exit status is the container's. It never forks.
+//! exit status is the container's. It never forks. Started with the
+//! engine's exec (a service's step), it is not PID 1: it then creates its
+//! output folder and writes its pid there for the tracer to find.
 
 use crate::cli::WrapArgs;
 use crate::facts;
@@ -103,7 +105,10 @@ fn lossy(argv: &[OsString]) -> Vec<String> {
 /// Runs `wrap`; returns only if exec failed (with the shell's status).
 pub fn run(args: &WrapArgs, proc: &impl ProcFs) -> i32 {
     let dir = args.out.as_path();
+    // Best effort: a step's folder under the shared output folder.
+    let _ = std::fs::create_dir_all(dir);
     let tracer = if args.wait_tracer > 0 {
+        let _ = out::write_json(dir, out::PID, &std::process::id());
         wait_for_tracer(dir, args.wait_tracer)
     } else {
         TracerState::NotExpected

@@ -33,6 +33,9 @@ expect "an unknown option is a usage error" 2 "unknown argument: --frobnicate"
 run --sysbox
 expect "--sysbox without VERSION is a usage error" 2 "usage:"
 
+run --help
+expect "--help names the base images and how to skip them" 0 "busybox:latest debian:bookworm" "--no-images" "docker save | docker load"
+
 if [ "$(id -u)" -ne 0 ]; then
 	run
 	expect "refuses to run without root" 1 "must run as root"
@@ -51,14 +54,52 @@ fi
 
 run
 expect "a second run succeeds" 0 "production engine already running" "userns-remap engine already running"
-if has_line '^setup-host: (started|installed|installing|imported)'; then
+if has_line '^setup-host: (started|installed|installing|imported|pulled|loaded|making)'; then
 	not_ok "a second run changes nothing" "it reported an action"
 else
 	ok "a second run changes nothing"
 fi
 
 run --check
-expect "--check passes when everything is up" 0 "ok       production engine" "userns on"
+expect "--check passes when everything is up" 0 "ok       production engine" "userns on" \
+	"ok       busybox:latest in the userns-remap engine" "ok       debian:bookworm in the userns-remap engine"
+
+# The base images: in both engines, the very same image (one made, the
+# other loaded from it), and usable as what they claim to be.
+for image in busybox:latest debian:bookworm; do
+	a=$(docker -H "$PROD" image inspect --format '{{.Id}}' "$image" 2>/dev/null)
+	b=$(docker -H "$USERNS" image inspect --format '{{.Id}}' "$image" 2>/dev/null)
+	: >"$TMP/out"
+	if [ -n "$a" ] && [ "$a" = "$b" ]; then
+		ok "$image has the same id in both engines"
+	else
+		not_ok "$image has the same id in both engines" "production: ${a:-missing}" "userns-remap: ${b:-missing}"
+	fi
+done
+name="parity-setup-test-$$"
+out=$(timeout 60 docker -H "$USERNS" run --rm --name "$name" --network none busybox:latest sh -c 'echo hi; wget --help 2>&1 | head -n1' 2>&1)
+printf '%s\n' "$out" >"$TMP/out"
+if [ "${out%%$'\n'*}" = hi ] && grep -q 'BusyBox' "$TMP/out"; then
+	ok "busybox:latest runs sh and has busybox's applets"
+else
+	not_ok "busybox:latest runs sh and has busybox's applets"
+fi
+out=$(timeout 60 docker -H "$PROD" run --rm --name "$name" --network none debian:bookworm \
+	sh -c '. /etc/os-release; echo "$VERSION_CODENAME"; test -x /usr/bin/apt-get && echo apt; ls /var/lib/apt/lists | grep -c _ || true' 2>&1)
+printf '%s\n' "$out" >"$TMP/out"
+if [ "$out" = "$(printf 'bookworm\napt\n0')" ]; then
+	ok "debian:bookworm is Debian 12 with apt and no package lists"
+else
+	not_ok "debian:bookworm is Debian 12 with apt and no package lists"
+fi
+
+run --no-images
+expect "--no-images runs and leaves the images alone" 0
+if has_line '(pulled|loaded|imported|making) '; then
+	not_ok "--no-images provides no image"
+else
+	ok "--no-images provides no image"
+fi
 
 if docker -H "$USERNS" info --format '{{json .SecurityOptions}}' 2>/dev/null | grep -q 'name=userns'; then
 	ok "docker info on the userns-remap engine lists userns"

@@ -203,16 +203,12 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
     for diff in &mut diffs {
         diff.declared = declared.iter().any(|d| covers(d, diff));
     }
-    let undeclared: Vec<String> = diffs
-        .iter()
-        .filter(|d| !d.declared)
-        .map(FieldDiff::label)
-        .collect();
+    let undeclared: Vec<&FieldDiff> = diffs.iter().filter(|d| !d.declared).collect();
     if !undeclared.is_empty() {
-        let names = undeclared;
+        let reason = format!("undeclared difference in {}", describe(&undeclared));
         return Comparison {
             verdict: Verdict::Divergence,
-            reason: Some(format!("undeclared difference in {}", names.join(", "))),
+            reason: Some(reason),
             diffs,
         };
     }
@@ -244,6 +240,74 @@ pub fn judge(mut diffs: Vec<FieldDiff>, declared: &[&Divergence]) -> Comparison 
             diffs,
         }
     }
+}
+
+/// Differences in run order, for people: the run's own fields, then each
+/// step's, saying which step differs first:
+/// `ready, exit_code; step "info" first (exit_code, stdout), then step "build" (stderr)`.
+pub fn describe(diffs: &[&FieldDiff]) -> String {
+    let own: Vec<&str> = diffs
+        .iter()
+        .filter(|d| d.step.is_none())
+        .map(|d| d.field.name())
+        .collect();
+    let mut steps: Vec<(&str, Vec<&str>)> = Vec::new();
+    for d in diffs {
+        if let Some(name) = &d.step {
+            match steps.last_mut() {
+                Some((n, fields)) if n == name => fields.push(d.field.name()),
+                _ => steps.push((name, vec![d.field.name()])),
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    if !own.is_empty() {
+        parts.push(own.join(", "));
+    }
+    let step = |(n, f): &(&str, Vec<&str>)| format!("step {n:?} ({})", f.join(", "));
+    if let Some((first, rest)) = steps.split_first() {
+        let mut text = step(first);
+        if own.is_empty() || !rest.is_empty() {
+            text = format!("step {:?} first ({})", first.0, first.1.join(", "));
+        }
+        if !rest.is_empty() {
+            let rest: Vec<String> = rest.iter().map(step).collect();
+            text.push_str(&format!(", then {}", rest.join(", ")));
+        }
+        parts.push(text);
+    }
+    parts.join("; ")
+}
+
+/// A refusal is compared as such: where the engine refused the run (or a
+/// step, or a step was not run) on either side, only that `engine` text
+/// is compared; the other side's output is evidence in the results, not
+/// further differences.
+pub fn compare_refusals_as_such(left: &mut Texts, right: &mut Texts) {
+    let engine_of = |t: &Texts, step: &Option<(usize, String)>| {
+        t.get(&Subject {
+            step: step.clone(),
+            field: Field::Engine,
+        })
+        .is_some_and(|e| e.starts_with("refused"))
+    };
+    let refused: BTreeSet<Option<String>> = left
+        .keys()
+        .chain(right.keys())
+        .filter(|s| s.field == Field::Engine)
+        .filter(|s| engine_of(left, &s.step) || engine_of(right, &s.step))
+        .map(|s| s.step_name().map(str::to_string))
+        .collect();
+    if refused.contains(&None) {
+        left.retain(|s, _| *s == Subject::from(Field::Engine));
+        right.retain(|s, _| *s == Subject::from(Field::Engine));
+        return;
+    }
+    let keep = |s: &Subject| {
+        s.field == Field::Engine || !refused.contains(&s.step_name().map(str::to_string))
+    };
+    left.retain(|s, _| keep(s));
+    right.retain(|s, _| keep(s));
 }
 
 /// The first disagreement among repeats of one runtime, if any.
@@ -316,6 +380,74 @@ mod tests {
         let diffs = diff_fields(&obs(a), &obs(b), "base", "cand");
         let refs: Vec<&Divergence> = declared.iter().collect();
         assert_eq!(judge(diffs, &refs).verdict, verdict);
+    }
+
+    fn step_texts(steps: &[(&str, Field, &str)]) -> Texts {
+        let mut t = obs(&[(Field::Engine, "started")]);
+        for (i, (n, f, v)) in steps.iter().enumerate() {
+            t.insert(Subject::step(i / 4, n, *f), v.to_string());
+        }
+        t
+    }
+
+    #[test]
+    fn a_step_not_run_on_one_side_is_one_difference() {
+        let mut a = step_texts(&[
+            ("s", Field::Engine, "started"),
+            ("s", Field::ExitCode, "0"),
+            ("s", Field::Stdout, "running"),
+        ]);
+        let mut b = step_texts(&[(
+            "s",
+            Field::Engine,
+            "refused: not run: the service had exited",
+        )]);
+        compare_refusals_as_such(&mut a, &mut b);
+        let d = diff_fields(&a, &b, "a", "b");
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].field, d[0].step.as_deref()),
+            (Field::Engine, Some("s"))
+        );
+        let mut r = obs(&[(Field::Engine, "refused: no"), (Field::ExitCode, "x")]);
+        let mut s = obs(&[(Field::Engine, "started"), (Field::ExitCode, "0")]);
+        compare_refusals_as_such(&mut r, &mut s);
+        assert_eq!(s.len(), 1, "a refused run compares its engine alone");
+    }
+
+    #[test]
+    fn reasons_name_the_first_step_that_differs() {
+        let d = |step: Option<&str>, field: Field| FieldDiff {
+            field,
+            step: step.map(str::to_string),
+            left: String::new(),
+            right: String::new(),
+            unified: String::new(),
+            summary: vec![],
+            declared: false,
+        };
+        let all = [
+            d(None, Field::Ready),
+            d(Some("info"), Field::ExitCode),
+            d(Some("info"), Field::Stdout),
+            d(Some("build"), Field::Stderr),
+        ];
+        let refs: Vec<&FieldDiff> = all.iter().collect();
+        assert_eq!(
+            describe(&refs),
+            "ready; step \"info\" first (exit_code, stdout), then step \"build\" (stderr)"
+        );
+        assert_eq!(
+            describe(&refs[1..3]),
+            "step \"info\" first (exit_code, stdout)"
+        );
+        assert_eq!(describe(&refs[..1]), "ready");
+        let v = judge(all.to_vec(), &[]);
+        assert!(
+            v.reason
+                .unwrap()
+                .starts_with("undeclared difference in ready; step \"info\" first")
+        );
     }
 
     #[test]

@@ -1,17 +1,21 @@
 //! Loading: the author-facing files become typed, validated values.
 //!
-//! `yaml` turns text into types with file:line:column errors; `scenario`
+//! `yaml` turns text into types with file:line:column errors; `duration`
+//! the `30s` durations authors write; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
-//! profile refuses or ignores by rule; `schema` the JSON Schema generated
+//! profile refuses or ignores by rule; `service` the keys of real workloads (images to build, readiness,
+//! steps); `schema` the JSON Schema generated
 //! from these very types. Nothing here runs a container, judges an
 //! observation or formats a report.
 
 pub mod container;
+pub mod duration;
 pub mod policy;
 pub mod runtime;
 pub mod scenario;
 pub mod schema;
+pub mod service;
 pub mod yaml;
 
 pub use container::ContainerSpec;

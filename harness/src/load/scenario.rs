@@ -9,15 +9,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::load::container::ContainerSpec;
+pub use crate::load::duration::Timeout;
+pub use crate::load::service::DEFAULT_IMAGE;
+use crate::load::service::{ImageRef, Ready, Step};
 use crate::load::yaml::{self, YamlError};
-
-/// The image a scenario runs in when it names none: busybox plus the probe,
-/// built locally in each engine.
-pub const DEFAULT_IMAGE: &str = "parity-probe";
 
 /// One container workload, as written by a scenario author.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -32,15 +30,27 @@ pub struct ScenarioFile {
     /// Free-form labels for `--tag` selection, e.g. `mounts`, `caps`.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Image to run; default: the harness's own busybox + probe image.
-    #[serde(default = "default_image")]
-    pub image: String,
-    /// The workload's argv (the container command).
+    /// Image to run: a name, or `{ build: DIR }`; default: the harness's
+    /// own busybox + probe image.
+    #[serde(default)]
+    #[schemars(default = "default_image")]
+    pub image: ImageRef,
+    /// The workload's argv (the container command); for a service scenario,
+    /// the service, which keeps running while the steps run.
     pub command: Vec<String>,
+    /// When the service is up (makes this a service scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<Ready>,
+    /// Commands run in order inside the running service with the engine's
+    /// exec, each observed and compared by name (makes this a service
+    /// scenario).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
     /// Compose-spec container options.
     #[serde(default)]
     pub container: ContainerSpec,
-    /// Per-run time limit; a run past it is killed and observed as `timeout`.
+    /// Per-run time limit; a run past it is killed and observed as
+    /// `timeout`. For a service scenario: each step's default limit.
     #[serde(default = "default_timeout")]
     pub timeout: Timeout,
     /// Runs per runtime; disagreement within one runtime is `flaky`.
@@ -57,8 +67,16 @@ pub struct ScenarioFile {
     pub expect: Expect,
 }
 
-fn default_image() -> String {
-    DEFAULT_IMAGE.to_string()
+impl ScenarioFile {
+    /// A service scenario: the container keeps running while readiness is
+    /// awaited and the steps run inside it.
+    pub fn is_service(&self) -> bool {
+        self.ready.is_some() || !self.steps.is_empty()
+    }
+}
+
+fn default_image() -> ImageRef {
+    ImageRef::default()
 }
 fn default_timeout() -> Timeout {
     Timeout(Duration::from_secs(30))
@@ -94,6 +112,8 @@ pub struct Scenario {
 pub enum Field {
     /// Whether the engine created and started the container, or its refusal.
     Engine,
+    /// Whether a service became ready (a service scenario with `ready:`).
+    Ready,
     /// How the workload ended: a number, `signal: NAME`, `oom` or `timeout`.
     ExitCode,
     /// The workload's standard output (capped).
@@ -117,8 +137,9 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    pub const ALL: [Field; 12] = [
         Field::Engine,
+        Field::Ready,
         Field::ExitCode,
         Field::Stdout,
         Field::Stderr,
@@ -145,6 +166,7 @@ impl Field {
         match self {
             Field::Engine => "engine",
             Field::ExitCode => "exit_code",
+            Field::Ready => "ready",
             Field::Stdout => "stdout",
             Field::Stderr => "stderr",
             Field::Syscalls => "syscalls",
@@ -161,7 +183,7 @@ impl Field {
     pub fn needs_probe(self) -> bool {
         !matches!(
             self,
-            Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr
+            Field::Engine | Field::Ready | Field::ExitCode | Field::Stdout | Field::Stderr
         )
     }
 
@@ -252,66 +274,6 @@ impl Divergence {
     }
 }
 
-/// A duration written like `30s`, `500ms` or `2m`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeout(pub Duration);
-
-impl schemars::JsonSchema for Timeout {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Duration".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "description": "A duration with a unit, like `30s`, `500ms`, `2m` or `1m 30s` (humantime syntax).",
-            "pattern": "^\\s*[0-9]+\\s*[a-zA-Zµ]+(\\s*[0-9]+\\s*[a-zA-Zµ]+)*\\s*$",
-            "examples": ["30s", "500ms", "2m"]
-        })
-    }
-}
-
-impl Serialize for Timeout {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(self.0).to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Timeout {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Timeout;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration like 30s, 500ms or 2m")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
-                match humantime::parse_duration(v) {
-                    Ok(d) if !d.is_zero() => Ok(Timeout(d)),
-                    Ok(_) => Err(E::invalid_value(
-                        de::Unexpected::Str(v),
-                        &"a duration above zero",
-                    )),
-                    Err(_) => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-                }
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timeout, E> {
-                Err(E::invalid_type(
-                    de::Unexpected::Unsigned(v),
-                    &"a duration with a unit, like 30s",
-                ))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timeout, E> {
-                Err(E::invalid_type(
-                    de::Unexpected::Signed(v),
-                    &"a duration with a unit, like 30s",
-                ))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// A scenario that could not be loaded.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ScenarioError {
@@ -349,6 +311,9 @@ impl Scenario {
     pub fn observed(&self) -> BTreeSet<Field> {
         let mut set: BTreeSet<Field> = self.file.observe.iter().copied().collect();
         set.insert(Field::Engine);
+        if self.file.ready.is_some() {
+            set.insert(Field::Ready);
+        }
         set
     }
 
@@ -388,6 +353,20 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         YamlError::at(path, text, line, column, message)
     };
     let mut out = Vec::new();
+    let declared: Vec<(&str, &[String])> = file
+        .expect
+        .diverges
+        .iter()
+        .map(|d| (d.runtime.as_str(), d.steps.as_slice()))
+        .collect();
+    let keys = crate::load::service::Keys {
+        image: &file.image,
+        ready: file.ready.as_ref(),
+        steps: &file.steps,
+        declared_steps: &declared,
+        locate: &|key, nth| locate_nth_key(text, key, nth),
+    };
+    out.extend(crate::load::service::problems(path, text, &keys));
     if file.command.is_empty() {
         out.push((
             "command",
@@ -551,7 +530,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_design() {
         let f = parse("description: d\ncommand: [true]\n").unwrap();
-        assert_eq!(f.image, "parity-probe");
+        assert_eq!(f.image, ImageRef::Name("parity-probe".into()));
         assert_eq!(f.timeout, Timeout(Duration::from_secs(30)));
         assert_eq!(f.repeat, 1);
         assert_eq!(f.observe, Field::default_set());

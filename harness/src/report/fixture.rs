@@ -29,6 +29,7 @@ pub fn run(runtime: &str, exit: Option<i64>, stdout: &str, stderr: &str) -> Obse
             probe: BTreeMap::new(),
             duration_ms: 120,
             steps: Vec::new(),
+            ready: None,
         },
     }
 }

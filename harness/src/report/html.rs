@@ -130,6 +130,8 @@ pub struct DetailView {
     pub diffs: Vec<FieldView>,
     pub expected: Vec<ExpectView>,
     pub runs: Vec<RunView>,
+    /// A service scenario's readiness and steps, side by side.
+    pub steps: Vec<crate::report::steps::StepRow>,
     pub config: Option<String>,
     pub path: String,
 }
@@ -174,6 +176,8 @@ pub struct RunView {
     pub label: String,
     pub engine: String,
     pub exit_code: String,
+    /// A service's readiness (`ready after 40 ms`), if awaited.
+    pub ready: Option<String>,
     pub duration_ms: u64,
     pub stdout: StreamView,
     pub stderr: StreamView,
@@ -222,6 +226,10 @@ fn run_view(label: String, o: &Observation) -> RunView {
             .exit_code
             .as_ref()
             .map_or_else(|| "none".into(), ToString::to_string),
+        ready: o
+            .ready
+            .as_ref()
+            .map(|r| format!("{} after {} ms ({})", r.outcome, r.after_ms, r.check)),
         duration_ms: o.duration_ms,
         stdout: stream(&o.stdout),
         stderr: stream(&o.stderr),
@@ -279,6 +287,7 @@ fn detail(anchor: String, col: &Column, r: &ScenarioResult) -> DetailView {
             .collect(),
         expected: r.expected.iter().map(expect_view).collect(),
         runs,
+        steps: crate::report::steps::step_rows(r),
         config: r
             .config
             .as_ref()

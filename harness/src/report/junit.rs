@@ -45,6 +45,9 @@ pub fn failure_text(r: &ScenarioResult) -> String {
     if let Some(reason) = &r.reason {
         out.push_str(&format!("{reason}\n"));
     }
+    for line in crate::report::steps::step_lines(r) {
+        out.push_str(&format!("{line}\n"));
+    }
     for d in &r.diffs {
         let mark = if d.declared { " (declared)" } else { "" };
         out.push_str(&format!("\n{}{mark} differs:\n", d.label()));

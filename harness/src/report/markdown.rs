@@ -1,6 +1,7 @@
 //! `summary.md`: the compact Markdown a CI job appends to
 //! `$GITHUB_STEP_SUMMARY`: ready or not, totals per candidate, what was
-//! not covered, and each failure with its one-line reason. Every text from
+//! not covered, and each failure with its one-line reason (and, for a
+//! service scenario, its readiness and steps that differ). Every text from
 //! a scenario is escaped so it renders literally.
 
 use crate::judge::compare::Verdict;
@@ -9,6 +10,8 @@ use crate::report::text::{clip, markdown_inline};
 
 /// Failures listed before the list is cut.
 const MAX_LISTED: usize = 50;
+/// Differing steps listed under one failure.
+const MAX_STEPS: usize = 5;
 
 /// The Markdown summary of `sources`.
 pub fn summary_md(sources: &[Source]) -> String {
@@ -74,13 +77,32 @@ pub fn summary_md(sources: &[Source]) -> String {
     let mut failures = Vec::new();
     for c in &s.columns {
         for r in column_results(sources, &c.column).filter(|r| r.verdict.is_failure()) {
-            failures.push(format!(
+            let mut item = format!(
                 "- **{}** `{}` ({}): {}\n",
                 r.verdict.name(),
                 clip(&markdown_code(&r.id), 120),
                 markdown_inline(&c.column.label),
                 markdown_inline(&clip(r.reason.as_deref().unwrap_or("no reason given"), 200)),
-            ));
+            );
+            // A service's readiness and steps that differ, in run order.
+            for row in crate::report::steps::step_rows(r)
+                .iter()
+                .filter(|row| row.differs())
+                .take(MAX_STEPS)
+            {
+                let name = if row.readiness {
+                    "readiness".to_string()
+                } else {
+                    format!("step `{}`", clip(&markdown_code(&row.name), 60))
+                };
+                item.push_str(&format!(
+                    "  - {name}: {} vs {} ({})\n",
+                    markdown_inline(&clip(&row.baseline, 100)),
+                    markdown_inline(&clip(&row.candidate, 100)),
+                    markdown_inline(&row.verdict_text()),
+                ));
+            }
+            failures.push(item);
         }
     }
     if !failures.is_empty() {

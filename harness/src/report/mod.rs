@@ -4,7 +4,8 @@
 //! owns the versioned `results.json` document that every other format is
 //! rendered from without re-running anything: `html` (the sign-off page),
 //! `junit`, `markdown` (the CI step summary), `changes` (run vs run).
-//! `signoff` holds the words they share, `text` the escaping they share.
+//! `signoff` holds the words they share, `steps` the readiness and step
+//! rows of service scenarios, `text` the escaping they share.
 
 pub mod changes;
 pub mod diffview;
@@ -17,6 +18,7 @@ pub mod markdown;
 pub mod results;
 pub mod schema;
 pub mod signoff;
+pub mod steps;
 pub mod terminal;
 pub mod text;
 mod write;

@@ -74,6 +74,9 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
     }
     out.push('\n');
     if r.verdict.is_failure() || (verbose && !r.diffs.is_empty()) {
+        for line in crate::report::steps::step_lines(r) {
+            out.push_str(&format!("    {}\n", crate::report::text::visible(&line)));
+        }
         for d in &r.diffs {
             out.push_str(&render_diff(d));
         }
@@ -126,6 +129,7 @@ impl<W: Write + Send> Reporter for TerminalReporter<W> {
                 candidates.join(", ")
             ),
             Event::ScenarioStarted { .. } => return,
+            Event::Progress { message } => format!("{}\n", dim(&format!("... {message}"))),
             Event::Verdict(r) => render_result(r, self.verbose),
             Event::Finished { results } => summary(results),
         };

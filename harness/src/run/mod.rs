@@ -5,8 +5,9 @@
 //! own image and the probe's upload; `probe_bin` embeds the probe;
 //! `observe` owns the [`Observation`](observe::Observation) and the
 //! canonical text of each field; `probe_view` turns the probe's report
-//! into that text. Service scenarios (readiness, exec steps) and build
-//! scenarios add their own files here, over the engine's primitives.
+//! into that text. `service` drives service scenarios (a container that
+//! keeps running, exec steps) over the engine's primitives, with `ready`
+//! waiting for it to be up; build scenarios add their own file here.
 //! Nothing here compares two sides.
 
 pub mod capture;
@@ -16,6 +17,8 @@ pub mod observe;
 pub mod plan;
 pub mod probe_bin;
 pub mod probe_view;
+pub mod ready;
+pub mod service;
 
 pub use engine::{Engine, EngineError, EngineInfo};
 pub use observe::{Captured, EngineOutcome, ExitStatus, Observation};

@@ -36,6 +36,66 @@ pub struct Observation {
     /// name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepObservation>,
+    /// Whether a service became ready, for a scenario with `ready:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<ReadyObservation>,
+}
+
+/// Whether a service became ready: compared as [`ReadyOutcome`]; how long
+/// it took and what the last check said are reported, never compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReadyObservation {
+    pub outcome: ReadyOutcome,
+    /// The check, for people: `log "API listen"`, `exec docker info`,
+    /// `file /run/systemd/private`.
+    pub check: String,
+    /// Time from start until ready, or until waiting ended.
+    pub after_ms: u64,
+    /// How many times the check ran (exec and file checks).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// What the last failed check said (its exit status and output, cut
+    /// short), to explain a service that never became ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// How waiting for a service ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReadyOutcome {
+    Ready,
+    /// The check did not pass within the timeout.
+    TimedOut {
+        timeout_ms: u64,
+    },
+    /// The service exited before the check passed.
+    Exited,
+    /// The check itself could not run (the engine refused the exec).
+    CheckRefused {
+        message: String,
+    },
+}
+
+impl fmt::Display for ReadyOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadyOutcome::Ready => f.write_str("ready"),
+            ReadyOutcome::TimedOut { timeout_ms } => write!(
+                f,
+                "not ready within {}",
+                humantime::format_duration(std::time::Duration::from_millis(*timeout_ms))
+            ),
+            ReadyOutcome::Exited => f.write_str("not ready: the service exited first"),
+            ReadyOutcome::CheckRefused { message } => {
+                write!(f, "not ready: the engine refused the check: {message}")
+            }
+        }
+    }
 }
 
 /// One step: a command run inside the running container (or a stage of
@@ -138,6 +198,8 @@ pub enum ExitStatus {
     Signal(String),
     Oom,
     Timeout,
+    /// A service still running after its last step (then parity stops it).
+    Running,
 }
 
 impl fmt::Display for ExitStatus {
@@ -147,6 +209,7 @@ impl fmt::Display for ExitStatus {
             ExitStatus::Signal(s) => write!(f, "signal: {s}"),
             ExitStatus::Oom => f.write_str("oom"),
             ExitStatus::Timeout => f.write_str("timeout"),
+            ExitStatus::Running => f.write_str("running (after the last step)"),
         }
     }
 }
@@ -178,6 +241,7 @@ impl Observation {
             probe: BTreeMap::new(),
             duration_ms,
             steps: Vec::new(),
+            ready: None,
         }
     }
 
@@ -253,6 +317,7 @@ impl Observation {
         }
         match field {
             Field::Engine => unreachable!("handled above"),
+            Field::Ready => self.ready.as_ref().map(|r| r.outcome.to_string()),
             Field::ExitCode => self.exit_code.as_ref().map(ToString::to_string),
             Field::Stdout => Some(self.stdout.canonical()),
             Field::Stderr => Some(self.stderr.canonical()),

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::load::container::ContainerSpec;
 use crate::load::runtime::RuntimeProfile;
-use crate::load::scenario::{DEFAULT_IMAGE, Field, Scenario};
+use crate::load::scenario::{Field, Scenario};
 
 /// Everything needed to run one scenario once under one runtime.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,9 @@ pub struct RunSpec {
     pub grace: Duration,
     /// What the probe observes; `None` runs the command untouched.
     pub probe: Option<ProbePlan>,
+    /// For `image: { build: DIR }`: the folder to build; `image` is set to
+    /// the built image before the run.
+    pub build: Option<PathBuf>,
 }
 
 /// What the in-container probe is asked to do.
@@ -42,15 +45,27 @@ pub struct ProbePlan {
     pub mounts: bool,
     /// Opt-in environment facts.
     pub facts: BTreeSet<Field>,
+    /// PID 1 is a long-running service: no tracer attaches to it (its steps
+    /// are traced instead, when `syscalls` is set), and its mount table is
+    /// read while it runs, after the last step.
+    pub service: bool,
+    /// PID 1 runs as written, not under `probe wrap` (the probe is still
+    /// uploaded for the steps and checks): a service whose command is
+    /// `/sbin/init`, which Sysbox recognises by exactly that argv[0].
+    pub unwrapped: bool,
 }
 
 impl ProbePlan {
-    /// Whether a tracer must attach (for syscalls, or for the after-exit
-    /// mount snapshot).
+    /// Whether a tracer must attach to PID 1 (for syscalls, or for the
+    /// after-exit mount snapshot).
     pub fn needs_tracer(&self) -> bool {
-        self.syscalls || self.mounts
+        !self.service && (self.syscalls || self.mounts)
     }
 }
+
+/// The argv[0] Sysbox takes for systemd (and then sets up /run, /run/lock
+/// and more for it): a service with this command runs unwrapped.
+pub const SYSTEMD_INIT: &str = "/sbin/init";
 
 /// Options that change how a plan is made.
 #[derive(Debug, Clone, Copy)]
@@ -82,8 +97,13 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
         container.network_mode = Some("none".into());
     }
     let observed = scenario.observed();
-    let wants_probe = observed.iter().any(|f| f.needs_probe());
+    let service = file.is_service();
+    // A service always gets the probe: it checks files, snapshots the mount
+    // table and traces the steps.
+    let wants_probe = service || observed.iter().any(|f| f.needs_probe());
     let probe = wants_probe.then(|| ProbePlan {
+        service,
+        unwrapped: service && file.command.first().is_some_and(|c| c == SYSTEMD_INIT),
         syscalls: observed.contains(&Field::Syscalls) && !opts.no_trace,
         mounts: observed.contains(&Field::Mounts) || observed.contains(&Field::MountTable),
         facts: observed
@@ -111,12 +131,13 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
             .clone()
             .unwrap_or_else(|| profile.profile.oci_runtime.clone()),
         endpoint: profile.endpoint.clone(),
-        image: (file.image != DEFAULT_IMAGE).then(|| file.image.clone()),
+        image: file.image.named().map(str::to_string),
         command: file.command.clone(),
         container,
         timeout: file.timeout.0,
         grace: opts.grace,
         probe,
+        build: file.image.build_dir(&scenario.path),
     }
 }
 

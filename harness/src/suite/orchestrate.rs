@@ -16,16 +16,17 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Project, Selection};
 use crate::event::{Event, ScenarioResult};
-use crate::judge::compare::{Verdict, diff_fields, flakiness, judge};
+use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flakiness, judge};
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
-use crate::run::engine::{Engine, EngineError, EngineInfo, RunContext};
+use crate::run::engine::{Engine, EngineError, EngineInfo, ImageCache, RunContext};
 use crate::run::image::ImageSource;
 use crate::run::observe::{Observation, Subject, Texts};
 use crate::run::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
 use crate::run::probe_view;
+use crate::run::service;
 
 /// How a suite runs.
 #[derive(Debug, Clone)]
@@ -80,6 +81,10 @@ pub struct Suite {
     permits: Semaphore,
     seq: AtomicU64,
     baselines: Mutex<HashMap<String, Arc<OnceCell<Runs>>>>,
+    /// Images named or built by scenarios, provided once per engine.
+    images: ImageCache,
+    /// Where progress goes (image pulls and builds) while `run_all` runs.
+    events: Mutex<Option<mpsc::UnboundedSender<Event>>>,
     /// Cancelled on an interrupt: no new container is created and every
     /// container path stops at its next step, removing what it made.
     pub cancel: CancellationToken,
@@ -159,6 +164,8 @@ impl Suite {
             probe,
             seq: AtomicU64::new(0),
             baselines: Mutex::new(HashMap::new()),
+            images: ImageCache::default(),
+            events: Mutex::new(None),
         };
         suite.limits = suite.probe_host().await;
         Ok(suite)
@@ -261,20 +268,26 @@ impl Suite {
             profile,
             endpoint: profile.endpoint(),
         };
-        let spec = plan(scenario, &rp, self.options.plan);
+        let mut spec = plan(scenario, &rp, self.options.plan);
+        spec.image = self.provide_image(&engine, &spec).await?;
         let repeat = self.options.repeat.unwrap_or(scenario.file.repeat).max(1);
         let mut runs = Vec::new();
         for _ in 0..repeat {
             let image = self.default_image(&engine).await?;
             let ctx = self.context(image);
-            let raw = {
-                let _permit = tokio::select! {
-                    biased;
-                    _ = self.cancel.cancelled() => return Err("interrupted".into()),
-                    p = self.permits.acquire() => p.map_err(|e| e.to_string())?,
-                };
-                engine.run(&spec, &ctx).await.map_err(|e| e.to_string())?
+            let _permit = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err("interrupted".into()),
+                p = self.permits.acquire() => p.map_err(|e| e.to_string())?,
             };
+            if scenario.file.is_service() {
+                let (obs, config) = service::observe(&engine, scenario, &spec, &ctx, profile)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                runs.push((obs, spec.clone(), Some(config)));
+                continue;
+            }
+            let raw = engine.run(&spec, &ctx).await.map_err(|e| e.to_string())?;
             let obs = Observation {
                 runtime: runtime.to_string(),
                 probe: probe_view::fields(&raw, spec.probe.as_ref(), profile),
@@ -284,10 +297,42 @@ impl Suite {
                 stderr: raw.stderr,
                 duration_ms: raw.duration.as_millis() as u64,
                 steps: Vec::new(),
+                ready: None,
             };
             runs.push((obs, spec.clone(), Some(raw.config)));
         }
         Ok(runs)
+    }
+
+    /// The image `spec` names or builds, provided in `engine` (pulled, or
+    /// built on the builder and copied), or `None` for parity's own.
+    async fn provide_image(
+        &self,
+        engine: &Arc<Engine>,
+        spec: &RunSpec,
+    ) -> Result<Option<String>, String> {
+        let progress = |message: String| {
+            if let Some(tx) = self.events.lock().expect("events lock").as_ref() {
+                let _ = tx.send(Event::Progress { message });
+            }
+        };
+        let provided = match (&spec.build, &spec.image) {
+            (Some(dir), _) => {
+                // Builds run where RUN steps reach the network: the
+                // baseline's engine unless it remaps users, else any that
+                // does not, else the engine itself.
+                let base = self.engine_for(&self.options.baseline).ok();
+                let builder = base
+                    .into_iter()
+                    .chain(self.engines.values().flatten().cloned())
+                    .find(|e| !e.info().userns_remap)
+                    .unwrap_or_else(|| engine.clone());
+                self.images.built(engine, &builder, dir, &progress).await
+            }
+            (None, Some(name)) => self.images.named(engine, name, &progress).await,
+            (None, None) => return Ok(None),
+        };
+        provided.map(Some).map_err(|e| e.to_string())
     }
 
     async fn baseline_runs(&self, scenario: &Scenario) -> Runs {
@@ -388,13 +433,7 @@ impl Suite {
             }
         }
         let (mut left, mut right) = (bt[0].clone(), ct[0].clone());
-        let refused = |runs: &[Observation]| runs.iter().any(|o| o.refused_message().is_some());
-        if refused(&result.baseline_runs) || refused(&result.candidate_runs) {
-            // A refusal is compared as such; the other side's output is
-            // evidence in the results, not a second difference.
-            left.retain(|s, _| *s == Subject::from(Field::Engine));
-            right.retain(|s, _| *s == Subject::from(Field::Engine));
-        }
+        compare_refusals_as_such(&mut left, &mut right);
         let mut diffs = diff_fields(&left, &right, &baseline, candidate);
         let (lo, ro) = (&result.baseline_runs[0], &result.candidate_runs[0]);
         for d in &mut diffs {
@@ -434,6 +473,7 @@ impl Suite {
         scenarios: &[Scenario],
         tx: mpsc::UnboundedSender<Event>,
     ) -> Vec<ScenarioResult> {
+        *self.events.lock().expect("events lock") = Some(tx.clone());
         let _ = tx.send(Event::Started {
             run_id: self.run_id.clone(),
             baseline: self.options.baseline.clone(),
@@ -475,6 +515,7 @@ impl Suite {
         let _ = tx.send(Event::Finished {
             results: results.clone(),
         });
+        *self.events.lock().expect("events lock") = None;
         results
     }
 

@@ -78,19 +78,21 @@ pub fn create_request(
             });
         }
     }
-    let (entrypoint, cmd) = match &spec.probe {
-        Some(p) => {
-            // The probe's own folder: an anonymous volume, so the probe can
-            // be uploaded and write results even with a read-only rootfs.
-            mounts.push(Mount {
-                target: Some(PROBE_DIR.into()),
-                typ: Some(MountType::VOLUME),
-                volume_options: Some(MountVolumeOptions {
-                    labels: Some(labels.clone()),
-                    ..Default::default()
-                }),
+    if spec.probe.is_some() {
+        // The probe's own folder: an anonymous volume, so the probe can be
+        // uploaded and write results even with a read-only rootfs.
+        mounts.push(Mount {
+            target: Some(PROBE_DIR.into()),
+            typ: Some(MountType::VOLUME),
+            volume_options: Some(MountVolumeOptions {
+                labels: Some(labels.clone()),
                 ..Default::default()
-            });
+            }),
+            ..Default::default()
+        });
+    }
+    let (entrypoint, cmd) = match &spec.probe {
+        Some(p) if !p.unwrapped => {
             let inner = c
                 .entrypoint
                 .clone()
@@ -99,7 +101,7 @@ pub fn create_request(
             ep.extend(inner);
             (Some(ep), Some(spec.command.clone()))
         }
-        None => (c.entrypoint.clone(), Some(spec.command.clone())),
+        _ => (c.entrypoint.clone(), Some(spec.command.clone())),
     };
     let devices = c
         .devices
@@ -256,6 +258,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             grace: Duration::from_secs(1),
             probe,
+            build: None,
         }
     }
 
@@ -297,6 +300,8 @@ mod tests {
             syscalls: true,
             mounts: true,
             facts: Default::default(),
+            service: false,
+            unwrapped: false,
         };
         let req = create_request(
             &spec(ContainerSpec::default(), Some(p.clone())),
@@ -314,6 +319,24 @@ mod tests {
         let hc = req.body.host_config.unwrap();
         assert_eq!(hc.mounts.unwrap()[0].target.as_deref(), Some(PROBE_DIR));
         assert!(attach_args(&p).contains(&"--syscalls".to_string()));
+    }
+
+    #[test]
+    fn an_unwrapped_service_keeps_its_command_and_gets_the_probe_folder() {
+        let p = ProbePlan {
+            syscalls: true,
+            mounts: true,
+            facts: Default::default(),
+            service: true,
+            unwrapped: true,
+        };
+        let mut s = spec(ContainerSpec::default(), Some(p));
+        s.command = vec!["/sbin/init".into()];
+        let req = create_request(&s, "img", &[], "n", "r").unwrap();
+        assert_eq!(req.body.entrypoint, None);
+        assert_eq!(req.body.cmd.unwrap(), vec!["/sbin/init"]);
+        let hc = req.body.host_config.unwrap();
+        assert_eq!(hc.mounts.unwrap()[0].target.as_deref(), Some(PROBE_DIR));
     }
 
     #[test]

@@ -43,8 +43,26 @@ impl Engine {
         cmd: Vec<String>,
         deadline: &Deadline,
     ) -> Result<(), EngineError> {
+        let spec = ExecSpec {
+            cmd,
+            ..Default::default()
+        };
+        self.exec_detached_as(id, &spec, deadline).await
+    }
+
+    /// Starts `spec` (its user, environment and folder) in container `id`
+    /// and does not wait for it.
+    pub async fn exec_detached_as(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+        deadline: &Deadline,
+    ) -> Result<(), EngineError> {
         let opts = CreateExecOptions::<String> {
-            cmd: Some(cmd),
+            cmd: Some(spec.cmd.clone()),
+            user: spec.user.clone(),
+            env: (!spec.env.is_empty()).then(|| spec.env.clone()),
+            working_dir: spec.working_dir.clone(),
             attach_stdout: Some(false),
             attach_stderr: Some(false),
             ..Default::default()

@@ -6,15 +6,20 @@
 //! request; `classify` tells a runtime's refusal from infrastructure
 //! trouble; `stream` drains attached output byte for byte; `run` drives one
 //! container through create, attach, start, wait, download and removal on
-//! every path; `exec` runs commands inside a running container; `trace`
-//! records every call's duration when `PARITY_TRACE_API` is set.
+//! every path; `control` asks whether a container still runs, how it
+//! ended, and kills it; `exec` runs commands inside a running container;
+//! `images` provides the images scenarios name or build (pull, build, copy
+//! between engines); `trace` records every call's duration when
+//! `PARITY_TRACE_API` is set.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
 
 mod classify;
 mod client;
+mod control;
 mod create;
 mod exec;
+mod images;
 mod run;
 mod stream;
 pub mod trace;
@@ -22,5 +27,6 @@ pub mod trace;
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
+pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError};
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
 pub use stream::{Channel, Chunk, Drained};

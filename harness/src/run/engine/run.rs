@@ -433,7 +433,7 @@ impl Engine {
         Ok(ExitStatus::Timeout)
     }
 
-    async fn wait_not_running(&self, id: &str) -> Result<(), EngineError> {
+    pub(crate) async fn wait_not_running(&self, id: &str) -> Result<(), EngineError> {
         let opts = WaitContainerOptions {
             condition: "not-running".into(),
         };
@@ -446,7 +446,7 @@ impl Engine {
         }
     }
 
-    async fn state(
+    pub(crate) async fn state(
         &self,
         id: &str,
         deadline: &Deadline,
@@ -465,7 +465,7 @@ impl Engine {
 
     /// The exit of a container that is no longer running: `timeout` if the
     /// engine's clock says it ran past `timeout`.
-    async fn exit_status(
+    pub(crate) async fn exit_status(
         &self,
         id: &str,
         timeout: Duration,
@@ -508,8 +508,9 @@ impl Engine {
         }
     }
 
-    /// The regular files under `path` in the container, by file name.
-    async fn download(
+    /// The regular files under `path` in the container, by path below it
+    /// (`report.json`, `step-0/report.json`).
+    pub(crate) async fn download(
         &self,
         id: &str,
         path: &str,
@@ -527,10 +528,15 @@ impl Engine {
             if entry.header().entry_type() != tar::EntryType::Regular {
                 continue;
             }
+            // The archive holds the folder itself first: `out/report.json`.
             let name = entry
                 .path()
                 .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .map(|p| {
+                    let mut parts = p.components();
+                    parts.next();
+                    parts.as_path().to_string_lossy().into_owned()
+                })
                 .unwrap_or_default();
             let mut data = Vec::new();
             entry
