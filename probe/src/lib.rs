@@ -7,8 +7,9 @@
 //! Flow: [`cli`] parses; [`wrap`] reads [`facts`], [`devices`] and the
 //! [`mountinfo`] through [`procfs`] and execs; [`attach`] drives the
 //! [`tracer`] state machine over the real [`ptrace`], which names calls
-//! with [`names`] and decodes their key argument with [`decode`],
-//! [`paths`] and [`flags`]; [`out`] writes the documents.
+//! with [`names`], decodes their key argument with [`decode`], [`paths`]
+//! and [`flags`], and tells each process's libc start-up from its program
+//! with [`prelude`]; [`out`] writes the documents.
 
 pub mod attach;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod mountinfo;
 pub mod names;
 pub mod out;
 pub mod paths;
+pub mod prelude;
 pub mod procfs;
 pub mod ptrace;
 pub mod tracer;

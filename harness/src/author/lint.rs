@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::judge::snapshot;
+use crate::judge::snapshot_files;
 use crate::load::policy::Effect;
 use crate::load::runtime::Profiles;
 use crate::load::scenario::{
-    ScenarioFile, discover, locate_nth_key, problems, root_for, scenario_id,
+    ScenarioFile, discover_all, locate_nth_key, problems, root_for, scenario_id,
 };
 use crate::load::schema::SCHEMA_FILE;
 use crate::load::yaml::{self, YamlError};
@@ -102,20 +102,25 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
     let mut ids: BTreeMap<(PathBuf, String), Vec<PathBuf>> = BTreeMap::new();
     for p in paths {
         let root = root_for(p);
-        let files = match discover(p) {
-            Ok(f) => f,
-            Err(e) => {
-                findings.push(Finding::in_file(p, Severity::Error, "read", e.to_string()));
-                continue;
-            }
-        };
+        let (files, problems) = discover_all(p);
+        for problem in problems {
+            findings.push(walk_finding(&problem));
+        }
         for file in files {
-            if let Ok(id) = scenario_id(&root, &file) {
-                let list = ids.entry((root.clone(), id.clone())).or_default();
-                if !list.contains(&file) {
-                    list.push(file.clone());
-                    findings.extend(lint_file(&root, &file, &id, profiles));
+            match scenario_id(&root, &file) {
+                Ok(id) => {
+                    let list = ids.entry((root.clone(), id.clone())).or_default();
+                    if !list.contains(&file) {
+                        list.push(file.clone());
+                        findings.extend(lint_file(&root, &file, &id, profiles));
+                    }
                 }
+                Err(e) => findings.push(Finding::in_file(
+                    &file,
+                    Severity::Error,
+                    "read",
+                    e.to_string(),
+                )),
             }
         }
         if !roots.contains(&root) && p.is_dir() {
@@ -144,7 +149,13 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
     }
     let names: Vec<String> = profiles.by_name.keys().cloned().collect();
     for root in &roots {
-        for (file, why) in snapshot::orphans(root, &names) {
+        let (orphans, problems) = snapshot_files::orphans(root, &names);
+        for problem in problems {
+            if !findings.iter().any(|f| f.file == problem.path()) {
+                findings.push(walk_finding(&problem));
+            }
+        }
+        for (file, why) in orphans {
             findings.push(Finding::in_file(
                 &file,
                 Severity::Warning,
@@ -152,7 +163,7 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
                 format!("orphan snapshot: {why}; delete it (or restore its scenario)"),
             ));
         }
-        for file in snapshot::pending(root) {
+        for file in snapshot_files::pending(root) {
             findings.push(Finding::in_file(
                 &file,
                 Severity::Warning,
@@ -166,6 +177,11 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
         (&a.file, a.line, a.column, &a.rule).cmp(&(&b.file, b.line, b.column, &b.rule))
     });
     findings
+}
+
+/// A problem of the shared walk (a dangling or looping link) as an error.
+fn walk_finding(problem: &crate::load::walk::WalkError) -> Finding {
+    Finding::in_file(problem.path(), Severity::Error, "link", problem.to_string())
 }
 
 /// Lints one scenario file (`id` under `root`).

@@ -4,7 +4,8 @@
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
 //! profile refuses or ignores by rule; `schema` the JSON Schema generated
-//! from these very types. Nothing here runs a container, judges an
+//! from these very types; `walk` the one loop-safe directory walk every
+//! command uses. Nothing here runs a container, judges an
 //! observation or formats a report.
 
 pub mod container;
@@ -12,6 +13,7 @@ pub mod policy;
 pub mod runtime;
 pub mod scenario;
 pub mod schema;
+pub mod walk;
 pub mod yaml;
 
 pub use container::ContainerSpec;
