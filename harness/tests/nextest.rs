@@ -62,7 +62,8 @@ fn nextest(extra: &[&str]) -> (Vec<String>, String) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines = text
+    // A failure is printed twice (as it happens and in the summary).
+    let mut lines: Vec<String> = text
         .lines()
         .map(str::trim_start)
         .filter(|l| l.contains(&format!("-vs-{CANDIDATE}] capabilities/")))
@@ -70,8 +71,14 @@ fn nextest(extra: &[&str]) -> (Vec<String>, String) {
             let w = l.split_whitespace().next().unwrap_or("");
             matches!(w, "PASS" | "FAIL" | "SKIP" | "SIGTERM" | "TIMEOUT" | "LEAK")
         })
-        .map(str::to_string)
+        .map(|l| {
+            let (status, rest) = l.split_once(' ').unwrap_or((l, ""));
+            let name = rest.rsplit(' ').next().unwrap_or(rest);
+            format!("{status} {name}")
+        })
         .collect();
+    lines.sort();
+    lines.dedup();
     (lines, text)
 }
 
