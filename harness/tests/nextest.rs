@@ -93,7 +93,10 @@ fn an_unavailable_candidate_never_passes_under_nextest() {
         return;
     }
     let (lines, text) = nextest(&[]);
-    assert!(!lines.is_empty(), "no trial of {CANDIDATE} was listed:\n{text}");
+    assert!(
+        !lines.is_empty(),
+        "no trial of {CANDIDATE} was listed:\n{text}"
+    );
     for l in &lines {
         assert!(l.starts_with("SKIP"), "not skipped: {l}\n{text}");
     }
@@ -101,7 +104,13 @@ fn an_unavailable_candidate_never_passes_under_nextest() {
     let (forced, text) = nextest(&["--run-ignored", "all"]);
     assert_eq!(forced.len(), lines.len(), "{text}");
     for l in &forced {
-        assert!(l.starts_with("FAIL"), "forced to run, it must fail: {l}\n{text}");
+        assert!(
+            l.starts_with("FAIL"),
+            "forced to run, it must fail: {l}\n{text}"
+        );
     }
-    assert!(text.contains("cannot run here"), "the reason is given:\n{text}");
+    assert!(
+        text.contains("cannot run here"),
+        "the reason is given:\n{text}"
+    );
 }

@@ -560,3 +560,47 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn loop_dangling_and_self_links_are_located_errors_not_hangs() {
+        let dir = std::env::temp_dir().join(format!("parity-lint-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let area = dir.join("scenarios/area");
+        std::fs::create_dir_all(area.join("snapshots")).unwrap();
+        std::fs::write(
+            area.join("a.yaml"),
+            format!("# yaml-language-server: $schema=../scenario.schema.json\ndescription: d\ncommand: [x]\n"),
+        )
+        .unwrap();
+        symlink("..", area.join("up")).unwrap();
+        symlink(".", area.join("snapshots/here")).unwrap();
+        symlink("gone.yaml", area.join("dangling.yaml")).unwrap();
+        symlink("self.yaml", area.join("self.yaml")).unwrap();
+        let profiles =
+            Profiles::load_dir(&crate::config::workspace_root().join("runtimes")).unwrap();
+        let start = std::time::Instant::now();
+        let f = lint_paths(&[dir.join("scenarios")], &profiles);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "lint hung"
+        );
+        let links: Vec<String> = f
+            .iter()
+            .filter(|f| f.rule == "link" && f.severity == Severity::Error)
+            .map(|f| f.file.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        for name in ["dangling.yaml", "self.yaml", "up", "here"] {
+            assert!(
+                links.iter().any(|l| l == name),
+                "{name} in {links:?}: {f:?}"
+            );
+        }
+        assert_eq!(exit_status(&f, false), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -228,6 +228,36 @@ pub fn accept(dir: &Path, root: &Path) -> Result<Accepted, AcceptError> {
     Ok(done)
 }
 
+/// What `parity snapshots accept` says it did, paths under `root`.
+pub fn accepted_text(done: &Accepted, root: &Path) -> String {
+    let rel = |p: &PathBuf| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let mut out = String::new();
+    for p in &done.added {
+        out.push_str(&format!("added     {}\n", rel(p)));
+    }
+    for p in &done.to_review {
+        out.push_str(&format!("to review {}\n", rel(p)));
+    }
+    for (p, why) in &done.skipped {
+        out.push_str(&format!("skipped   {}: {why}\n", p.display()));
+    }
+    for e in &done.problems {
+        out.push_str(&format!("error     {e}\n"));
+    }
+    out.push_str(&format!(
+        "{} added, {} unchanged, {} to review{}\n",
+        done.added.len(),
+        done.unchanged.len(),
+        done.to_review.len(),
+        if done.to_review.is_empty() {
+            ""
+        } else {
+            ": run `cargo insta review`"
+        }
+    ));
+    out
+}
+
 /// The checkout's folder for an artifact's `area` folder: the artifact's
 /// path below `dir`, less as many leading folders as it takes to name a
 /// folder that exists under `root` (artifacts add their own names).
