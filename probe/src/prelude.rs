@@ -193,7 +193,7 @@ mod tests {
     }
 
     /// Feeds `calls`; returns (prelude, program) as the process ends.
-    fn split(calls: Vec<SyscallRecord>) -> (Vec<String>, Vec<String>) {
+    fn split_calls(calls: Vec<SyscallRecord>) -> (Vec<String>, Vec<String>) {
         let mut p = Prelude::new();
         let (mut pre, mut prog) = (Vec::new(), Vec::new());
         let mut done = false;
@@ -239,7 +239,7 @@ mod tests {
         let mut calls = glibc_236();
         calls.push(ok("prctl"));
         calls.push(ok("getuid"));
-        let (pre, prog) = split(calls);
+        let (pre, prog) = split_calls(calls);
         assert_eq!(pre.len(), 13, "{pre:?}");
         assert_eq!(prog, ["prctl", "getuid"]);
     }
@@ -250,22 +250,22 @@ mod tests {
         let mut trixie = glibc_236();
         trixie[7] = rec("readlinkat", "ok", Some("/proc/self/exe"));
         trixie.push(ok("prctl"));
-        assert_eq!(split(trixie).1, ["prctl"]);
+        assert_eq!(split_calls(trixie).1, ["prctl"]);
         // aarch64: no arch_prctl.
         let mut arm = glibc_236();
         arm.remove(2);
         arm.push(ok("getuid"));
-        assert_eq!(split(arm).1, ["getuid"]);
+        assert_eq!(split_calls(arm).1, ["getuid"]);
         // CET's probe of a glibc built with it, first or after the TLS.
         for at in [0, 2] {
             let mut cet = glibc_236();
             cet.insert(at, rec("arch_prctl", "EINVAL", None));
             cet.push(ok("getuid"));
-            assert_eq!(split(cet).1, ["getuid"], "EINVAL at {at}");
+            assert_eq!(split_calls(cet).1, ["getuid"], "EINVAL at {at}");
         }
         // musl: thread pointer, tid address, main.
         let musl = vec![ok("arch_prctl"), ok("set_tid_address"), ok("getuid")];
-        assert_eq!(split(musl).1, ["getuid"]);
+        assert_eq!(split_calls(musl).1, ["getuid"]);
     }
 
     #[test]
@@ -274,15 +274,15 @@ mod tests {
         // held so far is shown.
         let mut calls = glibc_236();
         calls[5] = rec("rseq", "ENOSYS", None);
-        let (pre, prog) = split(calls.clone());
+        let (pre, prog) = split_calls(calls.clone());
         assert!(pre.is_empty(), "{pre:?}");
         assert_eq!(prog.len(), calls.len());
         // Its own executable read from elsewhere.
         let mut other = glibc_236();
         other[7] = rec("readlink", "ok", Some("/tmp/x"));
-        assert!(split(other).0.is_empty());
+        assert!(split_calls(other).0.is_empty());
         // A process that dies half-way through its start-up.
-        let (pre, prog) = split(glibc_236()[..5].to_vec());
+        let (pre, prog) = split_calls(glibc_236()[..5].to_vec());
         assert!(pre.is_empty());
         assert_eq!(prog.len(), 5);
     }
@@ -295,7 +295,7 @@ mod tests {
             ok("brk"),
             rec("access", "ENOENT", Some("/etc/ld.so.preload")),
         ];
-        let (pre, prog) = split(calls);
+        let (pre, prog) = split_calls(calls);
         assert!(pre.is_empty());
         assert_eq!(prog, ["brk", "access"]);
     }

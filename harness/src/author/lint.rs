@@ -574,7 +574,7 @@ mod link_tests {
         std::fs::create_dir_all(area.join("snapshots")).unwrap();
         std::fs::write(
             area.join("a.yaml"),
-            format!("# yaml-language-server: $schema=../scenario.schema.json\ndescription: d\ncommand: [x]\n"),
+            "# yaml-language-server: $schema=../scenario.schema.json\ndescription: d\ncommand: [x]\n",
         )
         .unwrap();
         symlink("..", area.join("up")).unwrap();

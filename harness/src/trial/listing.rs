@@ -72,7 +72,7 @@ impl Mode {
 
     /// Whether the availability look is needed for the flags.
     fn needs_availability(&self) -> bool {
-        !(self.per_process && !self.listing)
+        !self.per_process || self.listing
     }
 
     /// What a trial that cannot run (`reason`) gives: ignored under
