@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::load::scenario::{Field, Scenario};
 
+pub use crate::judge::snapshot_files::snapshot_body;
 use crate::judge::snapshot_files::{snapshot_path, stem, write_atomically};
 
 /// The snapshot body: one YAML key per observed field, in field order.
@@ -67,17 +68,6 @@ fn yaml_string(text: &str) -> String {
 /// Reads a snapshot body back into field texts (for saying what changed).
 pub fn parse_content(body: &str) -> BTreeMap<String, String> {
     serde_saphyr::from_str::<BTreeMap<String, String>>(body).unwrap_or_default()
-}
-
-/// The body of a `.snap` file (after insta's metadata header).
-pub fn snapshot_body(file_text: &str) -> &str {
-    match file_text.strip_prefix("---\n") {
-        Some(rest) => rest
-            .split_once("\n---\n")
-            .map(|(_, body)| body)
-            .unwrap_or(rest),
-        None => file_text,
-    }
 }
 
 /// Fields whose text differs between two bodies, with the side they are

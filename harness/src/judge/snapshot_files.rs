@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::judge::snapshot::snapshot_body;
 use crate::judge::snapshot_key::is_key_name;
 use crate::load::scenario::SNAPSHOT_DIR;
 use crate::load::walk::{WalkError, walk};
@@ -43,6 +42,17 @@ pub fn snapshots_of(scenario_path: &Path) -> Vec<PathBuf> {
                 && f.extension().is_some_and(|e| e == "snap")
         })
         .collect()
+}
+
+/// The body of a `.snap` file (after insta's metadata header).
+pub fn snapshot_body(file_text: &str) -> &str {
+    match file_text.strip_prefix("---\n") {
+        Some(rest) => rest
+            .split_once("\n---\n")
+            .map(|(_, body)| body)
+            .unwrap_or(rest),
+        None => file_text,
+    }
 }
 
 pub(crate) fn stem(path: &Path) -> String {
