@@ -44,6 +44,16 @@ pub enum Command {
     New(NewArgs),
     /// Print the JSON Schema of scenario files (scenarios/scenario.schema.json).
     Schema,
+    /// Snapshots: `parity snapshots accept DIR` brings in those a CI run would have recorded.
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    /// Copy new snapshots from DIR (a downloaded CI artifact) into the checkout; a snapshot
+    /// that differs from the committed one is put beside it as .snap.new for `cargo insta review`.
+    Accept { dir: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +213,15 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
                 crate::author::lint::render(&findings, args.format == Format::Json)
             );
             Ok(crate::author::lint::exit_status(&findings, args.strict))
+        }
+        Command::Snapshots(SnapshotsCommand::Accept { dir }) => {
+            let done = crate::judge::snapshot_files::accept(&dir, &project.root)
+                .map_err(|e| ConfigError::Usage(e.to_string()))?;
+            print!(
+                "{}",
+                crate::judge::snapshot_files::accepted_text(&done, &project.root)
+            );
+            Ok(i32::from(!done.problems.is_empty()))
         }
         Command::New(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();

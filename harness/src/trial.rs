@@ -4,22 +4,38 @@
 //! users expect.
 //!
 //! Owns the process-wide tokio runtime and the lazily prepared [`Suite`]
-//! the trials share (engines are contacted only when a trial runs), and the
-//! mapping of verdicts to pass, fail and ignored.
+//! the trials share (engines are contacted for a run only when a trial
+//! runs), the mapping of verdicts to pass, fail and ignored, and the rule
+//! that a trial that cannot run never passes, whatever runs it:
+//! - availability is decided when the trials are built (connect and `info`
+//!   under a short deadline, cached for a few seconds in the target
+//!   folder), so the trials of an unavailable runtime carry libtest's
+//!   ignored flag in `--list` and nextest shows them as skipped;
+//! - what only a run can tell (the host cannot start a privileged
+//!   container) is ignored with the reason under libtest's own runner, and
+//!   fails with the reason under nextest (one process per trial, where an
+//!   ignored outcome would exit 0 and read as a pass), with
+//!   `PARITY_STRICT_SKIP=1`, and whenever `--ignored` or
+//!   `--include-ignored` asked for trials that cannot run.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use crate::config::{Project, Selection};
 use crate::event::ScenarioResult;
 use crate::judge::compare::Verdict;
-use crate::judge::snapshot::{self, Recording};
+use crate::judge::snapshot::{self, Artifacts, Recording};
+use crate::judge::snapshot_files;
+use crate::judge::snapshot_key::SnapshotKey;
 use crate::load::scenario::{Scenario, discover};
 use crate::report::terminal::render_result;
 use crate::suite::{Availability, Suite, SuiteOptions};
+
+mod listing;
+pub use listing::Mode;
 
 /// What a trial checks beyond the verdict table.
 #[derive(Debug, Clone)]
@@ -41,6 +57,10 @@ pub struct Harness {
     pub results: Mutex<Vec<ScenarioResult>>,
     /// Whether missing snapshots are written (off in CI).
     pub recording: Recording,
+    /// Where snapshots that are not written into the checkout go (CI).
+    pub artifacts: Option<Artifacts>,
+    /// Which runner runs the trials, and how.
+    pub mode: Mode,
     /// Scenarios whose baseline snapshot was checked in this process: the
     /// baseline is shared by every candidate, so it is checked once.
     baseline_snapshots: Mutex<HashSet<String>>,
@@ -50,29 +70,38 @@ pub struct Harness {
 
 impl Harness {
     /// For the project at `root`, with runtimes from parity.toml and the
-    /// environment.
-    pub fn new(root: &Path) -> Result<Arc<Harness>, String> {
+    /// environment, for trials run with `args`.
+    pub fn new(root: &Path, args: &Arguments) -> Result<Arc<Harness>, String> {
         let project = Project::find(Some(root)).map_err(|e| e.to_string())?;
         let options = SuiteOptions::new(&project, &Selection::default());
         let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+        let env = |k: &str| std::env::var(k).ok();
         Ok(Arc::new(Harness {
             runtime,
+            artifacts: Artifacts::from_env(&project.root, env),
             project,
             options,
             suite: OnceLock::new(),
             results: Mutex::new(Vec::new()),
-            recording: Recording::from_env(|k| std::env::var(k).ok()),
+            recording: Recording::from_env(env),
+            mode: Mode::new(args, env),
             baseline_snapshots: Mutex::new(HashSet::new()),
             started_at: crate::report::results::now_rfc3339(),
         }))
     }
 
-    /// The same harness writing (or not) missing snapshots, whatever the
-    /// environment says.
-    pub fn with_recording(self: Arc<Self>, recording: Recording) -> Arc<Self> {
+    /// The same harness writing (or not) missing snapshots, and putting
+    /// those it does not write in `artifacts`, whatever the environment
+    /// says.
+    pub fn with_recording(
+        self: Arc<Self>,
+        recording: Recording,
+        artifacts: Option<Artifacts>,
+    ) -> Arc<Self> {
         match Arc::try_unwrap(self) {
             Ok(mut h) => {
                 h.recording = recording;
+                h.artifacts = artifacts;
                 Arc::new(h)
             }
             Err(shared) => shared,
@@ -152,6 +181,7 @@ impl Harness {
             Ok(f) => f,
             Err(e) => return vec![failing_trial(&dir.display().to_string(), e.to_string())],
         };
+        let unavailable = self.unavailable(candidates);
         let mut trials = Vec::new();
         for file in files {
             let scenario = match Scenario::load(root, &file) {
@@ -173,9 +203,13 @@ impl Harness {
                     candidate.clone(),
                     check.clone(),
                 );
+                let flag = self
+                    .mode
+                    .ignored_flag(!unavailable.contains_key(candidate.as_str()));
                 trials.push(
                     Trial::ignorable_test(scenario.id.clone(), move || h.run_trial(&s, &c, &chk))
-                        .with_kind(kind),
+                        .with_kind(kind)
+                        .with_ignored_flag(flag),
                 );
             }
         }
@@ -193,9 +227,9 @@ impl Harness {
             Err(e) => return Err(format!("cannot prepare the suite: {e}").into()),
         };
         if let Availability::Unavailable(why) = suite.availability(&self.options.baseline) {
-            return Ok(Completion::ignored_with(format!(
-                "no engine for the baseline: {why}"
-            )));
+            return self
+                .mode
+                .cannot_run(format!("no engine for the baseline: {why}"));
         }
         let result = self.block_on(suite.judge(scenario, candidate));
         let shown = strip_ansi(&render_result(&result, true));
@@ -206,15 +240,13 @@ impl Harness {
         match check {
             Check::Verdict(want) if result.verdict == *want => Ok(Completion::Completed),
             Check::Verdict(_) if result.verdict == Verdict::Skipped => {
-                Ok(Completion::ignored_with(result.reason.unwrap_or_default()))
+                self.mode.cannot_run(result.reason.unwrap_or_default())
             }
             Check::Verdict(want) => Err(format!("expected verdict {want}, got:\n{shown}").into()),
             Check::Library => {
                 let drift = self.check_snapshots(&suite, scenario, &result);
                 match result.verdict {
-                    Verdict::Skipped => {
-                        Ok(Completion::ignored_with(result.reason.unwrap_or_default()))
-                    }
+                    Verdict::Skipped => self.mode.cannot_run(result.reason.unwrap_or_default()),
                     v if v.is_failure() => Err(format!(
                         "{shown}{}",
                         drift.map(|d| format!("\n{d}")).unwrap_or_default()
@@ -257,6 +289,12 @@ impl Harness {
         let mut failures = Vec::new();
         for (runtime, run) in sides {
             let Some(run) = run else { continue };
+            let Some(key) = snapshot_key(suite, runtime) else {
+                failures.push(format!(
+                    "cannot name the environment of {runtime}'s snapshot (no engine facts or default image)"
+                ));
+                continue;
+            };
             let fields = match suite.comparable_texts(scenario, runtime, run) {
                 Ok(f) => f,
                 Err(e) => {
@@ -264,7 +302,14 @@ impl Harness {
                     continue;
                 }
             };
-            let outcome = snapshot::check(scenario, runtime, &fields, &self.recording);
+            let outcome = snapshot::check(
+                scenario,
+                &key,
+                runtime,
+                &fields,
+                &self.recording,
+                self.artifacts.as_ref(),
+            );
             match outcome.note(runtime) {
                 Some(note) if outcome.is_failure() => failures.push(note),
                 Some(note) => eprintln!("{}: {note}", scenario.id),
@@ -274,20 +319,26 @@ impl Harness {
         (!failures.is_empty()).then(|| failures.join("\n"))
     }
 
-    /// Marks the committed snapshots of every known runtime as referenced,
-    /// so `cargo insta test --unreferenced=reject` flags only snapshots whose
-    /// scenario or runtime profile is gone, not those of runtimes this host
-    /// cannot run.
+    /// Marks the committed snapshots of the scenario (every environment and
+    /// runtime) as referenced, so `cargo insta test --unreferenced=reject`
+    /// flags only snapshots whose scenario is gone, not those of runtimes
+    /// or environments this host does not have (`parity lint` flags unknown
+    /// runtimes).
     fn remember_snapshots(&self, scenario: &Scenario) {
         if std::env::var_os("INSTA_SNAPSHOT_REFERENCES_FILE").is_none() {
             return;
         }
-        if let Ok(profiles) = self.project.profiles() {
-            for name in profiles.by_name.keys() {
-                snapshot::remember_reference(&snapshot::snapshot_path(&scenario.path, name));
-            }
+        for path in snapshot_files::snapshots_of(&scenario.path) {
+            snapshot::remember_reference(&path);
         }
     }
+}
+
+/// The environment key of `runtime`'s observations in this suite.
+fn snapshot_key(suite: &Suite, runtime: &str) -> Option<String> {
+    let info = suite.engine_info(runtime)?;
+    let image = suite.image_source()?;
+    Some(SnapshotKey::new(info, &image.busybox).name())
 }
 
 fn failing_trial(name: &str, message: String) -> Trial {

@@ -2,8 +2,10 @@
 //! candidate runtime (`[runc-vs-userns-remap] mounts/tmpfs`), plus the
 //! meta-scenarios under `harness/tests/meta/VERDICT/`, whose verdict must be
 //! exactly the folder's name. Trials run real containers on the engines
-//! `runtimes/setup-host.sh` starts; where the baseline's engine cannot be
-//! reached they are ignored with the reason.
+//! `runtimes/setup-host.sh` starts; the trials of a runtime that is not
+//! available here (no engine, runtime not registered) are listed as ignored,
+//! so `cargo test` shows them ignored and `cargo nextest run` skipped; none
+//! of them ever passes (see `parity::trial`).
 
 use libtest_mimic::Arguments;
 use parity::config::workspace_root;
@@ -13,7 +15,7 @@ use parity::trial::{Check, Harness};
 fn main() {
     let args = Arguments::from_args();
     let root = workspace_root();
-    let harness = match Harness::new(&root) {
+    let harness = match Harness::new(&root, &args) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("parity test harness: {e}");

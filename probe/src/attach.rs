@@ -230,7 +230,10 @@ mod tests {
             Some(before),
             None,
             Some(ExitInfo::Exited { code: 3 }),
-            SyscallsObservation::Ok { calls: vec![] },
+            SyscallsObservation::Ok {
+                calls: vec![],
+                prelude: vec![],
+            },
             Some(Ok(vec![entry("/"), entry("/mnt")])),
         );
         assert_eq!(r.workload.argv, ["sh"]);

@@ -7,10 +7,11 @@
 //! Flow: [`cli`] parses; [`wrap`] reads [`facts`], [`devices`] and the
 //! [`mountinfo`] through [`procfs`] and execs; [`attach`] drives the
 //! [`tracer`] state machine over the real [`ptrace`], which names calls
-//! with [`names`] and decodes their key argument with [`decode`],
-//! [`paths`] and [`flags`]; [`out`] writes the documents. For a service
-//! that keeps running, [`snapshot`] reads the mount table on request and
-//! answers file readiness checks.
+//! with [`names`], decodes their key argument with [`decode`], [`paths`]
+//! and [`flags`], and tells each process's libc start-up from its program
+//! with [`prelude`]; [`out`] writes the documents. For a service that keeps
+//! running, [`snapshot`] reads the mount table on request and answers file
+//! readiness checks.
 
 pub mod attach;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod mountinfo;
 pub mod names;
 pub mod out;
 pub mod paths;
+pub mod prelude;
 pub mod procfs;
 pub mod ptrace;
 pub mod snapshot;

@@ -1,12 +1,15 @@
 //! The tracer's state machine: given each wait status of a tracee, decide
 //! what it was (syscall stop, ptrace event, group-stop, signal-delivery
 //! stop, exit), keep per-thread syscall state, aggregate distinct syscall
-//! records once PID 1 has exec'd the workload, and say how to resume so
-//! the workload sees the signals it would see untraced. The kernel is
+//! records once PID 1 has exec'd the workload (each process's libc
+//! start-up after an exec kept apart, see [`prelude`](crate::prelude)), and
+//! say how to resume so the workload sees the signals it would see
+//! untraced. The kernel is
 //! reached only through [`Ptrace`]; the loop that waits lives in `attach`.
 
 use crate::decode::{self, Memory};
 use crate::names;
+use crate::prelude::{Fed, Prelude};
 use parity_wire::{ExitInfo, SyscallRecord, SyscallsObservation};
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -127,6 +130,8 @@ struct Pending {
 #[derive(Debug, Default)]
 struct Thread {
     pending: Option<Pending>,
+    /// Set from an exec until the libc's start-up is over.
+    prelude: Option<Prelude>,
 }
 
 #[derive(Debug)]
@@ -138,6 +143,8 @@ pub struct Tracer {
     recording: bool,
     threads: HashMap<i32, Thread>,
     records: BTreeSet<SyscallRecord>,
+    /// Records made during some process's libc start-up.
+    prelude: BTreeSet<SyscallRecord>,
     unavailable: Option<String>,
     requested: bool,
 }
@@ -152,6 +159,7 @@ impl Tracer {
             recording: false,
             threads,
             records: BTreeSet::new(),
+            prelude: BTreeSet::new(),
             unavailable: None,
             requested: syscalls,
         }
@@ -172,9 +180,22 @@ impl Tracer {
             (Some(reason), true) => SyscallsObservation::Unavailable {
                 reason: reason.clone(),
             },
-            (None, true) => SyscallsObservation::Ok {
-                calls: self.records.iter().cloned().collect(),
-            },
+            (None, true) => {
+                // Start-ups still open (a process at the report's moment)
+                // are judged as they stand.
+                let (mut records, mut prelude) = (self.records.clone(), self.prelude.clone());
+                for t in self.threads.values() {
+                    if let Some(mut p) = t.prelude.clone() {
+                        let (pre, program) = p.finish();
+                        prelude.extend(pre);
+                        records.extend(program);
+                    }
+                }
+                SyscallsObservation::Ok {
+                    prelude: prelude.difference(&records).cloned().collect(),
+                    calls: records.union(&prelude).cloned().collect(),
+                }
+            }
         }
     }
 
@@ -188,7 +209,13 @@ impl Tracer {
         let mode = self.mode();
         match classify(status) {
             Stop::Exited(_) | Stop::Killed(_) => {
-                self.threads.remove(&pid);
+                if let Some(mut t) = self.threads.remove(&pid) {
+                    if let Some(p) = t.prelude.as_mut() {
+                        let (pre, program) = p.finish();
+                        self.prelude.extend(pre);
+                        self.records.extend(program);
+                    }
+                }
                 if pid == self.root {
                     return Step::RootGone(exit_info(status));
                 }
@@ -215,6 +242,10 @@ impl Tracer {
                 }
                 if pid == self.root {
                     self.recording = true;
+                }
+                if self.recording {
+                    let thread = self.threads.entry(pid).or_default();
+                    thread.prelude = Some(Prelude::new());
                 }
                 self.resume(p, pid, mode, 0);
             }
@@ -275,11 +306,29 @@ impl Tracer {
                 } else {
                     "ok".to_owned()
                 };
-                self.records.insert(SyscallRecord {
+                let record = SyscallRecord {
                     syscall: call.name,
                     outcome,
                     arg: call.arg,
-                });
+                };
+                // The exec itself is the program's; its start-up follows.
+                let Some(prelude) = thread
+                    .prelude
+                    .as_mut()
+                    .filter(|_| !record.syscall.starts_with("execve"))
+                else {
+                    self.records.insert(record);
+                    return;
+                };
+                if let Fed::Done {
+                    prelude: pre,
+                    program,
+                } = prelude.feed(record)
+                {
+                    thread.prelude = None;
+                    self.prelude.extend(pre);
+                    self.records.extend(program);
+                }
             }
             SyscallStop::Other => {}
         }

@@ -59,9 +59,17 @@ pub enum ExitInfo {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum SyscallsObservation {
-    /// Sorted, distinct records.
+    /// Sorted, distinct records: every call the workload's processes made
+    /// from PID 1's exec on.
     Ok {
         calls: Vec<SyscallRecord>,
+        /// The records of `calls` seen only in a process's libc start-up
+        /// (after its exec, before its program's own code: an exactly
+        /// matched known sequence), sorted. Added in probe 0.1 without a
+        /// version bump: `calls` keeps its meaning, and a reader that
+        /// ignores this field sees what it always saw.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        prelude: Vec<SyscallRecord>,
     },
     Unavailable {
         reason: String,

@@ -23,6 +23,7 @@ fn sample() -> ProbeReport {
             outcome: "EPERM".into(),
             arg: Some("/tmp/n c 1:3".into()),
         }],
+        prelude: vec![],
     };
     report.mounts = MountsObservation::Ok {
         before: vec![entry.clone()],
@@ -136,5 +137,23 @@ fn records_sort_by_syscall_then_outcome_then_arg() {
             rec("openat", "ok", None),
             rec("openat", "ok", Some("/b")),
         ]
+    );
+}
+
+#[test]
+fn the_prelude_is_optional_both_ways() {
+    // A document without `prelude` (an older probe) reads as an empty one;
+    // an empty one is not written, so older readers see what they did.
+    let old: SyscallsObservation = serde_json::from_str(r#"{"status":"ok","calls":[]}"#).unwrap();
+    assert_eq!(
+        old,
+        SyscallsObservation::Ok {
+            calls: vec![],
+            prelude: vec![]
+        }
+    );
+    assert_eq!(
+        serde_json::to_string(&old).unwrap(),
+        r#"{"status":"ok","calls":[]}"#
     );
 }

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::judge::snapshot;
+use crate::judge::snapshot_files;
 use crate::load::policy::Effect;
 use crate::load::runtime::Profiles;
 use crate::load::scenario::{
-    ScenarioFile, discover, locate_nth_key, problems, root_for, scenario_id,
+    ScenarioFile, discover_all, locate_nth_key, problems, root_for, scenario_id,
 };
 use crate::load::schema::SCHEMA_FILE;
 use crate::load::yaml::{self, YamlError};
@@ -102,20 +102,25 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
     let mut ids: BTreeMap<(PathBuf, String), Vec<PathBuf>> = BTreeMap::new();
     for p in paths {
         let root = root_for(p);
-        let files = match discover(p) {
-            Ok(f) => f,
-            Err(e) => {
-                findings.push(Finding::in_file(p, Severity::Error, "read", e.to_string()));
-                continue;
-            }
-        };
+        let (files, problems) = discover_all(p);
+        for problem in problems {
+            findings.push(walk_finding(&problem));
+        }
         for file in files {
-            if let Ok(id) = scenario_id(&root, &file) {
-                let list = ids.entry((root.clone(), id.clone())).or_default();
-                if !list.contains(&file) {
-                    list.push(file.clone());
-                    findings.extend(lint_file(&root, &file, &id, profiles));
+            match scenario_id(&root, &file) {
+                Ok(id) => {
+                    let list = ids.entry((root.clone(), id.clone())).or_default();
+                    if !list.contains(&file) {
+                        list.push(file.clone());
+                        findings.extend(lint_file(&root, &file, &id, profiles));
+                    }
                 }
+                Err(e) => findings.push(Finding::in_file(
+                    &file,
+                    Severity::Error,
+                    "read",
+                    e.to_string(),
+                )),
             }
         }
         if !roots.contains(&root) && p.is_dir() {
@@ -144,7 +149,13 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
     }
     let names: Vec<String> = profiles.by_name.keys().cloned().collect();
     for root in &roots {
-        for (file, why) in snapshot::orphans(root, &names) {
+        let (orphans, problems) = snapshot_files::orphans(root, &names);
+        for problem in problems {
+            if !findings.iter().any(|f| f.file == problem.path()) {
+                findings.push(walk_finding(&problem));
+            }
+        }
+        for (file, why) in orphans {
             findings.push(Finding::in_file(
                 &file,
                 Severity::Warning,
@@ -152,7 +163,7 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
                 format!("orphan snapshot: {why}; delete it (or restore its scenario)"),
             ));
         }
-        for file in snapshot::pending(root) {
+        for file in snapshot_files::pending(root) {
             findings.push(Finding::in_file(
                 &file,
                 Severity::Warning,
@@ -166,6 +177,11 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
         (&a.file, a.line, a.column, &a.rule).cmp(&(&b.file, b.line, b.column, &b.rule))
     });
     findings
+}
+
+/// A problem of the shared walk (a dangling or looping link) as an error.
+fn walk_finding(problem: &crate::load::walk::WalkError) -> Finding {
+    Finding::in_file(problem.path(), Severity::Error, "link", problem.to_string())
 }
 
 /// Lints one scenario file (`id` under `root`).
@@ -541,6 +557,50 @@ mod tests {
             vec!["duplicate-id", "duplicate-id", "orphan-snapshot"],
             "{f:?}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn loop_dangling_and_self_links_are_located_errors_not_hangs() {
+        let dir = std::env::temp_dir().join(format!("parity-lint-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let area = dir.join("scenarios/area");
+        std::fs::create_dir_all(area.join("snapshots")).unwrap();
+        std::fs::write(
+            area.join("a.yaml"),
+            "# yaml-language-server: $schema=../scenario.schema.json\ndescription: d\ncommand: [x]\n",
+        )
+        .unwrap();
+        symlink("..", area.join("up")).unwrap();
+        symlink(".", area.join("snapshots/here")).unwrap();
+        symlink("gone.yaml", area.join("dangling.yaml")).unwrap();
+        symlink("self.yaml", area.join("self.yaml")).unwrap();
+        let profiles =
+            Profiles::load_dir(&crate::config::workspace_root().join("runtimes")).unwrap();
+        let start = std::time::Instant::now();
+        let f = lint_paths(&[dir.join("scenarios")], &profiles);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "lint hung"
+        );
+        let links: Vec<String> = f
+            .iter()
+            .filter(|f| f.rule == "link" && f.severity == Severity::Error)
+            .map(|f| f.file.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        for name in ["dangling.yaml", "self.yaml", "up", "here"] {
+            assert!(
+                links.iter().any(|l| l == name),
+                "{name} in {links:?}: {f:?}"
+            );
+        }
+        assert_eq!(exit_status(&f, false), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,12 +4,16 @@
 //! and scenario rules, in that order); `compare` diffs two sides field by
 //! field, matches the differences against declared divergences and gives
 //! the [`Verdict`](compare::Verdict); `snapshot` holds each runtime's
-//! normalized observation against the committed one. Nothing here talks to
+//! normalized observation against the committed one, `snapshot_key` names
+//! the environment it was made in and `snapshot_files` lays the files out
+//! (orphans, pending reviews, accepting CI artifacts). Nothing here talks to
 //! an engine or formats a report.
 
 pub mod compare;
 pub mod normalize;
 pub mod snapshot;
+pub mod snapshot_files;
+pub mod snapshot_key;
 pub mod streams;
 
 pub use compare::{FieldDiff, Verdict};

@@ -1,13 +1,17 @@
 //! Snapshots: each runtime's normalized observation of each scenario, kept
-//! as an insta snapshot beside the scenario
-//! (`scenarios/AREA/snapshots/NAME@RUNTIME.snap`).
+//! as an insta snapshot beside the scenario, in the folder of the
+//! environment that made it
+//! (`scenarios/AREA/snapshots/<key>/NAME@RUNTIME.snap`; the layout and the
+//! files around it are in [`snapshot_files`](super::snapshot_files), the
+//! key in [`snapshot_key`](super::snapshot_key)).
 //!
 //! Owns the snapshot's content (the normalized comparable text of every
 //! observed field of a runtime's first run, as a YAML map: never durations,
-//! ids or names), its explicit name and folder, and the policy: a missing
-//! snapshot is recorded and passes (with `CI` set it is not written and
-//! passes with a loud note), a changed one fails through insta so that
-//! `cargo insta review` and `cargo insta accept` work. Must be called on the
+//! ids or names), its explicit name, and the policy: a missing snapshot is
+//! recorded and passes (with `CI` set it is not written into the checkout
+//! and passes with a loud note, and it is written to the artifacts folder
+//! when there is one), a changed one fails through insta so that `cargo
+//! insta review` and `cargo insta accept` work. Must be called on the
 //! thread of the trial that asserts (insta settings are per thread).
 
 use std::collections::BTreeMap;
@@ -16,21 +20,8 @@ use std::path::{Path, PathBuf};
 use crate::load::scenario::Scenario;
 use crate::run::observe::Texts;
 
-/// Where snapshots live, beside the scenario files.
-pub const SNAPSHOT_DIR: &str = "snapshots";
-
-/// The snapshot file of `scenario` under `runtime`.
-pub fn snapshot_path(scenario_path: &Path, runtime: &str) -> PathBuf {
-    let dir = scenario_path.parent().unwrap_or(Path::new("."));
-    dir.join(SNAPSHOT_DIR)
-        .join(format!("{}@{runtime}.snap", stem(scenario_path)))
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
+pub use crate::judge::snapshot_files::snapshot_body;
+use crate::judge::snapshot_files::{snapshot_path, stem, write_atomically};
 
 /// The snapshot body: one YAML key per observed subject, in run order
 /// (`exit_code`, then `steps/NAME/exit_code` for each step).
@@ -93,17 +84,6 @@ pub fn parse_content(body: &str) -> BTreeMap<String, String> {
     serde_saphyr::from_str::<BTreeMap<String, String>>(body).unwrap_or_default()
 }
 
-/// The body of a `.snap` file (after insta's metadata header).
-pub fn snapshot_body(file_text: &str) -> &str {
-    match file_text.strip_prefix("---\n") {
-        Some(rest) => rest
-            .split_once("\n---\n")
-            .map(|(_, body)| body)
-            .unwrap_or(rest),
-        None => file_text,
-    }
-}
-
 /// Fields whose text differs between two bodies, with the side they are
 /// missing from.
 pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
@@ -126,7 +106,8 @@ pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
 pub enum Recording {
     /// Write missing snapshots and pass.
     Record,
-    /// Write nothing; pass missing snapshots with this note.
+    /// Write nothing into the checkout; pass missing snapshots with this
+    /// note.
     Off(String),
 }
 
@@ -134,18 +115,60 @@ impl Recording {
     /// From the environment, as insta reads it: `CI` (not `false`/`0`/empty)
     /// or `TF_BUILD`, and `INSTA_UPDATE=no`, turn recording off.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Recording {
-        let ci = match env("CI").as_deref() {
-            Some("false") | Some("0") | Some("") => false,
-            Some(_) => true,
-            None => env("TF_BUILD").is_some(),
-        };
-        if ci {
+        if is_ci(&env) {
             return Recording::Off("CI is set, so nothing is written".into());
         }
         if env("INSTA_UPDATE").as_deref() == Some("no") {
             return Recording::Off("INSTA_UPDATE=no".into());
         }
         Recording::Record
+    }
+}
+
+/// Whether the environment says CI, as insta reads it.
+pub fn is_ci(env: &impl Fn(&str) -> Option<String>) -> bool {
+    match env("CI").as_deref() {
+        Some("false") | Some("0") | Some("") => false,
+        Some(_) => true,
+        None => env("TF_BUILD").is_some(),
+    }
+}
+
+/// Where a run puts the snapshots it would record (and the changed ones,
+/// as `.snap.new`) when it does not write them into the checkout: the CI
+/// artifact that `parity snapshots accept DIR` brings in. Paths below
+/// `dir` are the snapshots' paths relative to the project `root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifacts {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+}
+
+impl Artifacts {
+    /// `PARITY_SNAPSHOTS_OUT`, else `target/parity-snapshots` under `root`
+    /// when CI is set; none otherwise (local runs record in place).
+    pub fn from_env(root: &Path, env: impl Fn(&str) -> Option<String>) -> Option<Artifacts> {
+        let dir = match env("PARITY_SNAPSHOTS_OUT").filter(|d| !d.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None if is_ci(&env) => root.join("target/parity-snapshots"),
+            None => return None,
+        };
+        Some(Artifacts {
+            dir,
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// Writes `text` where `snapshot` would be, below the artifacts folder.
+    fn put(&self, snapshot: &Path, suffix: &str, text: &str) -> Option<PathBuf> {
+        let abs = absolute(snapshot);
+        let rel = abs
+            .strip_prefix(absolute(&self.root))
+            .unwrap_or(abs.strip_prefix("/").unwrap_or(&abs));
+        let mut dest = self.dir.join(rel).into_os_string();
+        dest.push(suffix);
+        let dest = PathBuf::from(dest);
+        write_atomically(&dest, text).ok().map(|()| dest)
     }
 }
 
@@ -156,8 +179,13 @@ pub enum Outcome {
     Matched,
     /// There was none; it was written now.
     Recorded(PathBuf),
-    /// There was none and recording is off; nothing written.
-    Missing { path: PathBuf, why: String },
+    /// There was none and recording is off; nothing written into the
+    /// checkout (`artifact`: where it was written instead).
+    Missing {
+        path: PathBuf,
+        why: String,
+        artifact: Option<PathBuf>,
+    },
     /// It changed and insta let it pass (`INSTA_UPDATE=always` updated it,
     /// or `INSTA_FORCE_PASS` / `cargo insta test` left a `.snap.new`).
     ChangedAccepted { path: PathBuf, fields: Vec<String> },
@@ -175,9 +203,20 @@ impl Outcome {
         match self {
             Outcome::Matched => None,
             Outcome::Recorded(p) => Some(format!("new snapshot recorded: {}", p.display())),
-            Outcome::Missing { path, why } => Some(format!(
-                "NOTE: no snapshot for {runtime} yet ({}); not recorded: {why}. Run the suite locally and commit the snapshot",
-                path.display()
+            Outcome::Missing {
+                path,
+                why,
+                artifact,
+            } => Some(format!(
+                "NOTE: new snapshot: no snapshot for {runtime} in this environment yet ({}); not recorded: {why}. {}",
+                path.display(),
+                match artifact {
+                    Some(a) => format!(
+                        "Written to {}: bring it in with `parity snapshots accept DIR`",
+                        a.display()
+                    ),
+                    None => "Run the suite locally and commit the snapshot".into(),
+                }
             )),
             Outcome::ChangedAccepted { path, fields } => Some(format!(
                 "snapshot of {runtime} changed in {} ({}); left to insta (review with `cargo insta review`)",
@@ -200,24 +239,36 @@ impl Outcome {
 }
 
 /// Checks (and records, when missing) the snapshot of `scenario` under
-/// `runtime`. Call on the trial's own thread.
-pub fn check(scenario: &Scenario, runtime: &str, fields: &Texts, recording: &Recording) -> Outcome {
-    let path = snapshot_path(&scenario.path, runtime);
+/// `runtime` in the folder of environment `key`. Call on the trial's own
+/// thread.
+pub fn check(
+    scenario: &Scenario,
+    key: &str,
+    runtime: &str,
+    fields: &Texts,
+    recording: &Recording,
+    artifacts: Option<&Artifacts>,
+) -> Outcome {
+    let path = snapshot_path(&scenario.path, key, runtime);
     let body = content(fields);
     let existed = path.is_file();
     if !existed {
         match recording {
             Recording::Off(why) => {
+                let artifact =
+                    artifacts.and_then(|a| a.put(&path, "", &file_text(&scenario.path, &body)));
                 return Outcome::Missing {
                     path,
                     why: why.clone(),
+                    artifact,
                 };
             }
             Recording::Record => {
-                if let Err(e) = write_new(&path, &scenario.path, &body) {
+                if let Err(e) = write_atomically(&path, &file_text(&scenario.path, &body)) {
                     return Outcome::Missing {
                         path,
                         why: format!("cannot write it: {e}"),
+                        artifact: None,
                     };
                 }
             }
@@ -230,6 +281,11 @@ pub fn check(scenario: &Scenario, runtime: &str, fields: &Texts, recording: &Rec
         assert_with_insta(scenario, runtime, &path, &body)
     }));
     remember_reference(&path);
+    if !same {
+        if let (Some(a), Recording::Off(_)) = (artifacts, recording) {
+            a.put(&path, ".new", &file_text(&scenario.path, &body));
+        }
+    }
     match (asserted.is_ok(), existed, same) {
         (true, false, _) => Outcome::Recorded(path),
         (true, true, true) => Outcome::Matched,
@@ -261,22 +317,18 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// Writes a new snapshot in insta's format (metadata header, then body).
-fn write_new(path: &Path, input: &Path, body: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+/// A snapshot file in insta's format (metadata header, then body).
+fn file_text(input: &Path, body: &str) -> String {
     let root = crate::config::workspace_root();
     let input = absolute(input);
     let input = input.strip_prefix(&root).unwrap_or(&input);
     let input = input.to_string_lossy().replace('\\', "/");
-    let text = format!(
+    format!(
         "---\nsource: {}\ninput_file: {}\n---\n{}",
         file!().replace('\\', "/"),
         input,
         body
-    );
-    std::fs::write(path, text)
+    )
 }
 
 /// Tells `cargo insta test --unreferenced=...` that a snapshot is in use
@@ -296,75 +348,6 @@ pub fn remember_reference(path: &Path) {
         .open(file)
     {
         let _ = writeln!(f, "{}", absolute(path).display());
-    }
-}
-
-/// Snapshot files in `snapshots/` folders under `root` whose scenario file
-/// is gone, or whose runtime is not in `runtimes`, with why.
-pub fn orphans(root: &Path, runtimes: &[String]) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    walk_snapshot_dirs(root, &mut |dir, file| {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let Some(stem) = name.strip_suffix(".snap") else {
-            return;
-        };
-        let scenario_dir = dir.parent().unwrap_or(dir);
-        let Some((scenario, runtime)) = stem.rsplit_once('@') else {
-            out.push((file.to_path_buf(), "not named NAME@RUNTIME.snap".into()));
-            return;
-        };
-        let exists = ["yaml", "yml"]
-            .iter()
-            .any(|ext| scenario_dir.join(format!("{scenario}.{ext}")).is_file());
-        if !exists {
-            out.push((
-                file.to_path_buf(),
-                format!("its scenario {scenario}.yaml no longer exists"),
-            ));
-        } else if !runtimes.iter().any(|r| r == runtime) {
-            out.push((
-                file.to_path_buf(),
-                format!("no runtime profile is named {runtime:?}"),
-            ));
-        }
-    });
-    out.sort();
-    out
-}
-
-/// Pending `.snap.new` files under `root`.
-pub fn pending(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    walk_snapshot_dirs(root, &mut |_, file| {
-        if file.to_string_lossy().ends_with(".snap.new") {
-            out.push(file.to_path_buf());
-        }
-    });
-    out.sort();
-    out
-}
-
-fn walk_snapshot_dirs(dir: &Path, f: &mut dyn FnMut(&Path, &Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let p = entry.path();
-        if !p.is_dir() {
-            continue;
-        }
-        if entry.file_name() == SNAPSHOT_DIR {
-            if let Ok(files) = std::fs::read_dir(&p) {
-                for file in files.flatten() {
-                    f(&p, &file.path());
-                }
-            }
-        } else if !entry.file_name().to_string_lossy().starts_with('.') {
-            walk_snapshot_dirs(&p, f);
-        }
     }
 }
 
@@ -438,28 +421,5 @@ mod tests {
                 .map(|(_, v)| v.to_string())
         });
         assert_eq!(got, want);
-    }
-
-    #[test]
-    fn orphans_are_found() {
-        let dir = std::env::temp_dir().join(format!("parity-orphans-{}", std::process::id()));
-        let snaps = dir.join("area/snapshots");
-        std::fs::create_dir_all(&snaps).unwrap();
-        std::fs::write(dir.join("area/kept.yaml"), "x").unwrap();
-        for name in [
-            "kept@runc.snap",
-            "kept@gone.snap",
-            "removed@runc.snap",
-            "kept@runc.snap.new",
-        ] {
-            std::fs::write(snaps.join(name), "x").unwrap();
-        }
-        let found: Vec<String> = orphans(&dir, &["runc".into()])
-            .into_iter()
-            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(found, vec!["kept@gone.snap", "removed@runc.snap"]);
-        assert_eq!(pending(&dir).len(), 1);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

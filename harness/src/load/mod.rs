@@ -4,9 +4,10 @@
 //! the `30s` durations authors write; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
-//! profile refuses or ignores by rule; `service` the keys of real workloads (images to build, readiness,
-//! steps); `schema` the JSON Schema generated
-//! from these very types. Nothing here runs a container, judges an
+//! profile refuses or ignores by rule; `service` the keys of real
+//! workloads (images to build, readiness, steps); `schema` the JSON Schema
+//! generated from these very types; `walk` the one loop-safe directory walk
+//! every command uses. Nothing here runs a container, judges an
 //! observation or formats a report.
 
 pub mod container;
@@ -16,6 +17,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod schema;
 pub mod service;
+pub mod walk;
 pub mod yaml;
 
 pub use container::ContainerSpec;

@@ -15,6 +15,7 @@ use crate::load::container::ContainerSpec;
 pub use crate::load::duration::Timeout;
 pub use crate::load::service::DEFAULT_IMAGE;
 use crate::load::service::{ImageRef, Ready, Step};
+use crate::load::walk::{self, WalkError};
 use crate::load::yaml::{self, YamlError};
 
 /// One container workload, as written by a scenario author.
@@ -289,6 +290,8 @@ pub enum ScenarioError {
     OutsideRoot { path: PathBuf, root: PathBuf },
     #[error("{}: no scenario files found", path.display())]
     Empty { path: PathBuf },
+    #[error(transparent)]
+    Walk(#[from] WalkError),
 }
 
 impl Scenario {
@@ -467,38 +470,37 @@ pub fn scenario_id(root: &Path, path: &Path) -> Result<String, ScenarioError> {
         .join("/"))
 }
 
-/// Every scenario file under `path` (a file or a directory), sorted.
-/// Snapshot folders and non-YAML files are skipped.
+/// Every scenario file under `path` (a file or a directory), sorted, by
+/// the shared [walk](crate::load::walk): snapshot folders, hidden names and
+/// non-YAML files are skipped; the first problem of the walk (a dangling
+/// or looping link) is the error.
 pub fn discover(path: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+    let (files, mut problems) = discover_all(path);
+    match problems.is_empty() {
+        true => Ok(files),
+        false => Err(ScenarioError::Walk(problems.remove(0))),
     }
-    let mut out = Vec::new();
-    walk(path, &mut out).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    out.sort();
-    Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let p = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "snapshots" {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            walk(&p, out)?;
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            out.push(p);
-        }
-    }
-    Ok(())
+/// As [`discover`], with every problem of the walk (for `parity lint`).
+pub fn discover_all(path: &Path) -> (Vec<PathBuf>, Vec<WalkError>) {
+    let found = walk::walk(path, |name| name == SNAPSHOT_DIR);
+    let files = found
+        .files
+        .into_iter()
+        .filter(|p| p == path || is_scenario_file(p))
+        .collect();
+    (files, found.problems)
 }
+
+/// Whether a file name is a scenario's (`.yaml` or `.yml`).
+pub fn is_scenario_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+/// The folder name of snapshots, beside the scenarios (never a scenario
+/// area).
+pub const SNAPSHOT_DIR: &str = "snapshots";
 
 /// Finds the scenarios root for `path`: the nearest ancestor directory named
 /// `scenarios`, else the directory given (or the file's directory).

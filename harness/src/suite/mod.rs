@@ -4,9 +4,11 @@
 //! `orchestrate` owns the [`Suite`] (engines, availability, host limits,
 //! the concurrency bound, shared baseline runs, events); `session` is one
 //! `parity run` over it (selection, reporters, interrupts, report files);
-//! `doctor` is `parity doctor`. The CLI and the `cargo test` harness are
+//! `doctor` is `parity doctor`; `availability` decides whether a profile can
+//! run here, for the suite and for the trial list alike. The CLI and the `cargo test` harness are
 //! thin layers over this folder.
 
+pub mod availability;
 pub mod doctor;
 mod orchestrate;
 pub mod session;

@@ -132,18 +132,7 @@ impl Suite {
                 }
                 engines.insert(endpoint.clone(), engine);
             }
-            let avail = match &engines[&endpoint] {
-                Err(e) => Availability::Unavailable(format!("{e}; {}", profile.install_hint())),
-                Ok(engine) if !engine.has_runtime(&profile.oci_runtime) => {
-                    Availability::Unavailable(format!(
-                        "the engine at {endpoint} has no runtime {:?} registered (it has: {}); {}",
-                        profile.oci_runtime,
-                        engine.info().runtimes.join(", "),
-                        profile.install_hint()
-                    ))
-                }
-                Ok(_) => Availability::Ready,
-            };
+            let avail = crate::suite::availability::decide(profile, &endpoint, &engines[&endpoint]);
             availability.insert(name.clone(), avail);
         }
         let probe = Arc::new(crate::run::probe_bin::probe_binary().to_vec());
@@ -189,6 +178,17 @@ impl Suite {
             .filter_map(|e| e.as_ref().ok())
             .map(|e| e.info().clone())
             .collect()
+    }
+
+    /// Facts about the engine `runtime` runs on, when it is connected.
+    pub fn engine_info(&self, runtime: &str) -> Option<&EngineInfo> {
+        let endpoint = self.profiles.get(runtime).ok()?.endpoint();
+        self.engines.get(&endpoint)?.as_ref().ok().map(|e| e.info())
+    }
+
+    /// The default image's inputs (the host's busybox and the probe).
+    pub fn image_source(&self) -> Option<&ImageSource> {
+        self.image.as_ref().ok().map(|i| i.as_ref())
     }
 
     fn profile(&self, name: &str) -> &RuntimeProfile {

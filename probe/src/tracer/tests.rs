@@ -146,7 +146,8 @@ fn records_only_after_the_first_exec_of_pid_1() {
                 rec("mknodat", "EPERM", Some("/tmp/n c 1:3")),
                 rec("openat", "EACCES", Some("/etc/passwd")),
                 rec("read", "ok", None),
-            ]
+            ],
+            prelude: vec![],
         }
     );
     assert!(
@@ -178,7 +179,8 @@ fn follows_children_and_aggregates_distinct_records() {
     assert_eq!(
         t.observation(),
         SyscallsObservation::Ok {
-            calls: vec![rec("openat", "ok", Some("/etc/passwd"))]
+            calls: vec![rec("openat", "ok", Some("/etc/passwd"))],
+            prelude: vec![],
         }
     );
 }
@@ -250,7 +252,8 @@ fn drops_kernel_restarts() {
     assert_eq!(
         t.observation(),
         SyscallsObservation::Ok {
-            calls: vec![rec("wait4", "ECHILD", None)]
+            calls: vec![rec("wait4", "ECHILD", None)],
+            prelude: vec![],
         }
     );
 }
@@ -284,4 +287,65 @@ fn classifies_wait_statuses() {
     );
     assert_eq!(classify(stopped(SIGTRAP, EVENT_STOP)), Stop::EventStop);
     assert_eq!(classify(stopped(SIGTRAP, 0)), Stop::Signal(SIGTRAP));
+}
+
+#[test]
+fn each_exec_starts_a_libc_start_up_that_is_kept_apart() {
+    let mut t = Tracer::new(1, true);
+    let mut f = Fake::default();
+    f.msgs.insert(1, 1);
+    t.handle(&mut f, 1, stopped(SIGTRAP, EVENT_EXEC));
+    let start_up = [12, 12, 158, 218, 273, 10];
+    let mut stops = vec![ok(0)]; // execve's exit
+    for nr in start_up {
+        stops.push(entry(nr, [0; 6]));
+        stops.push(ok(0));
+    }
+    // The program: getuid, then a brk of its own (malloc).
+    stops.extend([entry(102, [0; 6]), ok(0), entry(12, [0; 6]), ok(0)]);
+    run_syscalls(&mut t, &mut f, 1, stops);
+    let SyscallsObservation::Ok { calls, prelude } = t.observation() else {
+        panic!("syscalls were traced");
+    };
+    assert_eq!(
+        calls,
+        vec![
+            rec("arch_prctl", "ok", None),
+            rec("brk", "ok", None),
+            rec("getuid", "ok", None),
+            rec("mprotect", "ok", None),
+            rec("set_robust_list", "ok", None),
+            rec("set_tid_address", "ok", None),
+        ]
+    );
+    // brk stays the program's: it made one after its start-up.
+    assert_eq!(
+        prelude,
+        vec![
+            rec("arch_prctl", "ok", None),
+            rec("mprotect", "ok", None),
+            rec("set_robust_list", "ok", None),
+            rec("set_tid_address", "ok", None),
+        ]
+    );
+}
+
+#[test]
+fn a_start_up_cut_short_is_the_programs() {
+    let mut t = Tracer::new(1, true);
+    let mut f = Fake::default();
+    f.msgs.insert(1, 1);
+    t.handle(&mut f, 1, stopped(SIGTRAP, EVENT_EXEC));
+    run_syscalls(
+        &mut t,
+        &mut f,
+        1,
+        vec![ok(0), entry(12, [0; 6]), ok(0), entry(218, [0; 6]), ok(0)],
+    );
+    // The report is written while the start-up is still open.
+    let SyscallsObservation::Ok { calls, prelude } = t.observation() else {
+        panic!("syscalls were traced");
+    };
+    assert_eq!(calls.len(), 2);
+    assert!(prelude.is_empty(), "{prelude:?}");
 }

@@ -226,7 +226,7 @@ impl Run {
 
     pub(crate) fn calls(&self) -> &[SyscallRecord] {
         match &self.report().syscalls {
-            SyscallsObservation::Ok { calls } => calls,
+            SyscallsObservation::Ok { calls, .. } => calls,
             other => panic!("syscalls not observed: {other:?}"),
         }
     }
