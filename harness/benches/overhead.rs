@@ -99,6 +99,7 @@ fn main() {
                     default_image: image.clone(),
                     probe: probe.clone(),
                     cancel: Default::default(),
+                    cleanup: Default::default(),
                 };
                 let started = Instant::now();
                 let raw = engine.run(&s, &ctx).await.expect("run");

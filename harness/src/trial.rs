@@ -134,6 +134,15 @@ impl Harness {
 
     /// The results document of the trials run so far, with the suite's own
     /// run id, engines and host limits when the suite was prepared.
+    /// Waits for the containers the trials' runs remove in the background
+    /// (call once the trials are done, before the process exits).
+    pub fn settle(&self) {
+        if let Some(Ok(suite)) = self.suite.get() {
+            self.runtime
+                .block_on(suite.wait_tasks(std::time::Duration::from_secs(60)));
+        }
+    }
+
     pub fn results_document(&self) -> crate::report::ResultsDocument {
         let mut results = std::mem::take(&mut *self.results.lock().expect("results lock"));
         results.sort_by(|a, b| (&a.id, &a.candidate).cmp(&(&b.id, &b.candidate)));

@@ -44,6 +44,7 @@ fn main() {
         }))
     }));
     let conclusion = libtest_mimic::run(&args, trials);
+    harness.settle();
     // Reports, when PARITY_REPORT_DIR or parity.toml's report_dir asks for them.
     let config = &harness.project().config;
     match parity::report::write_test_reports(

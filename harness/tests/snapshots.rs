@@ -115,7 +115,9 @@ impl Project {
             .with_recording(recording, artifacts);
         let scenarios = self.scenarios();
         let trials = harness.trials(&scenarios, &scenarios, |_| Check::Library);
-        libtest_mimic::run(&args, trials)
+        let conclusion = libtest_mimic::run(&args, trials);
+        harness.settle();
+        conclusion
     }
 
     /// The same run in a child process whose default image is built from

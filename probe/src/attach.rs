@@ -86,7 +86,12 @@ fn write_report(dir: &Path, args: &AttachArgs, tracer: &Tracer, exit: ExitInfo) 
         tracer.observation(),
         after,
     );
-    if let Err(e) = out::write_json(dir, out::REPORT, &report) {
+    let written = if args.report_stdout {
+        out::write_json_stdout(&report)
+    } else {
+        out::write_json(dir, out::REPORT, &report)
+    };
+    if let Err(e) = written {
         eprintln!("parity-probe: writing {}: {e}", out::REPORT);
     }
 }

@@ -11,6 +11,7 @@ pub const USAGE: &str = "\
 usage: parity-probe wrap [--out DIR] [--wait-tracer SECS] [--mounts]
                          [--facts capabilities,id_maps,security,devices] -- ARGV...
        parity-probe attach (--pid PID | --pid-file FILE) [--out DIR] [--syscalls] [--mounts]
+                           [--report-stdout]
        parity-probe snapshot --pid PID [--out DIR]
        parity-probe exists PATH
        parity-probe --version";
@@ -33,6 +34,9 @@ pub struct AttachArgs {
     pub out: PathBuf,
     pub syscalls: bool,
     pub mounts: bool,
+    /// Write the report to standard output instead of `OUT/report.json`
+    /// (the harness reads it from the exec's stream: no download).
+    pub report_stdout: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,12 +139,15 @@ fn parse_attach(mut it: impl Iterator<Item = OsString>) -> Result<AttachArgs, St
         out: PathBuf::from(DEFAULT_OUT),
         syscalls: false,
         mounts: false,
+        report_stdout: false,
     };
     while let Some(arg) = it.next() {
         let s = arg
             .into_string()
             .map_err(|a| format!("attach: bad argument {a:?}"))?;
-        if s == "--syscalls" {
+        if s == "--report-stdout" {
+            a.report_stdout = true;
+        } else if s == "--syscalls" {
             a.syscalls = true;
         } else if s == "--mounts" {
             a.mounts = true;
@@ -213,7 +220,10 @@ mod tests {
 
     #[test]
     fn parses_attach() {
-        let c = parse(args("attach --pid 1 --syscalls --mounts --out=/x")).unwrap();
+        let c = parse(args(
+            "attach --pid 1 --syscalls --mounts --out=/x --report-stdout",
+        ))
+        .unwrap();
         assert_eq!(
             c,
             Command::Attach(AttachArgs {
@@ -221,7 +231,8 @@ mod tests {
                 pid_file: None,
                 out: "/x".into(),
                 syscalls: true,
-                mounts: true
+                mounts: true,
+                report_stdout: true,
             })
         );
     }

@@ -62,6 +62,16 @@ pub struct AttachFailed {
 }
 
 /// Writes `value` as `dir/name` through a temporary file and a rename.
+/// Writes `value` as one JSON document to standard output, whole, before
+/// returning.
+pub fn write_json_stdout<T: Serialize>(value: &T) -> io::Result<()> {
+    let mut text = serde_json::to_vec(value).map_err(io::Error::other)?;
+    text.push(b'\n');
+    let mut out = io::stdout().lock();
+    out.write_all(&text)?;
+    out.flush()
+}
+
 pub fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
     let text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));

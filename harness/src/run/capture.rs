@@ -315,6 +315,23 @@ impl Captured {
         c.finish()
     }
 
+    /// Every byte of the stream, when they are all known (in memory, or
+    /// kept on disk in full).
+    pub fn read_all(&self) -> Option<Vec<u8>> {
+        if !self.raw.complete {
+            return None;
+        }
+        match &self.raw.spill {
+            None => Some(self.raw.head.to_vec()),
+            Some(s) if s.len == self.bytes => {
+                let mut out = Vec::with_capacity(self.bytes as usize);
+                s.reader().ok()?.read_to_end(&mut out).ok()?;
+                Some(out)
+            }
+            Some(_) => None,
+        }
+    }
+
     /// The canonical text of the stream, before normalization: the text
     /// itself when it is the whole stream as valid UTF-8; else the text with
     /// a last line that gives the true length and digest, so two different

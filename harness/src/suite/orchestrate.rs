@@ -257,6 +257,7 @@ impl Suite {
             default_image,
             probe: self.probe.clone(),
             cancel: self.cancel.clone(),
+            cleanup: self.tracker.clone(),
         }
     }
 

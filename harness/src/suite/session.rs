@@ -117,7 +117,9 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
         .await
         .map_err(|e| ConfigError::Usage(format!("internal error: {e}")))?;
     listener.abort();
-    // Anything an engine was too slow to remove in time goes now.
+    // The containers removed in the background, then anything an engine
+    // was too slow to remove in time.
+    suite.wait_tasks(WAIT_FOR_CLEANUP).await;
     suite.sweep_run().await;
     let code = exit_status(&results);
     let doc = ResultsDocument::new(

@@ -78,7 +78,17 @@ pub fn create_request(
             });
         }
     }
-    if spec.probe.is_some() {
+    let mut probe_tmpfs = None;
+    if probe_home(spec) == Some(ProbeHome::InImage) {
+        // parity's own image holds the probe and the report comes back on
+        // the tracer's output: no volume, no upload, no download. The
+        // results folder is the image's own (so what the wrapper wrote can
+        // still be downloaded should the tracer report nothing), or a small
+        // tmpfs under a read-only rootfs.
+        if c.read_only.unwrap_or(false) {
+            probe_tmpfs = Some((PROBE_OUT.to_string(), "mode=1777,size=64m".to_string()));
+        }
+    } else if spec.probe.is_some() {
         // The probe's own folder: an anonymous volume, so the probe can be
         // uploaded and write results even with a read-only rootfs.
         mounts.push(Mount {
@@ -122,6 +132,7 @@ pub fn create_request(
             Some((p, o)) => (p.to_string(), o.to_string()),
             None => (t.to_string(), String::new()),
         })
+        .chain(probe_tmpfs)
         .collect();
     let size = |s: &Option<String>, what: &str| -> Result<Option<i64>, String> {
         s.as_deref()
@@ -193,6 +204,30 @@ fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
+/// Where the probe lives in a container, and how its report comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeHome {
+    /// In parity's own image: nothing to upload; the results folder is a
+    /// tmpfs and the tracer writes the report on its output stream.
+    InImage,
+    /// Uploaded into an anonymous volume at `/.parity`, the report
+    /// downloaded from there (other images, services, facts without a
+    /// tracer).
+    Uploaded,
+}
+
+/// Where the probe of `spec` lives; `None` without the probe.
+pub fn probe_home(spec: &RunSpec) -> Option<ProbeHome> {
+    let p = spec.probe.as_ref()?;
+    Some(
+        if spec.image.is_none() && p.needs_tracer() && !p.unwrapped {
+            ProbeHome::InImage
+        } else {
+            ProbeHome::Uploaded
+        },
+    )
+}
+
 /// The probe's `wrap` invocation that precedes the workload's argv.
 pub fn wrap_args(p: &ProbePlan) -> Vec<String> {
     let mut args = vec![
@@ -220,8 +255,9 @@ pub fn wrap_args(p: &ProbePlan) -> Vec<String> {
     args
 }
 
-/// The tracer started with exec once the container runs.
-pub fn attach_args(p: &ProbePlan) -> Vec<String> {
+/// The tracer started with exec once the container runs; with
+/// `report_stdout` it writes its report on its output instead of a file.
+pub fn attach_args(p: &ProbePlan, report_stdout: bool) -> Vec<String> {
     let mut args = vec![
         PROBE_PATH.to_string(),
         "attach".into(),
@@ -235,6 +271,9 @@ pub fn attach_args(p: &ProbePlan) -> Vec<String> {
     }
     if p.mounts {
         args.push("--mounts".into());
+    }
+    if report_stdout {
+        args.push("--report-stdout".into());
     }
     args
 }
@@ -303,14 +342,10 @@ mod tests {
             service: false,
             unwrapped: false,
         };
-        let req = create_request(
-            &spec(ContainerSpec::default(), Some(p.clone())),
-            "img",
-            &["/ep".into()],
-            "n",
-            "r",
-        )
-        .unwrap();
+        let mut named = spec(ContainerSpec::default(), Some(p.clone()));
+        named.image = Some("img".into());
+        assert_eq!(probe_home(&named), Some(ProbeHome::Uploaded));
+        let req = create_request(&named, "img", &["/ep".into()], "n", "r").unwrap();
         let ep = req.body.entrypoint.unwrap();
         assert_eq!(ep[0], PROBE_PATH);
         assert_eq!(ep.last().unwrap(), "/ep");
@@ -318,7 +353,38 @@ mod tests {
         assert_eq!(req.body.cmd.unwrap(), vec!["sh", "-c", "true"]);
         let hc = req.body.host_config.unwrap();
         assert_eq!(hc.mounts.unwrap()[0].target.as_deref(), Some(PROBE_DIR));
-        assert!(attach_args(&p).contains(&"--syscalls".to_string()));
+        assert!(attach_args(&p, false).contains(&"--syscalls".to_string()));
+    }
+
+    #[test]
+    fn parity_s_own_image_needs_no_volume_upload_or_download() {
+        let p = ProbePlan {
+            syscalls: false,
+            mounts: true,
+            facts: Default::default(),
+            service: false,
+            unwrapped: false,
+        };
+        let own = spec(ContainerSpec::default(), Some(p.clone()));
+        assert_eq!(probe_home(&own), Some(ProbeHome::InImage));
+        let req = create_request(&own, "parity-probe:x", &[], "n", "r").unwrap();
+        let hc = req.body.host_config.unwrap();
+        assert_eq!(hc.mounts, None, "no volume");
+        assert_eq!(hc.tmpfs, None, "the image's own results folder");
+        assert!(attach_args(&p, true).contains(&"--report-stdout".to_string()));
+        let ro = spec(
+            ContainerSpec {
+                read_only: Some(true),
+                ..Default::default()
+            },
+            Some(p),
+        );
+        let hc = create_request(&ro, "parity-probe:x", &[], "n", "r")
+            .unwrap()
+            .body
+            .host_config
+            .unwrap();
+        assert_eq!(hc.tmpfs.unwrap()[PROBE_OUT], "mode=1777,size=64m");
     }
 
     #[test]

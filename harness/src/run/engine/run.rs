@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::classify::{Class, classify_error};
 use super::client::{Deadline, Engine, EngineError};
-use super::create::{attach_args, create_request};
+use super::create::{ProbeHome, attach_args, create_request, probe_home};
+use super::exec::ExecSpec;
 use super::stream::{Chunk, Drained, drain};
 use crate::run::image::{PROBE_DIR, PROBE_OUT, probe_upload_tar};
 use crate::run::observe::{Captured, EngineOutcome, ExitStatus};
@@ -44,6 +45,9 @@ pub struct RunContext {
     pub probe: Arc<Vec<u8>>,
     /// Cancelled on an interrupt: the path stops at the next step.
     pub cancel: CancellationToken,
+    /// Where removals that run in the background are tracked, so the run
+    /// can wait for them before it ends.
+    pub cleanup: tokio_util::task::TaskTracker,
 }
 
 /// What the engine gave for one container, before interpretation.
@@ -69,25 +73,43 @@ pub struct Created {
     volumes: Vec<String>,
 }
 
+impl Created {
+    /// Removes the container and its volumes in a task tracked by
+    /// `tracker`, each removal bounded.
+    pub fn remove_later(mut self, tracker: &tokio_util::task::TaskTracker) {
+        let (Some(id), docker) = (self.id.take(), self.docker.clone()) else {
+            return;
+        };
+        let volumes = std::mem::take(&mut self.volumes);
+        tracker.spawn(remove_task(docker, id, volumes));
+    }
+}
+
+/// Force-removes container `id` and then `volumes`, each bounded.
+async fn remove_task(docker: bollard::Docker, id: String, volumes: Vec<String>) {
+    let opts = bollard::query_parameters::RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    let _ = tokio::time::timeout(REMOVE_TIMEOUT, docker.remove_container(&id, Some(opts))).await;
+    for v in volumes {
+        let _ = tokio::time::timeout(
+            REMOVE_TIMEOUT,
+            docker.remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>),
+        )
+        .await;
+    }
+}
+
 impl Drop for Created {
+    /// The last line of defence (a dropped future, a panic): the removal
+    /// still runs, spawned on the current runtime.
     fn drop(&mut self) {
         let Some(id) = self.id.take() else { return };
-        let docker = self.docker.clone();
         let volumes = std::mem::take(&mut self.volumes);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let opts = bollard::query_parameters::RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                };
-                let _ = docker.remove_container(&id, Some(opts)).await;
-                for v in volumes {
-                    let _ = docker
-                        .remove_volume(&v, None::<bollard::query_parameters::RemoveVolumeOptions>)
-                        .await;
-                }
-            });
+            handle.spawn(remove_task(self.docker.clone(), id, volumes));
         }
     }
 }
@@ -153,7 +175,10 @@ impl Engine {
         let outcome = self
             .drive(spec, ctx, &id, &deadline, started, config.clone())
             .await;
-        self.remove_created(&mut created).await;
+        // The observation is complete: the container goes in the
+        // background, off the path of the next one (the run waits for its
+        // cleanup tasks before it ends; a final sweep catches the rest).
+        created.remove_later(&ctx.cleanup);
         outcome
     }
 
@@ -242,7 +267,7 @@ impl Engine {
             }
         };
         created.id = Some(id.clone());
-        if spec.probe.is_some() {
+        if probe_home(spec) == Some(ProbeHome::Uploaded) {
             let tar = probe_upload_tar(&ctx.probe).map_err(|e| self.api_error(e))?;
             let opts = UploadToContainerOptions {
                 path: PROBE_DIR.into(),
@@ -349,33 +374,61 @@ impl Engine {
             attached.abort();
             return Ok(RawRun::refused(message, config, started.elapsed()));
         }
-        if let Some(p) = spec.probe.as_ref().filter(|p| p.needs_tracer()) {
+        let home = probe_home(spec);
+        let tracer = spec.probe.as_ref().filter(|p| p.needs_tracer());
+        if let (Some(p), Some(ProbeHome::Uploaded)) = (tracer, home) {
             // A failed attach is not fatal: the probe runs the workload
             // untraced after its wait and says why in its report.
-            let _ = self.exec_detached(id, attach_args(p), deadline).await;
+            let _ = self
+                .exec_detached(id, attach_args(p, false), deadline)
+                .await;
         }
-        let exit = tokio::select! {
-            biased;
-            _ = ctx.cancel.cancelled() => {
-                attached.abort();
-                return Err(EngineError::Cancelled);
-            }
-            exit = self.wait_with_timeout(id, spec.timeout, deadline) => match exit {
-                Ok(e) => e,
-                Err(e) => {
-                    attached.abort();
-                    return Err(e);
+        // With the probe in the image, the tracer's report comes back on its
+        // own output, read while the workload runs.
+        let streamed = async {
+            match (tracer, home) {
+                (Some(p), Some(ProbeHome::InImage)) => {
+                    let exec = ExecSpec {
+                        cmd: attach_args(p, true),
+                        ..ExecSpec::default()
+                    };
+                    let budget = deadline.left();
+                    Some(self.exec(id, &exec, budget, deadline).await)
                 }
-            },
+                _ => None,
+            }
+        };
+        let waited = async {
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => Err(EngineError::Cancelled),
+                exit = self.wait_with_timeout(id, spec.timeout, deadline) => exit,
+            }
+        };
+        let (exit, streamed) = tokio::join!(waited, streamed);
+        let exit = match exit {
+            Ok(e) => e,
+            Err(e) => {
+                attached.abort();
+                return Err(e);
+            }
         };
         let drained = attached.finish(self, deadline).await?;
-        let probe_files = if spec.probe.is_some() {
-            deadline
+        let report = match (home, streamed) {
+            (Some(ProbeHome::InImage), Some(Ok(run))) => {
+                run.stdout.read_all().filter(|r| !r.is_empty())
+            }
+            _ => None,
+        };
+        let probe_files = match (home, report) {
+            (None, _) => BTreeMap::new(),
+            (_, Some(report)) => BTreeMap::from([("report.json".to_string(), report)]),
+            // Uploaded, or the tracer reported nothing (PID 1 killed before
+            // its exit stop): what the probe left in its folder.
+            _ => deadline
                 .within(self, "probe results download", self.download(id, PROBE_OUT))
                 .await?
-                .unwrap_or_default()
-        } else {
-            BTreeMap::new()
+                .unwrap_or_default(),
         };
         Ok(RawRun {
             engine: EngineOutcome::Started,
