@@ -19,7 +19,9 @@ pub struct CatalogRow {
     pub id: String,
     /// 1-based line in the catalog.
     pub line: usize,
-    /// Scenario ids named in the row's last column (`devices/mknod_char`).
+    /// Scenario ids named in the row's last column (`devices/mknod_char`):
+    /// words in backticks with a `/` and no `.` (so `runtimes/eci.yaml`
+    /// is a file, not a scenario).
     pub scenarios: Vec<String>,
     /// The last column's text (the scenarios, or `none: why`).
     pub covered_by: String,
@@ -58,7 +60,7 @@ impl Catalog {
                 .split('`')
                 .skip(1)
                 .step_by(2)
-                .filter(|s| s.contains('/') && !s.contains(' '))
+                .filter(|s| s.contains('/') && !s.contains([' ', '.']))
                 .map(str::to_string)
                 .collect();
             rows.push(CatalogRow {
@@ -110,6 +112,51 @@ mod tests {
     #[case("M1a", false)]
     fn ids(#[case] s: &str, #[case] want: bool) {
         assert_eq!(is_id(s), want, "{s}");
+    }
+
+    /// The project's own catalog and scenario library agree: every row
+    /// names scenarios that exist or says `none` and why, ids are unique,
+    /// and every id a scenario names is a row.
+    #[test]
+    fn the_catalog_and_the_library_agree() {
+        let ws = crate::config::workspace_root();
+        let catalog = Catalog::load(&ws.join(CATALOG_FILE)).unwrap();
+        assert!(catalog.rows.len() > 80, "{} rows", catalog.rows.len());
+        let root = ws.join("scenarios");
+        let mut problems = Vec::new();
+        let mut ids = std::collections::BTreeSet::new();
+        for row in &catalog.rows {
+            if !ids.insert(row.id.clone()) {
+                problems.push(format!("{} is used by two rows", row.id));
+            }
+            if row.scenarios.is_empty() && !row.covered_by.starts_with("none") {
+                problems.push(format!(
+                    "{} (line {}) names no scenario and no `none:` reason",
+                    row.id, row.line
+                ));
+            }
+            for s in &row.scenarios {
+                if !root.join(format!("{s}.yaml")).is_file() {
+                    problems.push(format!("{} names {s}, which does not exist", row.id));
+                }
+            }
+        }
+        let (files, walk) = crate::load::scenario::discover_all(&root);
+        assert!(walk.is_empty(), "{walk:?}");
+        for f in files {
+            let sc = crate::load::scenario::Scenario::load(&root, &f).unwrap();
+            let named = sc
+                .file
+                .covers
+                .iter()
+                .chain(sc.file.expect.diverges.iter().flat_map(|d| d.covers.iter()));
+            for id in named {
+                if !catalog.contains(id) {
+                    problems.push(format!("{} covers {id}, which is not a row", sc.id));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
     #[test]
