@@ -10,6 +10,7 @@
 //! every command uses. Nothing here runs a container, judges an
 //! observation or formats a report.
 
+pub mod catalog;
 pub mod container;
 pub mod duration;
 pub mod policy;
@@ -22,5 +23,5 @@ pub mod yaml;
 
 pub use container::ContainerSpec;
 pub use runtime::{Profiles, RuntimeError, RuntimeProfile};
-pub use scenario::{Divergence, Field, Scenario, ScenarioError, ScenarioFile};
+pub use scenario::{Divergence, Field, Known, Scenario, ScenarioError, ScenarioFile};
 pub use yaml::YamlError;

@@ -170,6 +170,9 @@ pub fn sample() -> ResultsDocument {
         fields: vec![Field::ExitCode, Field::Stdout, Field::Stderr],
         reason: "device nodes cannot be created in a user namespace".into(),
         link: Some("https://docs.docker.com/engine/security/userns-remap/".into()),
+        known: Some(crate::load::scenario::Known::Measured),
+        source: Some("Docker 20.10 --userns-remap, kernel 6.18".into()),
+        covers: vec!["S9".into()],
     }];
     r.reason = Some("device nodes cannot be created in a user namespace".into());
     results.push(r);
@@ -240,6 +243,9 @@ pub fn sample() -> ResultsDocument {
         fields: vec![Field::Syscalls],
         reason: HOSTILE.into(),
         link: Some(format!("javascript:alert(1)//{HOSTILE}")),
+        known: Some(crate::load::scenario::Known::Inferred),
+        source: Some(HOSTILE.into()),
+        covers: vec![HOSTILE.into()],
     }];
     r.config = Some(serde_json::json!({ "Env": [HOSTILE], "Labels": { HOSTILE: HOSTILE } }));
     results.push(r);

@@ -5,7 +5,9 @@
 //! a scenario is escaped so it renders literally.
 
 use crate::judge::compare::Verdict;
-use crate::report::signoff::{Coverage, Source, column_results, sign_off};
+use crate::report::signoff::{
+    Coverage, Source, column_results, known_text, rests_on_inference, sign_off,
+};
 use crate::report::text::{clip, markdown_inline};
 
 /// Failures listed before the list is cut.
@@ -72,6 +74,26 @@ pub fn summary_md(sources: &[Source]) -> String {
         out.push_str("\n**Not fully covered:**\n\n");
         for u in uncovered {
             out.push_str(&format!("- ⚠️ {}\n", markdown_inline(&clip(u, 300))));
+        }
+    }
+    let mut inferred = Vec::new();
+    for c in &s.columns {
+        for r in column_results(sources, &c.column).filter(|r| rests_on_inference(r)) {
+            inferred.push(format!(
+                "- `{}` ({}): {}\n",
+                clip(&markdown_code(&r.id), 120),
+                markdown_inline(&c.column.label),
+                markdown_inline(&clip(&known_text(r), 200)),
+            ));
+        }
+    }
+    if !inferred.is_empty() {
+        out.push_str(&format!(
+            "\n**Expected only by inference ({}):** declared, but neither measured nor documented\n\n",
+            inferred.len()
+        ));
+        for i in inferred.iter().take(MAX_LISTED) {
+            out.push_str(i);
         }
     }
     let mut failures = Vec::new();
@@ -150,6 +172,33 @@ mod tests {
         let md = summary_md(&[Source::from_doc(doc)]);
         assert!(md.starts_with("## ✅ parity: READY\n"), "{md}");
         assert!(!md.contains("Failures"));
+    }
+
+    #[test]
+    fn expectations_resting_on_inference_are_listed_apart() {
+        use crate::load::scenario::{Divergence, Known};
+        let declared = |known| Divergence {
+            runtime: "c".into(),
+            fields: Vec::new(),
+            steps: Vec::new(),
+            reason: "r".into(),
+            link: None,
+            known,
+            source: None,
+            covers: Vec::new(),
+        };
+        let mut guessed = fixture::result("a/guessed", "c", Verdict::Expected);
+        guessed.expected = vec![declared(Some(Known::Inferred))];
+        let mut seen = fixture::result("a/seen", "c", Verdict::Expected);
+        seen.expected = vec![declared(Some(Known::Measured))];
+        let mut unstated = fixture::result("a/unstated", "c", Verdict::Expected);
+        unstated.expected = vec![declared(None)];
+        let doc = fixture::doc_with(&["c"], vec![guessed, seen, unstated]);
+        let md = summary_md(&[Source::from_doc(doc)]);
+        assert!(md.contains("**Expected only by inference (2):**"), "{md}");
+        assert!(md.contains("- `a/guessed` (c): inferred"), "{md}");
+        assert!(md.contains("- `a/unstated` (c): not stated"), "{md}");
+        assert!(!md.contains("a/seen"), "{md}");
     }
 
     #[test]

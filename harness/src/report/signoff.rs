@@ -230,6 +230,26 @@ fn ran_fine(runs: &[Observation]) -> Option<bool> {
     )
 }
 
+/// Whether an `expected` verdict rests on an expectation nobody measured
+/// or documented (inferred, or how it is known is not stated): a sign-off
+/// sees these apart.
+pub fn rests_on_inference(r: &ScenarioResult) -> bool {
+    r.verdict == Verdict::Expected && r.expected.iter().any(|d| d.rests_on_inference())
+}
+
+/// How the expectations behind `r` are known, for people:
+/// `inferred; measured (Sysbox 0.7.0)`.
+pub fn known_text(r: &ScenarioResult) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for d in &r.expected {
+        let t = d.known_text();
+        if !parts.contains(&t) {
+            parts.push(t);
+        }
+    }
+    parts.join("; ")
+}
+
 /// Which way a difference points, in words, for results that differ.
 pub fn direction(r: &ScenarioResult) -> Option<String> {
     match r.verdict {

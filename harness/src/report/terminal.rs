@@ -72,6 +72,15 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
     if let Some(reason) = &r.reason {
         out.push_str(&format!(": {reason}"));
     }
+    if crate::report::signoff::rests_on_inference(r) {
+        out.push_str(&format!(
+            " {}",
+            dim(&format!(
+                "(rests on inference: {})",
+                crate::report::signoff::known_text(r)
+            ))
+        ));
+    }
     out.push('\n');
     if r.verdict.is_failure() || (verbose && !r.diffs.is_empty()) {
         for line in crate::report::steps::step_lines(r) {
