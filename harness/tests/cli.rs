@@ -190,3 +190,113 @@ fn an_interrupted_run_leaves_no_container() {
     );
     assert_eq!(leftovers(pid), 0, "containers remain after Ctrl-C");
 }
+
+/// A temporary project with the shipped `runc` profile and `absent`, whose
+/// OCI runtime no engine has, and one scenario that runs anywhere.
+fn project_with_absent_candidate(name: &str) -> PathBuf {
+    let dir = root()
+        .join("target")
+        .join(format!("signoff-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("runtimes")).unwrap();
+    std::fs::create_dir_all(dir.join("scenarios/basics")).unwrap();
+    std::fs::copy(
+        root().join("runtimes/runc.yaml"),
+        dir.join("runtimes/runc.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("runtimes/absent.yaml"),
+        "name: absent\noci_runtime: parity-absent-runtime\nengine: unix:///var/run/docker.sock\ninstall: nothing installs it\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("parity.toml"),
+        "baseline = \"runc\"\ncandidates = [\"absent\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("scenarios/basics/echo.yaml"),
+        "description: echo\nimage: busybox:latest\ncommand: [echo, hi]\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn an_unavailable_candidate_is_incomplete_and_required_fails() {
+    if !engines_up() {
+        return;
+    }
+    let dir = project_with_absent_candidate("absent");
+    let root_arg = dir.display().to_string();
+    let report = dir.join("report");
+    let out = parity(&[
+        "run",
+        "--root",
+        &root_arg,
+        "--candidate",
+        "absent",
+        "--report",
+        &report.display().to_string(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // Nothing ran under any candidate: NOT READY, exit 1, never READY.
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("NOT READY: no scenario ran"), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("absent unavailable"))
+            .count(),
+        1,
+        "one grouped line: {text}"
+    );
+    assert!(text.contains("1 scenario(s) skipped"), "{text}");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("results.json")).unwrap()).unwrap();
+    assert_eq!(doc["signoff"]["word"], "NOT READY");
+    assert_eq!(doc["results"][0]["skip"], "unavailable");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn require_makes_a_missing_candidate_a_failure() {
+    if !engines_up() {
+        return;
+    }
+    let dir = project_with_absent_candidate("require");
+    let root_arg = dir.display().to_string();
+    // runc against itself covers the scenario; `absent` does not.
+    std::fs::copy(
+        root().join("runtimes/runc.yaml"),
+        dir.join("runtimes/runc-again.yaml"),
+    )
+    .unwrap();
+    let again = std::fs::read_to_string(dir.join("runtimes/runc-again.yaml"))
+        .unwrap()
+        .replace("name: runc", "name: runc-again");
+    std::fs::write(dir.join("runtimes/runc-again.yaml"), again).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--root", &root_arg, "--candidate", "runc-again"];
+        args.extend_from_slice(extra);
+        let out = parity(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (code, text) = run(&["--candidate", "absent"]);
+    assert_eq!(code, Some(0), "INCOMPLETE exits 0 unless required: {text}");
+    assert!(text.contains("INCOMPLETE: "), "{text}");
+    assert!(!text.contains("READY: every"), "{text}");
+    let (code, text) = run(&["--require", "absent"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("NOT READY: required candidate(s) not fully covered: absent"),
+        "{text}"
+    );
+    let (code, text) = run(&[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("READY: every candidate ran"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,7 +5,7 @@
 //! a scenario is escaped so it renders literally.
 
 use crate::judge::compare::Verdict;
-use crate::report::signoff::{Coverage, Source, column_results, sign_off};
+use crate::report::signoff::{SignOffState, Source, column_results, sign_off};
 use crate::report::text::{clip, markdown_inline};
 
 /// Failures listed before the list is cut.
@@ -16,12 +16,23 @@ const MAX_STEPS: usize = 5;
 /// The Markdown summary of `sources`.
 pub fn summary_md(sources: &[Source]) -> String {
     let s = sign_off(sources);
-    let icon = if s.ready { "✅" } else { "❌" };
+    let icon = match s.state {
+        SignOffState::Ready => "✅",
+        SignOffState::Incomplete => "⚠️",
+        SignOffState::NotReady => "❌",
+    };
     let mut out = format!(
         "## {icon} parity: {}\n\n{}\n\n",
         s.word,
         markdown_inline(&s.because)
     );
+    if !s.not_covered.is_empty() {
+        out.push_str("**Not covered by this report:**\n\n");
+        for u in &s.not_covered {
+            out.push_str(&format!("- ⚠️ {}\n", markdown_inline(&clip(u, 300))));
+        }
+        out.push('\n');
+    }
     for src in sources {
         let d = &src.doc;
         out.push_str(&format!(
@@ -61,18 +72,6 @@ pub fn summary_md(sources: &[Source]) -> String {
             }
         }
         out.push('\n');
-    }
-    let uncovered: Vec<&str> = s
-        .columns
-        .iter()
-        .filter(|c| !matches!(c.coverage, Coverage::Covered { .. }))
-        .map(|c| c.coverage_text.as_str())
-        .collect();
-    if !uncovered.is_empty() {
-        out.push_str("\n**Not fully covered:**\n\n");
-        for u in uncovered {
-            out.push_str(&format!("- ⚠️ {}\n", markdown_inline(&clip(u, 300))));
-        }
     }
     let mut failures = Vec::new();
     for c in &s.columns {
@@ -150,6 +149,27 @@ mod tests {
         let md = summary_md(&[Source::from_doc(doc)]);
         assert!(md.starts_with("## ✅ parity: READY\n"), "{md}");
         assert!(!md.contains("Failures"));
+    }
+
+    #[test]
+    fn an_unavailable_candidate_is_incomplete_not_green() {
+        let mut skip = fixture::result("a", "sysbox-runc", Verdict::Skipped);
+        skip.skip = Some(crate::event::SkipCause::Unavailable);
+        skip.reason = Some("sysbox-runc unavailable: no runtime".into());
+        let doc = fixture::doc_with(
+            &["userns-remap", "sysbox-runc"],
+            vec![fixture::result("a", "userns-remap", Verdict::Parity), skip],
+        );
+        let md = summary_md(&[Source::from_doc(doc)]);
+        assert!(md.starts_with("## ⚠️ parity: INCOMPLETE\n"), "{md}");
+        assert!(!md.contains('✅'), "{md}");
+        let top = &md[..md.find("| candidate |").unwrap()];
+        assert!(
+            top.contains(
+                "sysbox-runc: not covered \\(skipped: sysbox-runc unavailable: no runtime\\)"
+            ),
+            "{top}"
+        );
     }
 
     #[test]
