@@ -300,3 +300,156 @@ fn require_makes_a_missing_candidate_a_failure() {
     assert!(text.contains("READY: every candidate ran"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A folder under target/ whose `docker.sock` is a link to the production
+/// engine's socket: an engine reachable only where DOCKER_HOST or a context
+/// says.
+fn relinked_socket(tag: &str) -> PathBuf {
+    let dir = root()
+        .join("target")
+        .join(format!("endpoint-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(ENGINES[0], dir.join("docker.sock")).unwrap();
+    dir
+}
+
+fn parity_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parity"));
+    cmd.args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("parity runs")
+}
+
+#[test]
+fn shipped_profiles_follow_docker_host_and_contexts() {
+    if !engines_up() {
+        return;
+    }
+    let dir = relinked_socket("host");
+    let host = format!("unix://{}", dir.join("docker.sock").display());
+    let out = parity_env(
+        &[
+            "doctor",
+            "--baseline",
+            "runc",
+            "--candidate",
+            "userns-remap",
+        ],
+        &[("DOCKER_HOST", &host)],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains(&format!("ok    runc: runc on {host} (from DOCKER_HOST)")),
+        "{text}"
+    );
+
+    // The same engine through a Docker CLI context in a HOME of its own.
+    let home = dir.join("home");
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"relinked")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let meta_dir = home.join(".docker/contexts/meta").join(digest);
+    std::fs::create_dir_all(&meta_dir).unwrap();
+    std::fs::write(
+        meta_dir.join("meta.json"),
+        format!("{{\"Name\":\"relinked\",\"Endpoints\":{{\"docker\":{{\"Host\":\"{host}\"}}}}}}"),
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".docker/config.json"),
+        "{\"currentContext\":\"relinked\"}",
+    )
+    .unwrap();
+    let home_s = home.display().to_string();
+    let out = parity_env(
+        &[
+            "run",
+            &meta("parity/echo.yaml"),
+            "--baseline",
+            "runc",
+            "--candidate",
+            "userns-remap",
+            "--format",
+            "json",
+        ],
+        &[("HOME", &home_s)],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let endpoints: Vec<&str> = doc["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["endpoint"].as_str())
+        .collect();
+    assert!(endpoints.contains(&host.as_str()), "{endpoints:?}");
+
+    // A context that does not exist: unavailable, saying so, never the
+    // default socket instead.
+    let out = parity_env(
+        &[
+            "doctor",
+            "--baseline",
+            "runc",
+            "--candidate",
+            "userns-remap",
+        ],
+        &[("HOME", &home_s), ("DOCKER_CONTEXT", "gone")],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("FAIL  runc: cannot reach the engine at docker-context://gone"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(endpoint from docker context \"gone\" (DOCKER_CONTEXT))"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_engine_that_does_not_answer_is_named_with_its_origin() {
+    let dir = root()
+        .join("target")
+        .join(format!("endpoint-dead-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // A socket file nobody listens on.
+    let path = dir.join("dead.sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let host = format!("unix://{}", path.display());
+    let out = parity_env(
+        &[
+            "doctor",
+            "--baseline",
+            "runc",
+            "--candidate",
+            "userns-remap",
+        ],
+        &[("DOCKER_HOST", &host)],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains("runc:"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&format!("cannot reach the engine at {host}")),
+        "{text}"
+    );
+    assert!(line.contains("is the engine running"), "{line}");
+    assert!(line.contains("(endpoint from DOCKER_HOST)"), "{line}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

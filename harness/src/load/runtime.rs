@@ -25,8 +25,8 @@ pub struct RuntimeProfile {
     pub description: String,
     /// The OCI runtime the engine is asked for (`HostConfig.Runtime`).
     pub oci_runtime: String,
-    /// Engine endpoint (`unix://...`, `tcp://...`); default: `DOCKER_HOST` or
-    /// the local socket.
+    /// Engine endpoint (`unix://...`, `tcp://...`); default: `DOCKER_HOST`,
+    /// then the Docker CLI's context, then the local socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
     /// Container defaults merged under every scenario's own options.
@@ -153,12 +153,19 @@ impl RuntimeProfile {
         Ok(profile)
     }
 
-    /// The endpoint to connect to, resolved against the environment.
+    /// The endpoint to connect to, resolved against the environment (see
+    /// [`crate::load::endpoint`]).
     pub fn endpoint(&self) -> String {
-        self.engine
-            .clone()
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
+        self.resolve_endpoint().endpoint
+    }
+
+    /// The endpoint and where it came from (the profile, `DOCKER_HOST`, a
+    /// Docker CLI context, the default socket).
+    pub fn resolve_endpoint(&self) -> crate::load::endpoint::Resolved {
+        crate::load::endpoint::resolve(
+            self.engine.as_deref(),
+            &crate::load::endpoint::DockerEnv::from_process(),
+        )
     }
 
     pub fn install_hint(&self) -> String {

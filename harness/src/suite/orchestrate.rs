@@ -124,9 +124,16 @@ impl Suite {
         let mut availability = BTreeMap::new();
         for name in &names {
             let profile = profiles.get(name)?;
-            let endpoint = profile.endpoint();
+            let resolved = profile.resolve_endpoint();
+            let endpoint = resolved.endpoint.clone();
             if !engines.contains_key(&endpoint) {
-                let engine = Engine::connect(&endpoint).await.map(Arc::new);
+                let engine = match &resolved.problem {
+                    Some(problem) => Err(crate::run::engine::EngineError::Unreachable {
+                        endpoint: endpoint.clone(),
+                        message: problem.clone(),
+                    }),
+                    None => Engine::connect(&endpoint).await.map(Arc::new),
+                };
                 if let Ok(e) = &engine {
                     let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
                 }
