@@ -453,3 +453,41 @@ fn an_engine_that_does_not_answer_is_named_with_its_origin() {
     assert!(line.contains("(endpoint from DOCKER_HOST)"), "{line}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn lint_and_run_work_from_any_folder_with_the_built_in_profiles() {
+    // Outside this repository: no parity.toml above it, no runtimes/.
+    let dir = std::env::temp_dir().join(format!("parity-elsewhere-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        root().join("harness/tests/meta/parity/echo.yaml"),
+        dir.join("echo.yaml"),
+    )
+    .unwrap();
+    let in_dir = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_parity"))
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env_remove("PARITY_ROOT")
+            .output()
+            .expect("parity runs")
+    };
+    let lint = in_dir(&["lint", "echo.yaml"]);
+    let text = String::from_utf8_lossy(&lint.stdout).to_string();
+    assert_eq!(lint.status.code(), Some(0), "{text}");
+    assert!(text.contains("0 error(s)"), "{text}");
+    if engines_up() {
+        let run = in_dir(&["run", "echo.yaml", "--candidate", "userns-remap"]);
+        let text = String::from_utf8_lossy(&run.stdout).to_string();
+        let err = String::from_utf8_lossy(&run.stderr).to_string();
+        assert_eq!(run.status.code(), Some(0), "{text}{err}");
+        assert!(
+            text.contains("PARITY     echo [runc vs userns-remap]"),
+            "{text}"
+        );
+        assert!(!dir.join("runtimes").exists());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
