@@ -3,7 +3,9 @@
 //! `yaml` turns text into types with file:line:column errors; `duration`
 //! the `30s` durations authors write; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
-//! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
+//! Compose-spec subset; `runtime` the runtime profiles; `endpoint` which
+//! engine a profile without `engine:` talks to (DOCKER_HOST, Docker
+//! contexts, the local socket); `policy` what a
 //! profile refuses or ignores by rule; `service` the keys of real
 //! workloads (images to build, readiness, steps); `schema` the JSON Schema
 //! generated from these very types; `walk` the one loop-safe directory walk
@@ -13,6 +15,7 @@
 pub mod catalog;
 pub mod container;
 pub mod duration;
+pub mod endpoint;
 pub mod policy;
 pub mod runtime;
 pub mod scenario;

@@ -45,6 +45,7 @@ pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
         candidate: candidate.into(),
         verdict,
         reason: None,
+        skip: None,
         diffs: Vec::new(),
         expected: Vec::new(),
         baseline_runs: Vec::new(),
@@ -257,6 +258,7 @@ pub fn sample() -> ResultsDocument {
     {
         let mut s = result(id, "sysbox-runc", Verdict::Skipped);
         s.tags = tags;
+        s.skip = Some(crate::event::SkipCause::Unavailable);
         s.reason = Some("sysbox-runc is not installed (https://github.com/nestybox/sysbox/blob/master/docs/user-guide/install-package.md)".into());
         results.push(s);
     }
