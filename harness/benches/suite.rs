@@ -212,6 +212,7 @@ fn project(root: &Path, workspace: &Path, n: usize) {
 /// Runs the parity binary, measuring its wall time and peak RSS.
 fn parity(name: &str, root: &Path, args: &[&str], containers: usize) -> Measured {
     let report = root.join("reports").join(name.replace([' ', ','], "-"));
+    let log = root.join(format!("{}.stderr", name.replace([' ', ','], "-")));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_parity"));
     cmd.arg("run")
         .arg("--root")
@@ -220,8 +221,10 @@ fn parity(name: &str, root: &Path, args: &[&str], containers: usize) -> Measured
         .arg("--report")
         .arg(&report)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
+        .stderr(std::fs::File::create(&log).expect("stderr log"));
     let started = Instant::now();
+    // Reaped by `wait4` below, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("parity runs");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
@@ -233,11 +236,7 @@ fn parity(name: &str, root: &Path, args: &[&str], containers: usize) -> Measured
     assert_eq!(reaped, pid, "wait4 on parity");
     let code = libc::WEXITSTATUS(status);
     if !libc::WIFEXITED(status) || code != 0 {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
+        let err = std::fs::read_to_string(&log).unwrap_or_default();
         panic!("{name}: parity exited with {status:#x}:\n{err}");
     }
     Measured {
