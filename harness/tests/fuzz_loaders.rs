@@ -229,7 +229,7 @@ proptest! {
         muts in prop::collection::vec(mutation(), 1..6),
     ) {
         let seeds = seeds("scenarios");
-        let seed = pick.get(&seeds);
+        let seed = pick.get(seeds);
         if let Err(e) = scenario_case(seed, &muts) {
             return Err(TestCaseError::fail(e));
         }
@@ -241,7 +241,7 @@ proptest! {
         muts in prop::collection::vec(mutation(), 1..6),
     ) {
         let seeds = seeds("runtimes");
-        let seed = pick.get(&seeds);
+        let seed = pick.get(seeds);
         if let Err(e) = profile_case(seed, &muts) {
             return Err(TestCaseError::fail(e));
         }
