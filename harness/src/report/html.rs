@@ -413,6 +413,9 @@ fn source_view(s: &Source) -> SourceView {
             .privileged_blocked
             .iter()
             .map(|w| format!("privileged containers cannot start on this host: {w}"))
+            .chain(d.host.limits.unprobed.iter().map(|w| {
+                format!("the host's limits could not be probed (privileged scenarios ran unchecked): {w}")
+            }))
             .collect(),
     }
 }

@@ -155,6 +155,11 @@ pub struct RunProfile<'a> {
 pub struct HostLimits {
     /// Why `--privileged` containers cannot start here, if they cannot.
     pub privileged_blocked: Option<String>,
+    /// Why the host could not be probed (the baseline's engine or image
+    /// was not there, or the probe itself failed): then nothing is known
+    /// of its limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unprobed: Option<String>,
 }
 
 impl HostLimits {
@@ -250,6 +255,7 @@ mod tests {
         );
         let limits = HostLimits {
             privileged_blocked: Some("no CAP_SYS_RESOURCE".into()),
+            ..HostLimits::default()
         };
         assert!(limits.blocks(&spec).unwrap().contains("CAP_SYS_RESOURCE"));
         assert_eq!(HostLimits::default().blocks(&spec), None);

@@ -66,7 +66,17 @@ pub async fn doctor(
         );
     }
     let _ = writeln!(out, "host:");
-    match &suite.host_limits().privileged_blocked {
+    let limits = suite.host_limits();
+    match &limits.privileged_blocked {
+        None if limits.unprobed.is_some() => {
+            problems += 1;
+            let _ = writeln!(
+                out,
+                "  FAIL  whether privileged containers start under {} is unknown: {}",
+                options.baseline,
+                limits.unprobed.as_deref().unwrap_or_default()
+            );
+        }
         None => {
             let _ = writeln!(
                 out,

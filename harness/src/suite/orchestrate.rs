@@ -216,11 +216,17 @@ impl Suite {
     /// Finds once whether the baseline's engine can start a privileged
     /// container (this VM cannot: its bounding set lacks CAP_SYS_RESOURCE).
     async fn probe_host(&self) -> HostLimits {
-        let Ok(engine) = self.engine_for(&self.options.baseline) else {
-            return HostLimits::default();
+        let unprobed = |why: String| HostLimits {
+            unprobed: Some(why),
+            ..HostLimits::default()
         };
-        let Ok(image) = self.default_image(&engine).await else {
-            return HostLimits::default();
+        let engine = match self.engine_for(&self.options.baseline) {
+            Ok(engine) => engine,
+            Err(why) => return unprobed(why.to_string()),
+        };
+        let image = match self.default_image(&engine).await {
+            Ok(image) => image,
+            Err(why) => return unprobed(why),
         };
         let profile = self.profile(&self.options.baseline);
         let mut spec_file: crate::load::scenario::ScenarioFile = serde_saphyr::from_str(
@@ -242,10 +248,11 @@ impl Suite {
             Ok(raw) => match raw.engine {
                 crate::run::observe::EngineOutcome::Refused { message } => HostLimits {
                     privileged_blocked: Some(message),
+                    ..HostLimits::default()
                 },
                 crate::run::observe::EngineOutcome::Started => HostLimits::default(),
             },
-            Err(_) => HostLimits::default(),
+            Err(e) => unprobed(e.to_string()),
         }
     }
 
