@@ -491,3 +491,70 @@ fn lint_and_run_work_from_any_folder_with_the_built_in_profiles() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The ids `parity list --format json` prints with these extra arguments.
+fn listed_ids(extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["list", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = parity(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    doc.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s["id"].as_str().expect("an id").to_string())
+        .collect()
+}
+
+#[test]
+fn partitions_are_disjoint_and_cover_the_selection() {
+    let all = listed_ids(&[]);
+    assert!(
+        all.len() >= 6,
+        "the library has scenarios to split: {all:?}"
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    for k in 1..=3 {
+        let part = listed_ids(&["--partition", &format!("{k}/3")]);
+        assert!(
+            !part.is_empty() && part.len() < all.len(),
+            "{k}/3 is a proper part: {part:?}"
+        );
+        for id in part {
+            if let Some(other) = seen.insert(id.clone(), k) {
+                panic!("{id} is in parts {other}/3 and {k}/3");
+            }
+        }
+    }
+    let covered: Vec<&String> = seen.keys().collect();
+    let want: Vec<&String> = all.iter().collect();
+    assert_eq!(covered, want, "the parts together are the selection");
+    // Stable: the same part twice is the same list.
+    assert_eq!(
+        listed_ids(&["--partition", "2/3"]),
+        seen.iter()
+            .filter(|(_, k)| **k == 2)
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_partition_that_names_no_part_is_a_usage_error() {
+    for cmd in ["list", "run"] {
+        for bad in ["0/3", "4/3", "3", "a/3"] {
+            let out = parity(&[cmd, "--partition", bad]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {bad}: {err}");
+            assert!(
+                err.contains("--partition") && err.contains(&format!("`{bad}`")),
+                "{cmd} {bad}: the error names the flag and the value: {err}"
+            );
+        }
+    }
+}

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{ConfigError, Project, Selection};
 use crate::event::{Event, Reporter};
+use crate::load::partition::Partition;
 use crate::report::TerminalReporter;
 use crate::report::results::{ResultsDocument, host_facts, now_rfc3339};
 use crate::report::signoff::{Source, sign_off};
@@ -38,6 +39,8 @@ pub struct RunRequest {
     /// that does not makes the sign-off NOT READY (exit 1). Each is added
     /// to the candidates when not already among them.
     pub require: Vec<String>,
+    /// Only this part of the selection (after paths, filter and tags).
+    pub partition: Option<Partition>,
 }
 
 /// Runs the request; returns the exit status: the sign-off's (0 READY or
@@ -52,6 +55,15 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
     }
     if scenarios.is_empty() {
         return Err(ConfigError::Usage("no scenario matches".into()));
+    }
+    if let Some(p) = req.partition {
+        let selected = scenarios.len();
+        scenarios = p.select(scenarios);
+        if scenarios.is_empty() {
+            return Err(ConfigError::Usage(format!(
+                "--partition {p}: none of the {selected} selected scenario(s) falls in this part; use fewer parts"
+            )));
+        }
     }
     let mut options = SuiteOptions::new(project, &req.selection);
     if let Some(j) = req.jobs {
