@@ -558,3 +558,115 @@ fn a_partition_that_names_no_part_is_a_usage_error() {
         }
     }
 }
+
+/// What the progress line writes: its text, the carriage return and the
+/// erase-line sequence it redraws with, the spinner's braille.
+fn has_progress(text: &str) -> bool {
+    text.contains(" done, ")
+        || text.contains("running, ")
+        || text.contains('\r')
+        || text.contains("\x1b[2K")
+        || text.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c))
+}
+
+#[test]
+fn a_run_off_a_terminal_prints_no_progress() {
+    if !engines_up() {
+        return;
+    }
+    let echo = format!("{}/echo.yaml", meta("parity"));
+    for format in ["text", "json"] {
+        let (pid, out) = parity_run(&[
+            "run",
+            &echo,
+            "--candidate",
+            "userns-remap",
+            "--format",
+            format,
+        ]);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+        assert!(
+            !has_progress(&stderr) && !has_progress(&stdout),
+            "{format}: no progress when stderr is a pipe:\n{stderr}"
+        );
+        assert!(
+            format == "json" || stdout.contains("PARITY"),
+            "the verdicts are there: {stdout}"
+        );
+        assert_eq!(leftovers(pid), 0);
+    }
+}
+
+/// Runs parity on a pseudo-terminal (util-linux `script`): everything it
+/// wrote there, or `None` where `script` is not installed.
+fn parity_on_a_terminal(args: &[&str]) -> Option<(Option<i32>, String)> {
+    let mut line = format!("'{}'", env!("CARGO_BIN_EXE_parity"));
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(root())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) => Some((
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )),
+        Err(e) => {
+            eprintln!("skipped: util-linux `script` cannot run here ({e})");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_run_on_a_terminal_shows_progress_between_whole_verdict_lines() {
+    if !engines_up() {
+        return;
+    }
+    let parity_dir = meta("parity");
+    let scenarios = [
+        format!("{parity_dir}/echo.yaml"),
+        format!("{parity_dir}/exit_code_passes_through.yaml"),
+    ];
+    let mut args = vec!["run", &scenarios[0], &scenarios[1]];
+    args.extend(["--candidate", "userns-remap", "-j", "1"]);
+    let Some((code, text)) = parity_on_a_terminal(&args) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("/2 done, ") && text.contains("running, 0 failed, 0:"),
+        "the progress line: {text:?}"
+    );
+    // Each verdict is a line of its own: what the terminal shows of it
+    // (after the last carriage return, without escape sequences) starts
+    // with the verdict and carries no progress text.
+    let mut verdicts = 0;
+    for raw in text.split('\n').filter(|l| l.contains("PARITY")) {
+        let shown = raw.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("");
+        let shown = shown.replace("\x1b[2K", "");
+        assert!(
+            shown.starts_with("PARITY") && !shown.contains(" done, "),
+            "{raw:?}"
+        );
+        verdicts += 1;
+    }
+    assert_eq!(verdicts, 2, "{text:?}");
+    // With --format json the terminal gets the verdicts and no progress.
+    args.extend(["--format", "json"]);
+    let (code, text) = parity_on_a_terminal(&args).expect("script ran above");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("PARITY") && !text.contains(" done, "),
+        "{text:?}"
+    );
+}
