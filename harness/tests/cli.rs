@@ -670,3 +670,39 @@ fn a_run_on_a_terminal_shows_progress_between_whole_verdict_lines() {
         "{text:?}"
     );
 }
+
+#[test]
+fn run_takes_the_part_that_list_shows() {
+    if !engines_up() {
+        return;
+    }
+    let dir = "scenarios/workloads";
+    let want = listed_ids(&[dir, "--partition", "2/2"]);
+    let (pid, out) = parity_run(&[
+        "run",
+        dir,
+        "--candidate",
+        "userns-remap",
+        "--partition",
+        "2/2",
+        "--format",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("partition 2/2: {} of the", want.len())),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let mut ran: Vec<String> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["id"].as_str().expect("an id").to_string())
+        .collect();
+    ran.sort();
+    ran.dedup();
+    assert_eq!(ran, want);
+    assert_eq!(leftovers(pid), 0);
+}

@@ -67,6 +67,10 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
                 "--partition {p}: none of the {selected} selected scenario(s) falls in this part; use fewer parts"
             )));
         }
+        eprintln!(
+            "partition {p}: {} of the {selected} selected scenario(s)",
+            scenarios.len()
+        );
     }
     let mut options = SuiteOptions::new(project, &req.selection);
     if let Some(j) = req.jobs {
