@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, Project, Selection};
+use crate::load::partition::{self, Partition};
 use crate::suite::RunRequest;
 
 #[derive(Debug, Parser)]
@@ -149,6 +150,9 @@ pub struct RunArgs {
     /// sign-off is NOT READY and the exit status 1 (repeatable; added to the candidates).
     #[arg(long = "require", value_name = "NAME")]
     pub require: Vec<String>,
+    /// Only part K of N of the selection (split by id hash), e.g. 1/3 in a CI matrix.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<Partition>,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +161,9 @@ pub struct ListArgs {
     pub paths: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Only part K of N of the scenarios, as `run --partition` takes them.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<Partition>,
 }
 
 impl RuntimeArgs {
@@ -194,7 +201,7 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
     match cli.command {
         Command::Run(args) => crate::suite::session::run(&project, args.request()).await,
         Command::List(args) => {
-            let scenarios = project.scenarios(&args.paths)?;
+            let scenarios = partition::select(project.scenarios(&args.paths)?, args.partition);
             print!(
                 "{}",
                 match args.format {
@@ -255,6 +262,7 @@ impl RunArgs {
             verbose: self.verbose,
             report: self.report,
             require: self.require,
+            partition: self.partition,
         }
     }
 }

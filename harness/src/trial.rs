@@ -17,6 +17,9 @@
 //!   ignored outcome would exit 0 and read as a pass), with
 //!   `PARITY_STRICT_SKIP=1`, and whenever `--ignored` or
 //!   `--include-ignored` asked for trials that cannot run.
+//!
+//! `PARITY_PARTITION=K/N` keeps the trials of part K of N of the
+//! scenarios, as `parity run --partition K/N` does, for CI shards.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -30,6 +33,7 @@ use crate::judge::compare::Verdict;
 use crate::judge::snapshot::{self, Artifacts, Recording};
 use crate::judge::snapshot_files;
 use crate::judge::snapshot_key::SnapshotKey;
+use crate::load::partition::Partition;
 use crate::load::scenario::{Scenario, discover};
 use crate::report::terminal::render_result;
 use crate::suite::{Availability, Suite, SuiteOptions};
@@ -66,6 +70,8 @@ pub struct Harness {
     baseline_snapshots: Mutex<HashSet<String>>,
     /// When this test process started, for its results document.
     started_at: String,
+    /// Only the scenarios of this part (`PARITY_PARTITION`).
+    partition: Option<Partition>,
 }
 
 impl Harness {
@@ -76,7 +82,12 @@ impl Harness {
         let options = SuiteOptions::new(&project, &Selection::default());
         let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
         let env = |k: &str| std::env::var(k).ok();
+        let partition = env("PARITY_PARTITION")
+            .map(|p| p.parse::<Partition>())
+            .transpose()
+            .map_err(|e| format!("PARITY_PARTITION: {e}"))?;
         Ok(Arc::new(Harness {
+            partition,
             runtime,
             artifacts: Artifacts::from_env(&project.root, env),
             project,
@@ -203,6 +214,10 @@ impl Harness {
             let check = check(&file);
             if matches!(check, Check::Library) {
                 self.remember_snapshots(&scenario);
+            }
+            // After remembering its snapshots: another part runs it.
+            if self.partition.is_some_and(|p| !p.contains(&scenario.id)) {
+                continue;
             }
             for candidate in candidates {
                 let kind = format!("{}-vs-{candidate}", self.options.baseline);

@@ -499,3 +499,218 @@ fn lint_and_run_work_from_any_folder_with_the_built_in_profiles() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The ids `parity list --format json` prints with these extra arguments.
+fn listed_ids(extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["list", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = parity(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    doc.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s["id"].as_str().expect("an id").to_string())
+        .collect()
+}
+
+#[test]
+fn partitions_are_disjoint_and_cover_the_selection() {
+    let all = listed_ids(&[]);
+    assert!(
+        all.len() >= 6,
+        "the library has scenarios to split: {all:?}"
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    for k in 1..=3 {
+        let part = listed_ids(&["--partition", &format!("{k}/3")]);
+        assert!(
+            !part.is_empty() && part.len() < all.len(),
+            "{k}/3 is a proper part: {part:?}"
+        );
+        for id in part {
+            if let Some(other) = seen.insert(id.clone(), k) {
+                panic!("{id} is in parts {other}/3 and {k}/3");
+            }
+        }
+    }
+    let covered: Vec<&String> = seen.keys().collect();
+    let want: Vec<&String> = all.iter().collect();
+    assert_eq!(covered, want, "the parts together are the selection");
+    // Stable: the same part twice is the same list.
+    assert_eq!(
+        listed_ids(&["--partition", "2/3"]),
+        seen.iter()
+            .filter(|(_, k)| **k == 2)
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_partition_that_names_no_part_is_a_usage_error() {
+    for cmd in ["list", "run"] {
+        for bad in ["0/3", "4/3", "3", "a/3"] {
+            let out = parity(&[cmd, "--partition", bad]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {bad}: {err}");
+            assert!(
+                err.contains("--partition") && err.contains(&format!("`{bad}`")),
+                "{cmd} {bad}: the error names the flag and the value: {err}"
+            );
+        }
+    }
+}
+
+/// What the progress line writes: its text, the carriage return and the
+/// erase-line sequence it redraws with, the spinner's braille.
+fn has_progress(text: &str) -> bool {
+    text.contains(" done, ")
+        || text.contains("running, ")
+        || text.contains('\r')
+        || text.contains("\x1b[2K")
+        || text.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c))
+}
+
+#[test]
+fn a_run_off_a_terminal_prints_no_progress() {
+    if !engines_up() {
+        return;
+    }
+    let echo = format!("{}/echo.yaml", meta("parity"));
+    for format in ["text", "json"] {
+        let (pid, out) = parity_run(&[
+            "run",
+            &echo,
+            "--candidate",
+            "userns-remap",
+            "--format",
+            format,
+        ]);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+        assert!(
+            !has_progress(&stderr) && !has_progress(&stdout),
+            "{format}: no progress when stderr is a pipe:\n{stderr}"
+        );
+        assert!(
+            format == "json" || stdout.contains("PARITY"),
+            "the verdicts are there: {stdout}"
+        );
+        assert_eq!(leftovers(pid), 0);
+    }
+}
+
+/// Runs parity on a pseudo-terminal (util-linux `script`): everything it
+/// wrote there, or `None` where `script` is not installed.
+fn parity_on_a_terminal(args: &[&str]) -> Option<(Option<i32>, String)> {
+    let mut line = format!("'{}'", env!("CARGO_BIN_EXE_parity"));
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(root())
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) => Some((
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )),
+        Err(e) => {
+            eprintln!("skipped: util-linux `script` cannot run here ({e})");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_run_on_a_terminal_shows_progress_between_whole_verdict_lines() {
+    if !engines_up() {
+        return;
+    }
+    let parity_dir = meta("parity");
+    let scenarios = [
+        format!("{parity_dir}/echo.yaml"),
+        format!("{parity_dir}/exit_code_passes_through.yaml"),
+    ];
+    let mut args = vec!["run", &scenarios[0], &scenarios[1]];
+    args.extend(["--candidate", "userns-remap", "-j", "1"]);
+    let Some((code, text)) = parity_on_a_terminal(&args) else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("/2 done, ") && text.contains("running, 0 failed, 0:"),
+        "the progress line: {text:?}"
+    );
+    // Each verdict is a line of its own: what the terminal shows of it
+    // (after the last carriage return, without escape sequences) starts
+    // with the verdict and carries no progress text.
+    let mut verdicts = 0;
+    for raw in text.split('\n').filter(|l| l.contains("PARITY")) {
+        let shown = raw.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("");
+        let shown = shown.replace("\x1b[2K", "");
+        assert!(
+            shown.starts_with("PARITY") && !shown.contains(" done, "),
+            "{raw:?}"
+        );
+        verdicts += 1;
+    }
+    assert_eq!(verdicts, 2, "{text:?}");
+    // With --format json the terminal gets the verdicts and no progress.
+    args.extend(["--format", "json"]);
+    let (code, text) = parity_on_a_terminal(&args).expect("script ran above");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("PARITY") && !text.contains(" done, "),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn run_takes_the_part_that_list_shows() {
+    if !engines_up() {
+        return;
+    }
+    let dir = "scenarios/workloads";
+    let want = listed_ids(&[dir, "--partition", "2/2"]);
+    let (pid, out) = parity_run(&[
+        "run",
+        dir,
+        "--candidate",
+        "userns-remap",
+        "--partition",
+        "2/2",
+        "--format",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("partition 2/2: {} of the", want.len())),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let mut ran: Vec<String> = doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["id"].as_str().expect("an id").to_string())
+        .collect();
+    ran.sort();
+    ran.dedup();
+    assert_eq!(ran, want);
+    assert_eq!(leftovers(pid), 0);
+}

@@ -5,7 +5,8 @@
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `endpoint` which
 //! engine a profile without `engine:` talks to (DOCKER_HOST, Docker
-//! contexts, the local socket); `policy` what a
+//! contexts, the local socket); `partition` the `--partition K/N`
+//! split of a selection for CI shards; `policy` what a
 //! profile refuses or ignores by rule; `service` the keys of real
 //! workloads (images to build, readiness, steps); `schema` the JSON Schema
 //! generated from these very types; `walk` the one loop-safe directory walk
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod container;
 pub mod duration;
 pub mod endpoint;
+pub mod partition;
 pub mod policy;
 pub mod runtime;
 pub mod scenario;

@@ -1,6 +1,7 @@
 //! Reporters: consumers of suite events, and the report files.
 //!
-//! `terminal` prints verdicts as they land with colored diffs; `results`
+//! `terminal` prints verdicts as they land with colored diffs, `progress`
+//! the line below them on a terminal (done, running, failed); `results`
 //! owns the versioned `results.json` document that every other format is
 //! rendered from without re-running anything: `html` (the sign-off page),
 //! `junit`, `markdown` (the CI step summary), `changes` (run vs run).
@@ -15,6 +16,7 @@ pub mod html;
 pub mod junit;
 pub mod listing;
 pub mod markdown;
+pub mod progress;
 pub mod results;
 pub mod schema;
 pub mod signoff;

@@ -1,7 +1,8 @@
 //! `parity doctor`: which runtimes this host can compare, the engines
-//! behind them, what the host cannot run, and whether parity's own image
-//! and probe are in order. Returns its text and exit status; the CLI
-//! prints it.
+//! behind them, what the host cannot run, whether parity's own image
+//! and probe are in order, and what the catalog says of ECI when this host
+//! or an engine runs a WSL 2 kernel. Returns its text and exit status; the
+//! CLI prints it.
 
 use std::fmt::Write;
 
@@ -96,6 +97,13 @@ pub async fn doctor(
             );
         }
     }
+    let mut kernels = vec![("this host".to_string(), host_kernel())];
+    for info in suite.engine_infos() {
+        kernels.push((format!("engine {}", info.endpoint), info.kernel.clone()));
+    }
+    if let Some(note) = wsl2_note(&kernels) {
+        out.push_str(&note);
+    }
     let probe = probe_binary();
     if probe.is_empty() {
         problems += 1;
@@ -129,5 +137,99 @@ pub async fn doctor(
     } else {
         let _ = writeln!(out, "all good");
         Ok((out, 0))
+    }
+}
+
+/// Docker's ECI limitations page, where the WSL 2 rows of the catalog
+/// (E8, U5, B3) come from.
+pub const ECI_LIMITATIONS: &str = "https://docs.docker.com/enterprise/security/hardened-desktop/enhanced-container-isolation/limitations/";
+
+/// This host's kernel release (`/proc/sys/kernel/osrelease`, else
+/// `/proc/version`), empty when neither can be read.
+fn host_kernel() -> String {
+    ["/proc/sys/kernel/osrelease", "/proc/version"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether a kernel release or `/proc/version` text is a WSL 2 kernel:
+/// `5.15.153.1-microsoft-standard-WSL2`, or the older
+/// `4.19.128-microsoft-standard`. WSL 1 (`4.4.0-19041-Microsoft`) has no
+/// Linux kernel to run an engine on and is not one.
+pub fn is_wsl2_kernel(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("wsl2") || t.contains("microsoft-standard")
+}
+
+/// The doctor's note when any of `kernels` (where, kernel text) is a WSL 2
+/// kernel: which, and what the catalog says of Docker Desktop's ECI there.
+pub fn wsl2_note(kernels: &[(String, String)]) -> Option<String> {
+    let found: Vec<String> = kernels
+        .iter()
+        .filter(|(_, k)| is_wsl2_kernel(k))
+        .map(|(w, k)| format!("{w}: {k}"))
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    let mut out = format!("  NOTE  WSL 2 kernel ({})\n", found.join("; "));
+    for line in [
+        "under Docker Desktop's WSL 2 backend ECI isolation is weaker (catalog E8, U5):",
+        "the docker-desktop VM is reachable with `wsl -d docker-desktop` and its kernel",
+        "is shared with the other WSL distributions; builds with the `docker` driver",
+        "are not ECI-protected on WSL 2, `docker-container` builders are (catalog B3).",
+        "parity cannot measure isolation from other WSL distributions.",
+        ECI_LIMITATIONS,
+    ] {
+        out.push_str(&format!("        {line}\n"));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::wsl2_release("5.15.153.1-microsoft-standard-WSL2", true)]
+    #[case::wsl2_proc_version(
+        "Linux version 6.6.87.2-microsoft-standard-WSL2 (root@439a258ad544) (gcc (GCC) 11.2.0, GNU ld (GNU Binutils) 2.37) #1 SMP PREEMPT_DYNAMIC Thu Jun  5 18:30:46 UTC 2025",
+        true
+    )]
+    #[case::early_wsl2("4.19.128-microsoft-standard", true)]
+    #[case::wsl1("4.4.0-19041-Microsoft", false)]
+    #[case::wsl1_proc_version(
+        "Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com) (gcc version 5.4.0 (GCC) ) #1237-Microsoft Sat Sep 11 14:32:00 PST 2021",
+        false
+    )]
+    #[case::ubuntu("6.8.0-1017-azure", false)]
+    #[case::docker_desktop_linuxkit("6.10.14-linuxkit", false)]
+    #[case::empty("", false)]
+    fn wsl2_kernels_are_recognised(#[case] text: &str, #[case] wsl2: bool) {
+        assert_eq!(is_wsl2_kernel(text), wsl2, "{text}");
+    }
+
+    #[test]
+    fn the_note_names_the_kernel_and_what_eci_does_there() {
+        let kernels = [
+            ("this host".to_string(), "6.8.0-1017-azure".to_string()),
+            (
+                "engine unix:///var/run/docker.sock".to_string(),
+                "5.15.153.1-microsoft-standard-WSL2".to_string(),
+            ),
+        ];
+        let note = wsl2_note(&kernels).expect("a WSL 2 engine is noted");
+        assert!(
+            note.contains("engine unix:///var/run/docker.sock: 5.15.153.1-microsoft-standard-WSL2"),
+            "{note}"
+        );
+        assert!(!note.contains("azure"), "{note}");
+        for says in ["weaker", "shared", "`docker` driver", ECI_LIMITATIONS] {
+            assert!(note.contains(says), "{says}: {note}");
+        }
+        assert_eq!(wsl2_note(&kernels[..1]), None);
     }
 }

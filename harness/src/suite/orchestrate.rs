@@ -174,6 +174,14 @@ impl Suite {
             .unwrap_or_else(|| Availability::Unavailable(format!("unknown runtime {runtime}")))
     }
 
+    /// Containers running now: those holding one of the `jobs` permits.
+    pub fn containers_running(&self) -> usize {
+        self.options
+            .jobs
+            .max(1)
+            .saturating_sub(self.permits.available_permits())
+    }
+
     pub fn host_limits(&self) -> &HostLimits {
         &self.limits
     }

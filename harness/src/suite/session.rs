@@ -1,8 +1,10 @@
 //! One `parity run`: select the scenarios, prepare the suite, run it with
-//! the terminal (or JSON) reporter consuming its events, remove this run's
+//! the terminal (or JSON) reporter consuming its events (and, on a
+//! terminal, the progress line below them), remove this run's
 //! containers on Ctrl-C or SIGTERM, and write the reports. The CLI parses
 //! the arguments into a [`RunRequest`]; everything after that is here.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -10,7 +12,9 @@ use tokio::sync::mpsc;
 
 use crate::config::{ConfigError, Project, Selection};
 use crate::event::{Event, Reporter};
+use crate::load::partition::Partition;
 use crate::report::TerminalReporter;
+use crate::report::progress::{self, Progress};
 use crate::report::results::{ResultsDocument, host_facts, now_rfc3339};
 use crate::report::signoff::{Source, sign_off};
 use crate::suite::{RunHandle, Suite, SuiteOptions};
@@ -38,6 +42,8 @@ pub struct RunRequest {
     /// that does not makes the sign-off NOT READY (exit 1). Each is added
     /// to the candidates when not already among them.
     pub require: Vec<String>,
+    /// Only this part of the selection (after paths, filter and tags).
+    pub partition: Option<Partition>,
 }
 
 /// Runs the request; returns the exit status: the sign-off's (0 READY or
@@ -52,6 +58,19 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
     }
     if scenarios.is_empty() {
         return Err(ConfigError::Usage("no scenario matches".into()));
+    }
+    if let Some(p) = req.partition {
+        let selected = scenarios.len();
+        scenarios = p.select(scenarios);
+        if scenarios.is_empty() {
+            return Err(ConfigError::Usage(format!(
+                "--partition {p}: none of the {selected} selected scenario(s) falls in this part; use fewer parts"
+            )));
+        }
+        eprintln!(
+            "partition {p}: {} of the {selected} selected scenario(s)",
+            scenarios.len()
+        );
     }
     let mut options = SuiteOptions::new(project, &req.selection);
     if let Some(j) = req.jobs {
@@ -79,12 +98,15 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
     // interrupt during start-up (the host probe's container) is handled.
     let run = RunHandle::default();
     let signal = Arc::new(std::sync::Mutex::new(None::<Interrupt>));
+    let mut progress = Progress::new(progress::wanted(req.json, std::io::stderr().is_terminal()));
     let listener = {
         let (cancel, signal) = (run.cancel.clone(), signal.clone());
+        let bar = progress.handle();
         tokio::spawn(async move {
             let first = interrupt().await;
             *signal.lock().expect("signal lock") = Some(first);
             cancel.cancel();
+            bar.finish_and_clear();
             eprintln!("\ninterrupted ({first}): stopping, removing this run's containers");
             // A second interrupt stops waiting for the containers' own
             // cleanup; the sweep below still runs.
@@ -111,18 +133,25 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
         let scenarios = scenarios.clone();
         tokio::spawn(async move { suite.run_all(&scenarios, tx).await })
     };
+    let mut tick = tokio::time::interval(PROGRESS_TICK);
     loop {
         tokio::select! {
             event = rx.recv() => match event {
-                Some(e) => reporter.on_event(&e),
+                Some(e) => {
+                    progress.on_event(&e);
+                    progress.suspend(|| reporter.on_event(&e));
+                }
                 None => break,
             },
+            _ = tick.tick() => progress.set_running(suite.containers_running()),
             _ = suite.cancel.cancelled() => {
+                progress.clear();
                 drop(runner);
                 return Ok(finish_interrupted(&suite, &signal, listener).await);
             }
         }
     }
+    progress.clear();
     let results = runner
         .await
         .map_err(|e| ConfigError::Usage(format!("internal error: {e}")))?;
@@ -210,6 +239,9 @@ async fn finish_interrupted(
         .unwrap_or(Interrupt::Int)
         .exit_status()
 }
+
+/// How often the progress line redraws (the time, the containers running).
+const PROGRESS_TICK: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How long an interrupted run waits for its tasks' own cleanup.
 const WAIT_FOR_CLEANUP: std::time::Duration = std::time::Duration::from_secs(60);
