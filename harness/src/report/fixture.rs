@@ -51,6 +51,7 @@ pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
         config: None,
+        likely_causes: Vec::new(),
     }
 }
 
