@@ -61,6 +61,8 @@ enum Fact {
     },
     Refused {
         message: String,
+        /// Whether a step (an exec) was refused, not the container.
+        step: bool,
     },
     Stream {
         field: Field,
@@ -134,6 +136,7 @@ fn facts(diff: &FieldDiff) -> Vec<Fact> {
             .map(|m| {
                 vec![Fact::Refused {
                     message: m.to_string(),
+                    step: diff.step.is_some(),
                 }]
             })
             .unwrap_or_default(),
@@ -227,12 +230,13 @@ fn matches(c: &Compiled, fact: &Fact, baseline: &str, candidate: &str) -> Option
             };
             Some(format!("{call}: {outcome} under {candidate} ({before})"))
         }
-        Fact::Refused { message } => {
+        Fact::Refused { message, step } => {
             let want = c.refused.as_ref()?;
+            let what = if *step { "step" } else { "container" };
             message
                 .to_lowercase()
                 .contains(want.as_str())
-                .then(|| format!("the engine refused the container under {candidate}"))
+                .then(|| format!("the engine refused the {what} under {candidate}"))
         }
         Fact::Stream { field, text } => {
             let re = match field {
@@ -474,6 +478,28 @@ mod tests {
         "refused: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error mounting \"mqueue\" to rootfs at \"/dev/mqueue\": operation not permitted: unknown",
         "N3"
     )]
+    #[case::sysfs(
+        "userns-remap",
+        Field::Syscalls,
+        "mount sysfs /mnt/s sysfs MS_SILENT = ok\n",
+        "mount sysfs /mnt/s sysfs MS_SILENT = EPERM\n",
+        "M15"
+    )]
+    #[case::syslog(
+        "userns-remap",
+        Field::Syscalls,
+        "syslog = ok\n",
+        "syslog = EPERM\n",
+        "D2"
+    )]
+    #[case::cgroup_mkdir(
+        "userns-remap",
+        Field::Syscalls,
+        "mkdir /sys/fs/cgroup/pids/x = EROFS\n",
+        "mkdir /sys/fs/cgroup/pids/x = EACCES\n",
+        "P10"
+    )]
+    #[case::overflow_id("userns-remap", Field::Stdout, "0:0 666\n", "65534:65534 666\n", "P12")]
     #[case::sysbox_mknod(
         "sysbox-runc",
         Field::Syscalls,
