@@ -113,7 +113,9 @@ impl ExplainRule {
         let whole = |key: &str, p: &Option<String>| -> Result<Option<Regex>, ExplainError> {
             p.as_ref()
                 .map(|p| {
-                    Regex::new(&format!("^(?:{p})$"))
+                    // The author's pattern alone first, so the error shows it.
+                    Regex::new(p)
+                        .and_then(|_| Regex::new(&format!("^(?:{p})$")))
                         .map_err(|e| err(p, format!("{key} pattern {p:?} does not compile: {e}")))
                 })
                 .transpose()
