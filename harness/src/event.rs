@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::judge::compare::{FieldDiff, Verdict};
+use crate::judge::explain::LikelyCause;
 use crate::load::scenario::Divergence;
 use crate::run::engine::EngineInfo;
 use crate::run::observe::Observation;
@@ -37,6 +38,10 @@ pub struct ScenarioResult {
     /// The divergences the scenario declares for this candidate.
     #[serde(default)]
     pub expected: Vec<Divergence>,
+    /// Probable reasons for the differences, from the candidate profile's
+    /// `explain:` rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub likely_causes: Vec<LikelyCause>,
     /// Every run's observation on each side.
     #[serde(default)]
     pub baseline_runs: Vec<Observation>,

@@ -714,3 +714,73 @@ fn run_takes_the_part_that_list_shows() {
     assert_eq!(ran, want);
     assert_eq!(leftovers(pid), 0);
 }
+
+#[test]
+fn an_undeclared_mknod_comes_with_its_likely_cause() {
+    if !engines_up() {
+        return;
+    }
+    // A one-liner in a fresh folder: no `expect:`, the built-in profiles.
+    let dir = std::env::temp_dir().join(format!("parity-explain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mknod.yaml"),
+        "description: make a device node\ncommand: [mknod, /tmp/n, c, \"1\", \"3\"]\n",
+    )
+    .unwrap();
+    let report = dir.join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_parity"))
+        .args([
+            "run",
+            "mknod.yaml",
+            "--candidate",
+            "userns-remap",
+            "--report",
+        ])
+        .arg(&report)
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .env_remove("PARITY_ROOT")
+        .output()
+        .expect("parity runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("likely cause: "))
+        .unwrap_or_else(|| panic!("no likely cause shown:\n{text}"));
+    assert!(
+        line.contains("mknodat /tmp/n: EPERM under userns-remap")
+            && line.contains("user namespace")
+            && line.contains("(catalog S9)"),
+        "{line}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("results.json")).unwrap())
+            .unwrap();
+    let r = &doc["results"][0];
+    assert_eq!(r["verdict"], "divergence");
+    let causes = r["likely_causes"].as_array().expect("likely_causes");
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0]["catalog"], "S9");
+    assert_eq!(causes[0]["field"], "syscalls");
+    assert!(
+        causes[0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("user namespace")
+    );
+    for (file, want) in [
+        ("summary.md", "likely cause: mknodat /tmp/n: EPERM"),
+        (
+            "index.html",
+            "Likely cause</b>: mknodat &#x2f;tmp&#x2f;n: EPERM",
+        ),
+        ("junit.xml", "likely cause: mknodat /tmp/n: EPERM"),
+    ] {
+        let body = std::fs::read_to_string(report.join(file)).unwrap();
+        assert!(body.contains(want), "{file} lacks {want:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

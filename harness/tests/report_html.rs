@@ -332,7 +332,7 @@ fn filters_work_in_a_real_browser() {
     }
 
     let all = b.visible_ids();
-    assert_eq!(all.len(), 8, "{all:?}");
+    assert_eq!(all.len(), 9, "{all:?}");
     assert_eq!(
         b.eval("document.getElementById('filters').hidden"),
         false,
@@ -346,6 +346,7 @@ fn filters_work_in_a_real_browser() {
     assert_eq!(
         shown,
         [
+            "devices/mknod_undeclared",
             "hostile/output",
             "mounts/tmpfs_with_sys_admin",
             "security/only_in_candidate"
@@ -371,7 +372,7 @@ fn filters_work_in_a_real_browser() {
         ["mounts/tmpfs_with_sys_admin", "net/raw_socket"]
     );
     b.eval("(s => { s.value = ''; s.dispatchEvent(new Event('change')); })(document.getElementById('f-tag'))");
-    assert_eq!(b.visible_ids().len(), 8);
+    assert_eq!(b.visible_ids().len(), 9);
 
     // Hash parameters apply filters on load.
     b.call(
@@ -405,7 +406,7 @@ fn filters_work_in_a_real_browser() {
         true,
         "a result named by the hash opens"
     );
-    assert_eq!(b.visible_ids().len(), 8);
+    assert_eq!(b.visible_ids().len(), 9);
     b.call(
         "Emulation.setDeviceMetricsOverride",
         json!({ "width": 1280, "height": 1900, "deviceScaleFactor": 1, "mobile": false }),
@@ -427,4 +428,28 @@ fn filters_work_in_a_real_browser() {
     }
     drop(b);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn likely_causes_show_with_their_result() {
+    let page = html::index_html(&[Source::from_doc(fixture::sample())]).unwrap();
+    let at = page
+        .find("id=\"devices&#x2f;mknod_undeclared")
+        .or_else(|| page.find("devices&#x2f;mknod_undeclared"))
+        .expect("the mknod result is there");
+    let rest = &page[at..];
+    let cause = rest
+        .find("<div class=\"cause\"><b>Likely cause</b>")
+        .expect("a cause");
+    let text = &rest[cause..cause + 600];
+    assert!(
+        text.contains("mknodat &#x2f;tmp&#x2f;n: EPERM under userns-remap"),
+        "{text}"
+    );
+    assert!(text.contains("user namespace"), "{text}");
+    assert!(text.contains("(catalog S9)"), "{text}");
+    assert!(
+        text.contains("href=\"https:&#x2f;&#x2f;docs.docker.com"),
+        "the rule's link is linked: {text}"
+    );
 }

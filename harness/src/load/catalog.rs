@@ -114,6 +114,24 @@ mod tests {
         assert_eq!(is_id(s), want, "{s}");
     }
 
+    /// Every catalog id a shipped profile's `explain:` rule names is a row.
+    #[test]
+    fn explain_rules_name_catalog_rows() {
+        let ws = crate::config::workspace_root();
+        let catalog = Catalog::load(&ws.join(CATALOG_FILE)).unwrap();
+        let profiles = crate::load::runtime::Profiles::built_in().unwrap();
+        let mut named = 0;
+        for (name, p) in &profiles.by_name {
+            for rule in &p.explain {
+                if let Some(id) = &rule.catalog {
+                    named += 1;
+                    assert!(catalog.contains(id), "{name}: {id} is not a catalog row");
+                }
+            }
+        }
+        assert!(named > 20, "{named} rules name a row");
+    }
+
     /// The project's own catalog and scenario library agree: every row
     /// names scenarios that exist or says `none` and why, ids are unique,
     /// and every id a scenario names is a row.

@@ -7,7 +7,8 @@
 //! engine a profile without `engine:` talks to (DOCKER_HOST, Docker
 //! contexts, the local socket); `partition` the `--partition K/N`
 //! split of a selection for CI shards; `policy` what a
-//! profile refuses or ignores by rule; `service` the keys of real
+//! profile refuses or ignores by rule; `explain` a profile's likely-cause
+//! rules; `service` the keys of real
 //! workloads (images to build, readiness, steps); `schema` the JSON Schema
 //! generated from these very types; `walk` the one loop-safe directory walk
 //! every command uses. Nothing here runs a container, judges an
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod container;
 pub mod duration;
 pub mod endpoint;
+pub mod explain;
 pub mod partition;
 pub mod policy;
 pub mod runtime;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::load::container::ContainerSpec;
+use crate::load::explain::ExplainRule;
 use crate::load::policy::{Policy, PolicyError};
 use crate::load::scenario::NormalizeRule;
 use crate::load::yaml::{self, YamlError};
@@ -46,6 +47,10 @@ pub struct RuntimeProfile {
     /// checks it only when asked with `--candidate`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+    /// Likely causes of this runtime's differences from the baseline,
+    /// matched against every divergence (see [`crate::load::explain`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explain: Vec<ExplainRule>,
 }
 
 /// Normalization a runtime profile applies to every scenario.
@@ -148,6 +153,16 @@ impl RuntimeProfile {
                     message: e.to_string(),
                 });
             }
+        }
+        if let Err(e) = crate::load::explain::compile_all(&profile.explain) {
+            let (line, column) = crate::load::explain::locate(text, e.index, e.near.as_deref());
+            return Err(RuntimeError::Yaml(YamlError::at(
+                path,
+                text,
+                line,
+                column,
+                e.to_string(),
+            )));
         }
         profile
             .policy
@@ -350,6 +365,23 @@ mod tests {
         std::fs::write(&path, "name: x\noci_runtime: runc\nengin: tcp://x\n").unwrap();
         let err = RuntimeProfile::load(&path).unwrap_err().to_string();
         assert!(err.contains("x.yaml:3:1"), "{err}");
+        std::fs::write(
+            &path,
+            "name: x\noci_runtime: runc\nexplain:\n  - when: { syscall: mknod }\n    cause: a\n  - when: { path: /x, errno: \"E[\" }\n    cause: b\n",
+        )
+        .unwrap();
+        let err = RuntimeProfile::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("x.yaml:6:31: explain rule 2: errno pattern"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "name: x\noci_runtime: runc\nexplain:\n  - when: { syscall: mknod }\n    cause: a\n    catlog: S9\n",
+        )
+        .unwrap();
+        let err = RuntimeProfile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("x.yaml:6:5: unknown field `catlog`"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

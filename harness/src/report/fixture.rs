@@ -51,6 +51,7 @@ pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
         config: None,
+        likely_causes: Vec::new(),
     }
 }
 
@@ -140,6 +141,35 @@ pub fn sample() -> ResultsDocument {
     r.reason = Some("undeclared difference in exit_code, stdout, stderr".into());
     r.config = Some(
         serde_json::json!({"Image": "parity-probe", "HostConfig": {"CapAdd": ["SYS_ADMIN"], "NetworkMode": "none", "Runtime": "runc"}}),
+    );
+    results.push(r);
+
+    // An undeclared mknod, explained by the shipped userns-remap profile.
+    let mut base = run("runc", Some(0), "", "");
+    base.probe.insert(
+        Field::Syscalls,
+        "execve /bin/mknod = ok\nmknodat /tmp/n c 1:3 = ok\n".into(),
+    );
+    let mut cand = run(u, Some(1), "", "mknod: /tmp/n: Operation not permitted\n");
+    cand.probe.insert(
+        Field::Syscalls,
+        "execve /bin/mknod = ok\nmknodat /tmp/n c 1:3 = EPERM\nwrite = ok\n".into(),
+    );
+    let mut r = compared(
+        "devices/mknod_undeclared",
+        u,
+        Verdict::Divergence,
+        base,
+        cand,
+    );
+    r.tags = vec!["devices".into()];
+    r.reason = Some("undeclared difference in exit_code, stderr, syscalls".into());
+    let profiles = crate::load::runtime::Profiles::built_in().expect("built-in profiles load");
+    r.likely_causes = crate::judge::explain::explain(
+        &profiles.get(u).expect("userns-remap is built in").explain,
+        "runc",
+        u,
+        &r.diffs,
     );
     results.push(r);
 
@@ -249,6 +279,16 @@ pub fn sample() -> ResultsDocument {
         covers: vec![HOSTILE.into()],
     }];
     r.config = Some(serde_json::json!({ "Env": [HOSTILE], "Labels": { HOSTILE: HOSTILE } }));
+    r.likely_causes = vec![crate::judge::explain::LikelyCause {
+        text: HOSTILE.into(),
+        evidence: HOSTILE.into(),
+        cause: HOSTILE.into(),
+        field: Field::Stdout,
+        step: None,
+        declared: false,
+        catalog: Some(HOSTILE.into()),
+        link: Some(format!("javascript:alert(1)//{HOSTILE}")),
+    }];
     results.push(r);
 
     let ids: Vec<String> = results.iter().map(|r| r.id.clone()).collect();

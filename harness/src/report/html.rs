@@ -139,12 +139,30 @@ pub struct DetailView {
     pub reason: Option<String>,
     pub direction: Option<String>,
     pub diffs: Vec<FieldView>,
+    /// Likely causes from the candidate profile's `explain:` rules.
+    pub causes: Vec<CauseView>,
     pub expected: Vec<ExpectView>,
     pub runs: Vec<RunView>,
     /// A service scenario's readiness and steps, side by side.
     pub steps: Vec<crate::report::steps::StepRow>,
     pub config: Option<String>,
     pub path: String,
+}
+
+/// A likely cause; `href` only for http(s) links.
+#[derive(Debug, Serialize)]
+pub struct CauseView {
+    pub text: String,
+    pub declared: bool,
+    pub link: Option<String>,
+    pub href: Option<String>,
+}
+
+fn web_link(link: &Option<String>) -> Option<String> {
+    link.clone().filter(|l| {
+        (l.starts_with("https://") || l.starts_with("http://"))
+            && !l.chars().any(|c| c.is_control())
+    })
 }
 
 /// A declared divergence; `href` only for http(s) links.
@@ -163,10 +181,7 @@ pub struct ExpectView {
 
 fn expect_view(d: &crate::load::scenario::Divergence) -> ExpectView {
     let fields = d.fields_text();
-    let href = d.link.clone().filter(|l| {
-        (l.starts_with("https://") || l.starts_with("http://"))
-            && !l.chars().any(|c| c.is_control())
-    });
+    let href = web_link(&d.link);
     ExpectView {
         runtime: d.runtime.clone(),
         fields,
@@ -301,6 +316,16 @@ fn detail(anchor: String, col: &Column, r: &ScenarioResult) -> DetailView {
                     r.candidate.clone()
                 },
                 view: diff_view(&d.left, &d.right, 3),
+            })
+            .collect(),
+        causes: r
+            .likely_causes
+            .iter()
+            .map(|c| CauseView {
+                text: c.text.clone(),
+                declared: c.declared,
+                link: c.link.clone(),
+                href: web_link(&c.link),
             })
             .collect(),
         expected: r.expected.iter().map(expect_view).collect(),

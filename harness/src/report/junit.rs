@@ -59,6 +59,12 @@ pub fn failure_text(r: &ScenarioResult) -> String {
     if let Some(reason) = &r.reason {
         out.push_str(&format!("{reason}\n"));
     }
+    for c in &r.likely_causes {
+        out.push_str(&format!("likely cause: {}\n", c.text));
+        if let Some(link) = &c.link {
+            out.push_str(&format!("  {link}\n"));
+        }
+    }
     for line in crate::report::steps::step_lines(r) {
         out.push_str(&format!("{line}\n"));
     }
@@ -181,6 +187,21 @@ mod tests {
             "error:error"
         );
         assert_eq!(find("basics/hello", "runc-vs-sysbox-runc"), "skipped");
+    }
+
+    #[test]
+    fn failure_text_names_the_likely_cause() {
+        let doc = crate::report::fixture::sample();
+        let r = doc
+            .results
+            .iter()
+            .find(|r| r.id == "devices/mknod_undeclared")
+            .unwrap();
+        let text = failure_text(r);
+        assert!(
+            text.contains("likely cause: mknodat /tmp/n: EPERM under userns-remap"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `summary.md`: the compact Markdown a CI job appends to
 //! `$GITHUB_STEP_SUMMARY`: ready or not, totals per candidate, what was
-//! not covered, and each failure with its one-line reason (and, for a
-//! service scenario, its readiness and steps that differ). Every text from
+//! not covered, and each failure with its one-line reason, its likely
+//! causes (and, for a service scenario, its readiness and steps that
+//! differ). Every text from
 //! a scenario is escaped so it renders literally.
 
 use crate::judge::compare::Verdict;
@@ -105,6 +106,15 @@ pub fn summary_md(sources: &[Source]) -> String {
                 markdown_inline(&c.column.label),
                 markdown_inline(&clip(r.reason.as_deref().unwrap_or("no reason given"), 200)),
             );
+            for cause in &r.likely_causes {
+                let text = markdown_inline(&clip(&cause.text, 300));
+                match &cause.link {
+                    Some(link) if link.starts_with("https://") && !link.contains([')', ' ']) => {
+                        item.push_str(&format!("  - likely cause: {text} ([docs]({link}))\n"))
+                    }
+                    _ => item.push_str(&format!("  - likely cause: {text}\n")),
+                }
+            }
             // A service's readiness and steps that differ, in run order.
             for row in crate::report::steps::step_rows(r)
                 .iter()

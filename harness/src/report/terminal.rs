@@ -85,6 +85,16 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
     }
     out.push('\n');
     if r.verdict.is_failure() || (verbose && !r.diffs.is_empty()) {
+        let bold = Style::new().bold();
+        for c in &r.likely_causes {
+            out.push_str(&format!(
+                "    {bold}likely cause:{bold:#} {}\n",
+                crate::report::text::visible(&c.text)
+            ));
+            if let Some(link) = &c.link {
+                out.push_str(&format!("      {}\n", dim(link)));
+            }
+        }
         for line in crate::report::steps::step_lines(r) {
             out.push_str(&format!("    {}\n", crate::report::text::visible(&line)));
         }
@@ -255,6 +265,22 @@ mod tests {
         r.skip = Some(cause);
         r.reason = Some(why.into());
         r
+    }
+
+    #[test]
+    fn a_divergence_shows_its_likely_causes() {
+        let doc = crate::report::fixture::sample();
+        let r = doc
+            .results
+            .iter()
+            .find(|r| r.id == "devices/mknod_undeclared")
+            .unwrap();
+        let text = anstream::adapter::strip_str(&render_result(r, false)).to_string();
+        assert!(
+            text.contains("    likely cause: mknodat /tmp/n: EPERM under userns-remap (ok under runc): device nodes cannot be created in a user namespace"),
+            "{text}"
+        );
+        assert!(text.contains("      https://docs.docker.com/engine/security/userns-remap/\n"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Project, Selection};
 use crate::event::{Event, ScenarioResult, SkipCause};
 use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flakiness, judge};
+use crate::judge::explain::explain;
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Profiles, RuntimeError, RuntimeProfile};
@@ -386,6 +387,7 @@ impl Suite {
             baseline_runs: Vec::new(),
             candidate_runs: Vec::new(),
             config: None,
+            likely_causes: Vec::new(),
         };
         if let Availability::Unavailable(why) = self.availability(&baseline) {
             result.verdict = Verdict::Error;
@@ -475,6 +477,14 @@ impl Suite {
         result.verdict = cmp.verdict;
         result.reason = cmp.reason;
         result.diffs = cmp.diffs;
+        if matches!(result.verdict, Verdict::Divergence | Verdict::Expected) {
+            result.likely_causes = explain(
+                &self.profile(candidate).explain,
+                &baseline,
+                candidate,
+                &result.diffs,
+            );
+        }
         result
     }
 
@@ -602,6 +612,7 @@ fn error_result(message: &str) -> ScenarioResult {
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
         config: None,
+        likely_causes: Vec::new(),
     }
 }
 
