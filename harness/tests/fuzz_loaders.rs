@@ -223,6 +223,13 @@ fn profile_case(seed: &str, muts: &[Mutation]) -> Result<(), String> {
 }
 
 proptest! {
+    // A failing case is printed with its input; nothing is written into
+    // the source tree.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn mutated_scenarios_load_or_give_a_located_error(
         pick in any::<prop::sample::Index>(),
