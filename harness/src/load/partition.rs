@@ -11,7 +11,18 @@ use std::str::FromStr;
 use crate::load::scenario::Scenario;
 
 /// Part `index` (1-based) of `count` parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct Partition {
     pub index: u64,
     pub count: u64,

@@ -29,6 +29,12 @@ pub struct ResultsDocument {
     /// that did not run every scenario makes the sign-off NOT READY.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required: Vec<String>,
+    /// The parts of a selection split with `--partition K/N` that this
+    /// document holds (one for a shard's run, every shard's once combined
+    /// by `parity report`); empty for a whole selection. A part missing
+    /// from 1..N keeps the sign-off from READY.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<crate::load::partition::Partition>,
     /// The sign-off, in the same words as every other report; filled in
     /// when the document is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +119,7 @@ impl ResultsDocument {
             host,
             totals: totals(&results, candidates),
             required: Vec::new(),
+            parts: Vec::new(),
             signoff: None,
             results,
         }

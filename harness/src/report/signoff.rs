@@ -201,11 +201,21 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
         .filter(|s| s.required && !s.covered())
         .map(|s| s.column.label.as_str())
         .collect();
-    let uncovered_names: Vec<&str> = summaries
+    let mut uncovered_names: Vec<&str> = summaries
         .iter()
         .filter(|s| !s.covered())
         .map(|s| s.column.label.as_str())
         .collect();
+    let missing = missing_parts(sources);
+    let mut not_covered = not_covered;
+    if !missing.is_empty() {
+        not_covered.push(format!(
+            "the selection was split with --partition and part(s) {} did not report: \
+             run them and combine every part's results with `parity report`",
+            missing.join(", ")
+        ));
+        uncovered_names.push("part(s) of the partitioned selection");
+    }
     let (state, because) = if failures > 0 {
         let mut b = format!("{failures} scenario result(s) failed");
         if !uncovered_names.is_empty() {
@@ -232,7 +242,7 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
         (
             SignOffState::Incomplete,
             format!(
-                "no failure, but not every candidate ran: {} not fully covered",
+                "no failure, but not everything ran: {} not fully covered",
                 uncovered_names.join(", ")
             ),
         )
@@ -252,6 +262,22 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
         not_covered,
         columns: summaries,
     }
+}
+
+/// The parts `K/N` of a partitioned selection that no source holds: for
+/// every N a source names, each of 1..=N must be there.
+fn missing_parts(sources: &[Source]) -> Vec<String> {
+    let held: std::collections::BTreeSet<_> = sources
+        .iter()
+        .flat_map(|s| s.doc.parts.iter().map(|p| (p.count, p.index)))
+        .collect();
+    let counts: std::collections::BTreeSet<u64> = held.iter().map(|(n, _)| *n).collect();
+    counts
+        .into_iter()
+        .flat_map(|n| (1..=n).map(move |k| (n, k)))
+        .filter(|part| !held.contains(part))
+        .map(|(n, k)| format!("{k}/{n}"))
+        .collect()
 }
 
 fn summarize(sources: &[Source], column: Column) -> ColumnSummary {
@@ -487,6 +513,33 @@ mod tests {
         assert_eq!(s.state, SignOffState::NotReady);
         assert_eq!(s.exit_status(), 1);
         assert!(s.because.contains("required"), "{}", s.because);
+    }
+
+    #[test]
+    fn a_missing_part_of_a_partitioned_selection_is_never_ready() {
+        use crate::load::partition::Partition;
+        let part = |index, id: &str| {
+            let mut doc =
+                fixture::doc_with(&["c"], vec![fixture::result(id, "c", Verdict::Parity)]);
+            doc.parts = vec![Partition { index, count: 3 }];
+            Source::from_doc(doc)
+        };
+        // One shard alone, and two of three combined: incomplete, naming
+        // the missing parts.
+        let s = sign_off(&[part(1, "a")]);
+        assert_eq!(s.state, SignOffState::Incomplete, "{}", s.because);
+        assert!(s.not_covered[0].contains("2/3, 3/3"), "{:?}", s.not_covered);
+        let s = sign_off(&[part(1, "a"), part(3, "c")]);
+        assert_eq!(s.state, SignOffState::Incomplete, "{}", s.because);
+        assert!(
+            s.not_covered[0].contains("part(s) 2/3 did"),
+            "{:?}",
+            s.not_covered
+        );
+        // Every part: ready.
+        let s = sign_off(&[part(1, "a"), part(2, "b"), part(3, "c")]);
+        assert_eq!(s.state, SignOffState::Ready, "{}", s.because);
+        assert!(s.not_covered.is_empty());
     }
 
     #[test]

@@ -96,7 +96,9 @@ fn merged(sources: &[Source]) -> ResultsDocument {
     let mut candidates: Vec<String> = Vec::new();
     let (mut engines, mut results) = (Vec::new(), Vec::new());
     let mut required: Vec<String> = Vec::new();
+    let mut parts = Vec::new();
     for s in sources {
+        parts.extend(s.doc.parts.iter().copied());
         for c in &s.doc.required {
             if !required.contains(c) {
                 required.push(c.clone());
@@ -126,6 +128,9 @@ fn merged(sources: &[Source]) -> ResultsDocument {
     );
     doc.parity_version = first.parity_version.clone();
     doc.required = required;
+    parts.sort();
+    parts.dedup();
+    doc.parts = parts;
     doc
 }
 

@@ -170,6 +170,7 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
         results,
     );
     doc.required = req.require.clone();
+    doc.parts = req.partition.into_iter().collect();
     let signoff = sign_off(&[Source::from_doc(doc.clone())]);
     doc.signoff = Some(signoff.record());
     reporter.on_event(&Event::SignedOff {
