@@ -103,14 +103,21 @@ async fn raw_container(docker: Docker, image: String, i: usize) {
         force: true,
         ..Default::default()
     };
-    docker.remove_container(&id, Some(opts)).await.expect("remove");
+    docker
+        .remove_container(&id, Some(opts))
+        .await
+        .expect("remove");
 }
 
 /// The 2N containers through the Engine API, `jobs` at once, the two
 /// engines' containers interleaved as parity schedules them.
 async fn raw_loop(engines: &[(Docker, String)], n: usize, jobs: usize) -> Measured {
     let started = Instant::now();
-    let work = (0..n).flat_map(|i| engines.iter().map(move |(d, img)| (d.clone(), img.clone(), i)));
+    let work = (0..n).flat_map(|i| {
+        engines
+            .iter()
+            .map(move |(d, img)| (d.clone(), img.clone(), i))
+    });
     futures_util::stream::iter(work)
         .map(|(d, img, i)| tokio::spawn(raw_container(d, img, i)))
         .buffer_unordered(jobs)
@@ -129,7 +136,11 @@ fn cli_loop(images: &[(&str, String)], n: usize, jobs: usize) -> Option<Measured
     Command::new("docker").arg("--version").output().ok()?;
     let started = Instant::now();
     let work: Vec<(String, String, usize)> = (0..n)
-        .flat_map(|i| images.iter().map(move |(e, img)| (e.to_string(), img.clone(), i)))
+        .flat_map(|i| {
+            images
+                .iter()
+                .map(move |(e, img)| (e.to_string(), img.clone(), i))
+        })
         .collect();
     let work = Arc::new(std::sync::Mutex::new(work.into_iter()));
     let threads: Vec<_> = (0..jobs)
@@ -138,7 +149,9 @@ fn cli_loop(images: &[(&str, String)], n: usize, jobs: usize) -> Option<Measured
             std::thread::spawn(move || {
                 loop {
                     let next = work.lock().unwrap().next();
-                    let Some((endpoint, image, i)) = next else { break };
+                    let Some((endpoint, image, i)) = next else {
+                        break;
+                    };
                     let out = Command::new("docker")
                         .args(["-H", &endpoint, "run", "--rm", "--network", "none"])
                         .args(["--runtime", "runc", &image, "sh", "-c", &workload(i)])
@@ -286,7 +299,10 @@ fn main() {
         Some(engines)
     });
     let Some(engines) = engines else { return };
-    let api: Vec<(Docker, String)> = engines.iter().map(|(_, d, i)| (d.clone(), i.clone())).collect();
+    let api: Vec<(Docker, String)> = engines
+        .iter()
+        .map(|(_, d, i)| (d.clone(), i.clone()))
+        .collect();
     let cli: Vec<(&str, String)> = engines.iter().map(|(e, _, i)| (*e, i.clone())).collect();
 
     let tmp = tempfile::tempdir().expect("temp project");
@@ -295,14 +311,25 @@ fn main() {
     rt.block_on(raw_loop(&api, 2, jobs));
 
     let jobs_s = jobs.to_string();
-    let pair = ["--baseline", "runc", "--candidate", "userns-remap", "--jobs", &jobs_s];
+    let pair = [
+        "--baseline",
+        "runc",
+        "--candidate",
+        "userns-remap",
+        "--jobs",
+        &jobs_s,
+    ];
     let small = |folder: &str| -> Vec<String> {
-        (0..n).map(|i| format!("scenarios/{folder}/s{i:04}.yaml")).collect()
+        (0..n)
+            .map(|i| format!("scenarios/{folder}/s{i:04}.yaml"))
+            .collect()
     };
     let run_small = |name: &str, folder: &str, extra: &[&str]| {
         let files = small(folder);
-        let abs: Vec<String> =
-            files.iter().map(|f| tmp.path().join(f).display().to_string()).collect();
+        let abs: Vec<String> = files
+            .iter()
+            .map(|f| tmp.path().join(f).display().to_string())
+            .collect();
         let mut args: Vec<&str> = pair.to_vec();
         args.extend_from_slice(extra);
         args.extend(abs.iter().map(String::as_str));
@@ -316,7 +343,11 @@ fn main() {
         rows.push(m);
     }
     rows.push(run_small("parity, no probe", "plain", &[]));
-    rows.push(run_small("parity, probe --no-trace", "probed", &["--no-trace"]));
+    rows.push(run_small(
+        "parity, probe --no-trace",
+        "probed",
+        &["--no-trace"],
+    ));
     rows.push(run_small("parity, probe traced", "probed", &[]));
     print(std::slice::from_ref(&floor), &floor);
     print(&rows, &floor);
@@ -341,7 +372,12 @@ fn main() {
         &jobs_s,
         &probed,
     ];
-    let both = parity("parity, probe traced, two candidates", tmp.path(), &two, 3 * large);
+    let both = parity(
+        "parity, probe traced, two candidates",
+        tmp.path(),
+        &two,
+        3 * large,
+    );
     let small_probe = &rows[rows.len() - 2];
     println!(
         "cost per container, probe --no-trace: {:.1} ms at {n}, {:.1} ms at {large} (x{:.2}); \

@@ -3,6 +3,9 @@
 //! expectations, policy, snapshots); `scaffold` writes a commented
 //! template. New authoring tools (importers, `parity init`) go here.
 
+pub mod compose;
+pub mod import;
+pub mod init;
 pub mod lint;
 pub mod scaffold;
 

@@ -1,0 +1,1244 @@
+//! `parity import compose`: one scenario per service of a Compose file.
+//!
+//! Owns reading a Compose file with the project's YAML loader (so every
+//! error names the file, line and column): the service keys the scenario
+//! format shares with Compose are taken as they are, the keys that do not
+//! change what a workload does (`ports`, `restart`, `depends_on`, ...) are
+//! dropped with a note, and a key the format cannot express or parity does
+//! not know is a located error naming it. Relative paths (`build`, bind
+//! sources) are rewritten to stay right from the scenario's folder.
+//! Variable interpolation is not done: a `${VAR}` is an error, `$$` a `$`.
+//! The scenario text and the writing are `author::import`'s.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::author::import::{self, ImportError, Imported, Mount, MountParts, Origin};
+use crate::author::scaffold;
+use crate::load::container::{ContainerSpec, is_bind_source, parse_size};
+use crate::load::service::ImageRef;
+
+/// A Compose file as parity reads it.
+#[derive(Debug)]
+pub struct ComposeFile {
+    /// The top-level `name`, if any.
+    pub name: Option<String>,
+    /// The services, in file order.
+    pub services: Vec<(String, Service)>,
+}
+
+/// One service of a Compose file.
+#[derive(Debug, Default)]
+pub struct Service {
+    pub image: Option<String>,
+    /// The build context, as written (relative to the Compose file).
+    pub build: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub container: ContainerSpec,
+    /// Keys read but dropped, each with the reason.
+    pub notes: Vec<String>,
+}
+
+/// Why a Compose service key has no scenario equivalent.
+fn cannot_express(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "cpus" | "cpu_count" | "cpu_percent" | "cpu_shares" | "cpu_period" | "cpu_quota"
+        | "cpu_rt_runtime" | "cpu_rt_period" | "cpuset" => {
+            "the scenario format has no CPU limits (only mem_limit, pids_limit and shm_size)"
+        }
+        "mem_reservation" | "memswap_limit" | "mem_swappiness" | "oom_kill_disable"
+        | "oom_score_adj" => "the scenario format has only mem_limit among memory settings",
+        "blkio_config" => "the scenario format has no block I/O limits",
+        "ulimits" => "the scenario format has no ulimits",
+        "group_add" => "the scenario format has no group_add; give the groups in user: UID:GID",
+        "device_cgroup_rules" => "the scenario format has no device cgroup rules (only devices)",
+        "gpus" => "the scenario format has no GPU requests",
+        "env_file" | "label_file" => {
+            "parity does not read files next to the Compose file; write the variables under environment"
+        }
+        "extra_hosts" | "dns" | "dns_opt" | "dns_search" | "domainname" | "mac_address"
+        | "links" | "external_links" => {
+            "the scenario format has no network settings beyond network_mode"
+        }
+        "volumes_from" => "a scenario runs one container; there is no other to take volumes from",
+        "secrets" | "configs" => "the scenario format has no secrets or configs; use volumes",
+        "deploy" | "develop" | "scale" => {
+            "the scenario format has no deploy settings (resources: mem_limit, pids_limit)"
+        }
+        "extends" | "include" => {
+            "parity reads one Compose file; merge it first (docker compose config)"
+        }
+        "cgroup_parent" => "parity places containers in the engine's default cgroup",
+        "isolation" => "isolation is a Windows engine setting",
+        "platform" => "parity runs images of the engine's own platform",
+        "storage_opt" => "the scenario format has no storage options",
+        "credential_spec" => "credential specs are a Windows engine setting",
+        "post_start" | "pre_stop" => "a scenario runs one command; there are no lifecycle hooks",
+        "use_api_socket" => "write the docker.sock bind mount under volumes",
+        "runtime" => {
+            "parity chooses the runtime of each side (--baseline, --candidate); drop it and compare runtimes instead"
+        }
+        _ => return None,
+    })
+}
+
+/// Why a Compose service key is dropped.
+fn dropped(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "container_name" => "parity names its containers parity-<run>-<n>",
+        "restart" => "a scenario runs its workload once",
+        "depends_on" => "a scenario runs one container; start what it needs inside it",
+        "labels" | "annotations" => {
+            "parity labels its containers itself; labels do not change what the workload does"
+        }
+        "ports" | "expose" => {
+            "published ports do not change what the workload does inside the container"
+        }
+        "networks" => {
+            "Compose networks are not created; the container gets network_mode (parity's default: none)"
+        }
+        "healthcheck" => {
+            "healthchecks are not run; a service scenario says when it is up with `ready:`"
+        }
+        "stdin_open" | "attach" => "parity gives the workload no stdin",
+        "tty" => "parity keeps the tty off so that stdout and stderr stay apart",
+        "logging" => "parity reads the output live and keeps no engine log",
+        "stop_signal" | "stop_grace_period" => {
+            "parity kills the container at its timeout; the stop signal is not used"
+        }
+        "profiles" => "every service named is imported",
+        "pull_policy" => "parity uses the image already in each engine (or builds it)",
+        _ => return None,
+    })
+}
+
+impl<'de> Deserialize<'de> for ComposeFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ComposeFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Compose file (a map with `services:`)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ComposeFile, A::Error> {
+                let (mut name, mut services) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "services" => services = Some(map.next_value::<Services>()?.0),
+                        "name" => name = Some(map.next_value::<Text>()?.0),
+                        "version" | "networks" | "volumes" | "configs" | "secrets" => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        k if k.starts_with("x-") => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        "include" => {
+                            return Err(de::Error::custom(
+                                "`include` cannot be imported: parity reads one Compose file; merge it first (docker compose config)",
+                            ));
+                        }
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown Compose key `{other}` at the top level (expected services, name, version, networks, volumes, configs, secrets or x-*)"
+                            )));
+                        }
+                    }
+                }
+                let services = services.ok_or_else(|| de::Error::missing_field("services"))?;
+                Ok(ComposeFile { name, services })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `services:`, in file order.
+struct Services(Vec<(String, Service)>);
+
+impl<'de> Deserialize<'de> for Services {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Services;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of service names to services")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Services, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Service>()? {
+                    out.push((k, v));
+                }
+                Ok(Services(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Service {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Service;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Compose service (a map of keys such as image and command)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Service, A::Error> {
+                let mut s = Service::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    service_key(&mut s, &key, &mut map)?;
+                }
+                Ok(s)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn service_key<'de, A: MapAccess<'de>>(
+    s: &mut Service,
+    key: &str,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    if let Some(why) = cannot_express(key) {
+        let why = format!("`{key}` cannot be expressed in a parity scenario: {why}");
+        return map.next_value_seed(Refuse(why));
+    }
+    if let Some(why) = dropped(key) {
+        map.next_value::<IgnoredAny>()?;
+        s.notes.push(format!("{key}: dropped: {why}"));
+        return Ok(());
+    }
+    let c = &mut s.container;
+    let text = |map: &mut A| map.next_value::<Text>().map(|t| t.0);
+    let list = |map: &mut A| {
+        map.next_value::<Vec<Text>>()
+            .map(|v| v.into_iter().map(|t| t.0).collect::<Vec<_>>())
+    };
+    match key {
+        "image" => s.image = Some(text(map)?),
+        "build" => s.build = Some(map.next_value::<Build>()?.0),
+        "command" => s.command = Some(map.next_value::<Words>()?.0),
+        "entrypoint" => c.entrypoint = Some(map.next_value::<Words>()?.0),
+        "environment" => c.environment = map.next_value::<Pairs<true>>()?.0,
+        "sysctls" => c.sysctls = map.next_value::<Pairs<false>>()?.0,
+        "user" => c.user = Some(text(map)?),
+        "working_dir" => c.working_dir = Some(text(map)?),
+        "hostname" => c.hostname = Some(text(map)?),
+        "cap_add" => c.cap_add = list(map)?,
+        "cap_drop" => c.cap_drop = list(map)?,
+        "security_opt" => {
+            let seed = Checked(|o: &str| match o.split_once(['=', ':']) {
+                Some(("seccomp", v)) if v != "unconfined" => Err(format!(
+                    "security_opt {o:?} cannot be expressed in a parity scenario: Compose reads the seccomp profile file and sends its text; a scenario passes security_opt to the engine as written (only seccomp=unconfined)"
+                )),
+                _ => Ok(()),
+            });
+            c.security_opt = map.next_value_seed(Each(seed))?;
+        }
+        "devices" => c.devices = list(map)?,
+        "tmpfs" => c.tmpfs = map.next_value::<OneOrMany>()?.0,
+        "volumes" => {
+            for v in map.next_value::<Vec<Volume>>()? {
+                match v.0 {
+                    Mount::Volume(v) => c.volumes.push(v),
+                    Mount::Tmpfs(t) => c.tmpfs.push(t),
+                }
+            }
+        }
+        "privileged" => c.privileged = Some(map.next_value()?),
+        "read_only" => c.read_only = Some(map.next_value()?),
+        "init" => c.init = Some(map.next_value()?),
+        "network_mode" => c.network_mode = Some(text(map)?),
+        "pid" => c.pid = Some(text(map)?),
+        "ipc" => c.ipc = Some(text(map)?),
+        "uts" => c.uts = Some(text(map)?),
+        "userns_mode" => c.userns_mode = Some(text(map)?),
+        "cgroup" => {
+            let seed = Checked(|v: &str| match v {
+                "host" | "private" => Ok(()),
+                _ => Err(format!("cgroup {v:?}: expected host or private")),
+            });
+            c.cgroup = Some(map.next_value_seed(seed)?);
+        }
+        "shm_size" | "mem_limit" => {
+            let seed = Checked(|v: &str| match parse_size(v) {
+                Some(_) => Ok(()),
+                None => Err(format!("{key} {v:?}: expected a size such as 64m or 1g")),
+            });
+            let v = map.next_value_seed(seed)?;
+            match key {
+                "shm_size" => c.shm_size = Some(v),
+                _ => c.mem_limit = Some(v),
+            }
+        }
+        "pids_limit" => {
+            let n: i64 = map.next_value()?;
+            c.pids_limit = Some(if n <= 0 { -1 } else { n });
+        }
+        k if k.starts_with("x-") => {
+            map.next_value::<IgnoredAny>()?;
+        }
+        other => {
+            let why = format!("unknown Compose service key `{other}`");
+            return map.next_value_seed(Refuse(why));
+        }
+    }
+    Ok(())
+}
+
+/// A value that is refused whatever it is, so that the error is located
+/// at the value (a key-level error would point at the service's start).
+struct Refuse(String);
+
+impl<'de> de::DeserializeSeed<'de> for Refuse {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(IgnoredAny)?;
+        Err(de::Error::custom(self.0))
+    }
+}
+
+/// A scalar checked where it stands.
+struct Checked<F>(F);
+
+impl<'de, F: Fn(&str) -> Result<(), String>> de::DeserializeSeed<'de> for Checked<F> {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        let v = Text::deserialize(d)?.0;
+        (self.0)(&v).map_err(de::Error::custom)?;
+        Ok(v)
+    }
+}
+
+/// A list of scalars, each checked where it stands.
+struct Each<F>(Checked<F>);
+
+impl<'de, F: Fn(&str) -> Result<(), String>> de::DeserializeSeed<'de> for Each<F> {
+    type Value = Vec<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+        struct V<F>(Checked<F>);
+        impl<'de, F: Fn(&str) -> Result<(), String>> Visitor<'de> for V<F> {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element_seed(Checked(&self.0.0))? {
+                    out.push(v);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(V(self.0))
+    }
+}
+
+/// Replaces `$$` by `$`; a `$VAR` or `${VAR}` (which Compose would fill
+/// from the environment) is an error.
+pub fn uninterpolate(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek() {
+            Some('$') => {
+                chars.next();
+                out.push('$');
+            }
+            Some(n) if *n == '{' || *n == '_' || n.is_ascii_alphabetic() => {
+                return Err(format!(
+                    "{s:?}: Compose would fill in the variable from the environment; parity does not interpolate: write the value (or $$ for a literal $)"
+                ));
+            }
+            _ => out.push('$'),
+        }
+    }
+    Ok(out)
+}
+
+/// Splits a Compose command string into words as a POSIX shell would
+/// (quotes and backslashes; no expansion).
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut in_word) = (Vec::new(), String::new(), false);
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("{s:?}: a ' is not closed")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(format!("{s:?}: a \" is not closed")),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("{s:?}: a \" is not closed")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err(format!("{s:?}: ends with a lone \\")),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// A scalar (string, number or boolean) as text, uninterpolated.
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                uninterpolate(v).map(Text).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A command or entrypoint: a list, or a string split into words.
+struct Words(Vec<String>);
+
+impl<'de> Deserialize<'de> for Words {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Words;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of words or a command string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Words, E> {
+                let v = uninterpolate(v).map_err(E::custom)?;
+                split_words(&v).map(Words).map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Words, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element::<Text>()? {
+                    out.push(t.0);
+                }
+                Ok(Words(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One string or a list of them (`tmpfs`).
+struct OneOrMany(Vec<String>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                uninterpolate(v)
+                    .map(|v| OneOrMany(vec![v]))
+                    .map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element::<Text>()? {
+                    out.push(t.0);
+                }
+                Ok(OneOrMany(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `environment` (`ENV` true) or `sysctls`: a map, or a list of
+/// `KEY=VALUE`. A key without a value, which Compose takes from the calling
+/// shell, is an error.
+struct Pairs<const ENV: bool>(std::collections::BTreeMap<String, String>);
+
+fn no_value<E: de::Error>(key: &str, env: bool) -> E {
+    match env {
+        true => E::custom(format!(
+            "environment `{key}` has no value: Compose takes it from the calling shell; write KEY=VALUE"
+        )),
+        false => E::custom(format!("`{key}` has no value: expected KEY=VALUE")),
+    }
+}
+
+impl<'de, const ENV: bool> Deserialize<'de> for Pairs<ENV> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<const ENV: bool>;
+        impl<'de, const ENV: bool> Visitor<'de> for V<ENV> {
+            type Value = Pairs<ENV>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of KEY: VALUE or a list of \"KEY=VALUE\" strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pairs<ENV>, A::Error> {
+                let mut out = std::collections::BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, Option<Text>>()? {
+                    let v = v.ok_or_else(|| no_value::<A::Error>(&k, ENV))?;
+                    out.insert(k, v.0);
+                }
+                Ok(Pairs(out))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pairs<ENV>, A::Error> {
+                let mut out = std::collections::BTreeMap::new();
+                while let Some(item) = seq.next_element::<Text>()? {
+                    match item.0.split_once('=') {
+                        Some((k, v)) if !k.is_empty() => {
+                            out.insert(k.to_string(), v.to_string());
+                        }
+                        Some(_) => {
+                            return Err(de::Error::custom(format!(
+                                "{:?}: expected KEY=VALUE",
+                                item.0
+                            )));
+                        }
+                        None => return Err(no_value(&item.0, ENV)),
+                    }
+                }
+                Ok(Pairs(out))
+            }
+        }
+        d.deserialize_any(V::<ENV>)
+    }
+}
+
+/// `build: DIR` or `build: { context: DIR }` (the default Dockerfile).
+struct Build(String);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildLong {
+    #[serde(default)]
+    context: Option<Text>,
+    #[serde(default)]
+    dockerfile: Option<Text>,
+}
+
+impl<'de> Deserialize<'de> for Build {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Build;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a build folder or { context: DIR }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Build, E> {
+                uninterpolate(v).map(Build).map_err(E::custom)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Build, A::Error> {
+                let long = BuildLong::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                if let Some(f) = long.dockerfile.filter(|f| f.0 != "Dockerfile") {
+                    return Err(de::Error::custom(format!(
+                        "build dockerfile {:?} cannot be expressed in a parity scenario: `{{ build: DIR }}` builds DIR/Dockerfile",
+                        f.0
+                    )));
+                }
+                Ok(Build(
+                    long.context.map(|c| c.0).unwrap_or_else(|| ".".into()),
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One entry of `volumes:`, short (`SOURCE:TARGET[:MODE]`) or long.
+struct Volume(Mount);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VolumeLong {
+    #[serde(rename = "type", default)]
+    kind: Option<Text>,
+    #[serde(default)]
+    source: Option<Text>,
+    #[serde(default)]
+    target: Option<Text>,
+    #[serde(default)]
+    read_only: Option<bool>,
+    #[serde(default)]
+    consistency: Option<Text>,
+    #[serde(default)]
+    bind: Option<BindLong>,
+    #[serde(default)]
+    volume: Option<VolumeOpts>,
+    #[serde(default)]
+    tmpfs: Option<TmpfsLong>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindLong {
+    #[serde(default)]
+    propagation: Option<Text>,
+    #[serde(default)]
+    create_host_path: Option<bool>,
+    #[serde(default)]
+    selinux: Option<Text>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VolumeOpts {
+    #[serde(default)]
+    nocopy: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TmpfsLong {
+    #[serde(default)]
+    size: Option<Text>,
+    #[serde(default)]
+    mode: Option<Text>,
+}
+
+impl<'de> Deserialize<'de> for Volume {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Volume;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("SOURCE:TARGET[:MODE] or a map with type, source and target")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Volume, E> {
+                let v = uninterpolate(v).map_err(E::custom)?;
+                let parts: Vec<&str> = v.split(':').collect();
+                let ok = match parts.as_slice() {
+                    [t] => t.starts_with('/'),
+                    [s, t] | [s, t, _] => !s.is_empty() && t.starts_with('/'),
+                    _ => false,
+                };
+                match ok {
+                    true => Ok(Volume(Mount::Volume(v))),
+                    false => Err(E::custom(format!(
+                        "volume {v:?}: expected SOURCE:/TARGET[:MODE] or /TARGET"
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Volume, A::Error> {
+                let l = VolumeLong::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let _ = l.consistency;
+                let bind = l.bind.unwrap_or(BindLong {
+                    propagation: None,
+                    create_host_path: None,
+                    selinux: None,
+                });
+                let _ = bind.create_host_path;
+                let tmpfs = l.tmpfs.unwrap_or(TmpfsLong {
+                    size: None,
+                    mode: None,
+                });
+                let propagation = [bind.propagation, bind.selinux]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t.0)
+                    .collect::<Vec<_>>();
+                let parts = MountParts {
+                    kind: l.kind.map(|t| t.0),
+                    source: l.source.map(|t| t.0),
+                    target: l.target.map(|t| t.0),
+                    read_only: l.read_only.unwrap_or(false),
+                    propagation: (!propagation.is_empty()).then(|| propagation.join(",")),
+                    nocopy: l.volume.and_then(|v| v.nocopy).unwrap_or(false),
+                    tmpfs_size: tmpfs.size.map(|t| t.0),
+                    tmpfs_mode: tmpfs.mode.map(|t| t.0),
+                };
+                import::mount_from_parts(&parts)
+                    .map(Volume)
+                    .map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An absolute, lexically normal form of `p` (`.` and `..` resolved
+/// without touching the file system).
+fn absolute(p: &Path, cwd: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in cwd.join(p).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `to` as a path relative to the folder `from` (both absolute).
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let (f, t): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// Letters, digits, `-` and `_`; anything else becomes `_`.
+fn id_part(s: &str) -> String {
+    s.chars()
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                true => c,
+                false => '_',
+            },
+        )
+        .collect()
+}
+
+/// The scenario area of a Compose file: its `name:`, else its file name
+/// (`stack.yaml` → `stack`), else its folder's (`app/compose.yaml` →
+/// `app`).
+pub fn area_for(file: &Path, name: Option<&str>, cwd: &Path) -> String {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let generic = [
+        "compose",
+        "docker-compose",
+        "compose.override",
+        "docker-compose.override",
+    ];
+    let area = match name {
+        Some(n) => n.to_string(),
+        None if !generic.contains(&stem.as_str()) => stem,
+        None => absolute(file, cwd)
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let area = id_part(area.trim());
+    match area.trim_matches('_').is_empty() {
+        true => "compose".into(),
+        false => area,
+    }
+}
+
+impl Service {
+    /// The service as a scenario workload in folder `scenario_dir`, with
+    /// relative paths (written from `compose_dir`) rewritten from there.
+    pub fn imported(
+        &self,
+        name: &str,
+        compose_dir: &Path,
+        scenario_dir: &Path,
+    ) -> Result<Imported, String> {
+        let rebase = |p: &str| relative(scenario_dir, &absolute(Path::new(p), compose_dir));
+        let image = match (&self.build, &self.image) {
+            (Some(dir), _) => ImageRef::Build(rebase(dir)),
+            (None, Some(image)) => ImageRef::Name(image.clone()),
+            (None, None) => return Err(format!("service `{name}` has neither image nor build")),
+        };
+        let command = self.command.clone().unwrap_or_default();
+        if command.is_empty() {
+            return Err(format!(
+                "service `{name}` has no command: a scenario names the workload's argv (the image's own CMD is not known without the image); add `command:` to the service, or import the others with --service"
+            ));
+        }
+        let mut container = self.container.clone();
+        for v in &mut container.volumes {
+            let (source, rest) = v.split_once(':').unwrap_or((v.as_str(), ""));
+            if is_bind_source(source) && source.starts_with('.') && !rest.is_empty() {
+                *v = format!("{}:{rest}", rebase(source).display());
+            }
+        }
+        let mut notes = self.notes.clone();
+        if container.network_mode.is_none() {
+            notes.push(
+                "no network_mode: parity runs it with network_mode none (Compose gives it the project's network); set network_mode: bridge for a network".into(),
+            );
+        }
+        Ok(Imported {
+            image,
+            command,
+            container,
+            notes,
+        })
+    }
+}
+
+/// `parity import compose FILE [--service S]`: writes one scenario per
+/// service (or just S) under `scenarios_root/AREA/`, none when any cannot
+/// be written, and says what was written and dropped.
+pub fn command(
+    scenarios_root: &Path,
+    file: &Path,
+    service: Option<&str>,
+    cwd: &Path,
+) -> Result<String, ImportError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ImportError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let compose: ComposeFile = crate::load::yaml::from_str(file, &text)?;
+    let shown = file.display();
+    let services: Vec<&(String, Service)> = match service {
+        Some(s) => {
+            let found = compose.services.iter().find(|(n, _)| n == s);
+            let names: Vec<&str> = compose.services.iter().map(|(n, _)| n.as_str()).collect();
+            vec![found.ok_or_else(|| {
+                ImportError::Compose(format!(
+                    "{shown}: no service `{s}` (services: {})",
+                    names.join(", ")
+                ))
+            })?]
+        }
+        None => compose.services.iter().collect(),
+    };
+    if services.is_empty() {
+        return Err(ImportError::Compose(format!("{shown}: no services")));
+    }
+    let area = area_for(file, compose.name.as_deref(), cwd);
+    let compose_dir = absolute(file, cwd)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let root = absolute(scenarios_root, cwd);
+    let mut planned: Vec<(String, PathBuf, String, Vec<String>)> = Vec::new();
+    for (name, svc) in services {
+        let id = scaffold::parse_id(&format!("{area}/{}", id_part(name)))?;
+        if planned.iter().any(|(other, ..)| *other == id) {
+            return Err(ImportError::Compose(format!(
+                "{shown}: two services would both be scenario {id}"
+            )));
+        }
+        let path = scaffold::free_path(scenarios_root, &id)?;
+        let imported = svc
+            .imported(name, &compose_dir, &root.join(&area))
+            .map_err(|e| ImportError::Compose(format!("{shown}: {e}")))?;
+        let origin = Origin {
+            how: "parity import compose",
+            from: format!("{shown}, service {name}"),
+            description: format!(
+                "Service {name} of {shown}, imported from Compose: {} {}",
+                imported.image,
+                import::shell_line(&imported.command)
+            ),
+        };
+        let text = import::scenario_text(&id, &imported, &origin);
+        planned.push((id, path, text, imported.notes));
+    }
+    let mut written = Vec::new();
+    for (_, path, text, notes) in planned {
+        scaffold::write_new_file(&path, &text)?;
+        written.push((path, notes));
+    }
+    Ok(import::written(&written, cwd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::scenario::ScenarioFile;
+    use rstest::rstest;
+
+    fn parse(text: &str) -> Result<ComposeFile, crate::load::yaml::YamlError> {
+        crate::load::yaml::from_str(Path::new("compose.yaml"), text)
+    }
+
+    fn one(text: &str) -> Service {
+        parse(text).unwrap().services.remove(0).1
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target")
+            .join(format!("parity-compose-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    const FULL: &str = r#"
+name: shop
+version: "3.9"
+x-common: &common
+  restart: always
+services:
+  web:
+    image: busybox:latest
+    command: sh -c 'echo "hi there" && id -u'
+    entrypoint: ["/bin/sh"]
+    environment:
+      A: 1
+      B: "x y"
+      PRICE: "$$5"
+    user: 1000
+    working_dir: /srv
+    hostname: web
+    cap_add: [NET_ADMIN]
+    cap_drop: [MKNOD]
+    security_opt: [no-new-privileges]
+    devices: ["/dev/fuse"]
+    tmpfs: /run
+    volumes:
+      - /srv:/data:ro
+      - cache:/cache
+      - type: tmpfs
+        target: /scratch
+        tmpfs: { size: 1m, mode: 1777 }
+      - type: bind
+        source: /etc
+        target: /host-etc
+        read_only: true
+    privileged: false
+    read_only: true
+    init: true
+    network_mode: bridge
+    pid: host
+    ipc: private
+    uts: host
+    userns_mode: host
+    cgroup: private
+    sysctls: [net.core.somaxconn=1024]
+    shm_size: 64m
+    mem_limit: 67108864
+    pids_limit: 100
+    ports: ["80:80"]
+    restart: always
+    x-note: ignored
+  worker:
+    build: ./app
+    command: ["true"]
+networks:
+  default: {}
+volumes:
+  cache: {}
+"#;
+
+    #[test]
+    fn every_shared_key_is_read() {
+        let f = parse(FULL).unwrap();
+        assert_eq!(f.name.as_deref(), Some("shop"));
+        assert_eq!(f.services.len(), 2);
+        let (name, web) = &f.services[0];
+        assert_eq!(name, "web");
+        assert_eq!(web.image.as_deref(), Some("busybox:latest"));
+        assert_eq!(
+            web.command.clone().unwrap(),
+            vec!["sh", "-c", "echo \"hi there\" && id -u"]
+        );
+        let c = &web.container;
+        assert_eq!(c.entrypoint, Some(vec!["/bin/sh".to_string()]));
+        assert_eq!(c.environment["A"], "1");
+        assert_eq!(c.environment["B"], "x y");
+        assert_eq!(c.environment["PRICE"], "$5");
+        assert_eq!(c.user.as_deref(), Some("1000"));
+        assert_eq!(c.tmpfs, vec!["/run", "/scratch:size=1m,mode=1777"]);
+        assert_eq!(
+            c.volumes,
+            vec!["/srv:/data:ro", "cache:/cache", "/etc:/host-etc:ro"]
+        );
+        assert_eq!(c.read_only, Some(true));
+        assert_eq!(c.privileged, Some(false));
+        assert_eq!(c.sysctls["net.core.somaxconn"], "1024");
+        assert_eq!(c.mem_limit.as_deref(), Some("67108864"));
+        assert_eq!(c.pids_limit, Some(100));
+        assert_eq!(c.cgroup.as_deref(), Some("private"));
+        assert_eq!(web.notes.len(), 2, "{:?}", web.notes);
+        assert!(web.notes[0].starts_with("ports: dropped"));
+        assert_eq!(f.services[1].1.build.as_deref(), Some("./app"));
+    }
+
+    #[test]
+    fn services_round_trip_through_the_scenario_loader() {
+        let f = parse(FULL).unwrap();
+        let compose_dir = Path::new("/repo/deploy");
+        let scenario_dir = Path::new("/repo/scenarios/shop");
+        for (name, svc) in &f.services {
+            let imported = svc.imported(name, compose_dir, scenario_dir).unwrap();
+            let origin = Origin {
+                how: "t",
+                from: name.clone(),
+                description: "d".into(),
+            };
+            let text = import::scenario_text("shop/x", &imported, &origin);
+            let file: ScenarioFile =
+                crate::load::yaml::from_str(Path::new("x.yaml"), &text).unwrap();
+            assert_eq!(file.container, imported.container, "{text}");
+            assert_eq!(file.image, imported.image);
+            assert_eq!(file.command, imported.command);
+        }
+        let worker = f.services[1]
+            .1
+            .imported("worker", compose_dir, scenario_dir);
+        assert_eq!(
+            worker.unwrap().image,
+            ImageRef::Build("../../deploy/app".into())
+        );
+    }
+
+    #[test]
+    fn relative_bind_sources_follow_the_scenario() {
+        let s = one(
+            "services:\n  a:\n    image: x\n    command: [true]\n    volumes: [./data:/data, ../up:/up:ro, /abs:/abs, named:/n]\n",
+        );
+        let i = s
+            .imported("a", Path::new("/r/app"), Path::new("/r/scenarios/app"))
+            .unwrap();
+        assert_eq!(
+            i.container.volumes,
+            vec![
+                "../../app/data:/data",
+                "../../up:/up:ro",
+                "/abs:/abs",
+                "named:/n"
+            ]
+        );
+    }
+
+    #[rstest]
+    #[case(
+        "services:\n  a:\n    imgae: x\n",
+        3,
+        "unknown Compose service key `imgae`"
+    )]
+    #[case(
+        "services:\n  a:\n    image: x\n    ulimits: {nofile: 1}\n",
+        4,
+        "`ulimits` cannot be expressed"
+    )]
+    #[case(
+        "services:\n  a:\n    image: x\n  b:\n    image: y\n    cpus: 1\n",
+        6,
+        "`cpus`"
+    )]
+    #[case(
+        "services:\n  a:\n    image: x\n    bogus:\n      deep: 1\n",
+        5,
+        "`bogus`"
+    )]
+    #[case(
+        "services:\n  a:\n    image: x\n    cgroup: shared\n",
+        4,
+        "host or private"
+    )]
+    #[case(
+        "services:\n  a:\n    image: x\n    security_opt: [a, \"seccomp=p.json\"]\n",
+        4,
+        "reads the seccomp"
+    )]
+    #[case("services:\n  a:\n    cpus: 2\n", 3, "no CPU limits")]
+    #[case(
+        "services:\n  a:\n    runtime: sysbox-runc\n",
+        3,
+        "parity chooses the runtime"
+    )]
+    #[case(
+        "services:\n  a:\n    env_file: .env\n",
+        3,
+        "`env_file` cannot be expressed"
+    )]
+    #[case("servics: {}\n", 1, "unknown Compose key `servics`")]
+    #[case("include: [a.yaml]\nservices: {}\n", 1, "`include` cannot be imported")]
+    #[case(
+        "services:\n  a:\n    environment: [HOME]\n",
+        3,
+        "takes it from the calling shell"
+    )]
+    #[case(
+        "services:\n  a:\n    environment:\n      HOME:\n",
+        4,
+        "takes it from the calling shell"
+    )]
+    #[case("services:\n  a:\n    image: ${IMAGE}\n", 3, "does not interpolate")]
+    #[case(
+        "services:\n  a:\n    command: echo $HOME\n",
+        3,
+        "does not interpolate"
+    )]
+    #[case("services:\n  a:\n    command: \"echo 'x\"\n", 3, "not closed")]
+    #[case("services:\n  a:\n    volumes: [data]\n", 3, "SOURCE:/TARGET")]
+    #[case(
+        "services:\n  a:\n    volumes:\n      - type: bind\n        target: /x\n",
+        4,
+        "needs a source"
+    )]
+    #[case(
+        "services:\n  a:\n    volumes:\n      - type: volume\n        target: /x\n        colour: red\n",
+        6,
+        "colour"
+    )]
+    #[case("services:\n  a:\n    cgroup: shared\n", 3, "host or private")]
+    #[case("services:\n  a:\n    shm_size: lots\n", 3, "64m")]
+    #[case(
+        "services:\n  a:\n    security_opt: [seccomp=p.json]\n",
+        3,
+        "reads the seccomp profile"
+    )]
+    #[case(
+        "services:\n  a:\n    build: { context: ., dockerfile: Other }\n",
+        3,
+        "builds DIR/Dockerfile"
+    )]
+    #[case("services:\n  a:\n    privileged: maybe\n", 3, "")]
+    #[case("name: x\n", 1, "services")]
+    fn errors_name_the_key_and_where(#[case] text: &str, #[case] line: u64, #[case] needle: &str) {
+        let err = parse(text).unwrap_err();
+        assert!(err.to_string().contains(needle), "{err}");
+        assert!(err.to_string().starts_with("compose.yaml:"), "{err}");
+        assert_eq!(err.line, line, "{err}");
+    }
+
+    #[rstest]
+    #[case("a b  c", &["a", "b", "c"])]
+    #[case("sh -c 'echo \"x\" $y'", &["sh", "-c", "echo \"x\" $y"])]
+    #[case(r#"echo "a \"b\" \n" c\ d"#, &["echo", r#"a "b" \n"#, "c d"])]
+    #[case("''", &[""])]
+    #[case("", &[])]
+    fn commands_split_like_a_shell(#[case] s: &str, #[case] want: &[&str]) {
+        assert_eq!(split_words(s).unwrap(), want);
+    }
+
+    #[rstest]
+    #[case("a$$b", Ok("a$b"))]
+    #[case("cost: $5", Ok("cost: $5"))]
+    #[case("end$", Ok("end$"))]
+    #[case("${X}", Err(()))]
+    #[case("$HOME/x", Err(()))]
+    fn interpolation_is_refused_and_dollars_kept(#[case] s: &str, #[case] want: Result<&str, ()>) {
+        assert_eq!(uninterpolate(s).map_err(|_| ()), want.map(str::to_string));
+    }
+
+    #[rstest]
+    #[case("stack.yaml", None, "stack")]
+    #[case("deploy/compose.yaml", None, "deploy")]
+    #[case("my.app/docker-compose.yml", None, "my_app")]
+    #[case("compose.yaml", Some("shop"), "shop")]
+    fn areas_come_from_the_name_file_or_folder(
+        #[case] file: &str,
+        #[case] name: Option<&str>,
+        #[case] want: &str,
+    ) {
+        assert_eq!(area_for(Path::new(file), name, Path::new("/r")), want);
+    }
+
+    #[test]
+    fn a_service_without_command_or_image_is_named() {
+        let s = one("services:\n  db:\n    image: postgres\n");
+        let err = s
+            .imported("db", Path::new("/a"), Path::new("/b"))
+            .unwrap_err();
+        assert!(err.contains("service `db` has no command"), "{err}");
+        let s = one("services:\n  db:\n    command: [x]\n");
+        let err = s
+            .imported("db", Path::new("/a"), Path::new("/b"))
+            .unwrap_err();
+        assert!(err.contains("neither image nor build"), "{err}");
+    }
+
+    #[test]
+    fn the_files_lint_clean_one_per_service_and_none_is_overwritten() {
+        let dir = scratch("write");
+        let file = dir.join("stack.yaml");
+        std::fs::write(
+            &file,
+            "services:\n  web:\n    image: busybox:latest\n    command: sh -c 'id -u'\n    cap_add: [NET_ADMIN]\n    ports: [\"8080:80\"]\n  job.one:\n    image: busybox:latest\n    command: [\"true\"]\n    read_only: true\n",
+        )
+        .unwrap();
+        let root = dir.join("scenarios");
+        let text = command(&root, &file, None, &dir).unwrap();
+        assert!(
+            text.contains("created scenarios/stack/web.yaml\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("created scenarios/stack/job_one.yaml\n"),
+            "{text}"
+        );
+        assert!(text.contains("note: ports: dropped"), "{text}");
+        let profiles = crate::load::runtime::Profiles::built_in().unwrap();
+        let findings = crate::author::lint::lint_paths(std::slice::from_ref(&root), &profiles);
+        assert!(findings.is_empty(), "{findings:?}");
+        let web =
+            crate::load::scenario::Scenario::load(&root, &root.join("stack/web.yaml")).unwrap();
+        assert_eq!(web.file.container.cap_add, vec!["NET_ADMIN"]);
+        assert_eq!(web.file.command, vec!["sh", "-c", "id -u"]);
+        // Again: refused, and nothing is touched.
+        std::fs::remove_file(root.join("stack/job_one.yaml")).unwrap();
+        let err = command(&root, &file, None, &dir).unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert!(!root.join("stack/job_one.yaml").exists());
+        // One service only.
+        command(&root, &file, Some("job.one"), &dir).unwrap();
+        assert!(root.join("stack/job_one.yaml").exists());
+        let err = command(&root, &file, Some("nope"), &dir).unwrap_err();
+        assert!(err.to_string().contains("services: web, job.one"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
