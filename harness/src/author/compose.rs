@@ -884,10 +884,13 @@ pub fn command(
         let origin = Origin {
             how: "parity import compose",
             from: format!("{shown}, service {name}"),
-            description: format!(
-                "Service {name} of {shown}, imported from Compose: {} {}",
-                imported.image,
-                import::shell_line(&imported.command)
+            description: import::shorten(
+                &format!(
+                    "Service {name} of {shown}, imported from Compose: {} {}",
+                    imported.image,
+                    import::shell_line(&imported.command)
+                ),
+                120,
             ),
         };
         let text = import::scenario_text(&id, &imported, &origin);

@@ -710,12 +710,13 @@ pub fn scenario_text(id: &str, imported: &Imported, origin: &Origin) -> String {
     );
     line(&mut out, "tags: [\"imported\"]");
     line(&mut out, &format!("image: {}", image_text(&imported.image)));
-    line(&mut out, &format!("command: {}", json(&imported.command)));
+    let command = serde_json::to_value(&imported.command).unwrap_or_default();
+    line(&mut out, &format!("command: {}", inline(&command)));
     let container = serde_json::to_value(&imported.container).unwrap_or_default();
     if let Some(map) = container.as_object().filter(|m| !m.is_empty()) {
         line(&mut out, "container:");
         for (k, v) in map {
-            line(&mut out, &format!("  {k}: {v}"));
+            line(&mut out, &format!("  {k}: {}", inline(v)));
         }
     }
     line(&mut out, "");
@@ -743,6 +744,33 @@ pub fn scenario_text(id: &str, imported: &Imported, origin: &Origin) -> String {
     line(&mut out, "# parity's probe observe them.");
     line(&mut out, "observe: [exit_code, stdout, stderr]");
     out
+}
+
+/// A value as one line of YAML flow style: JSON with spaces after `,`
+/// and `:` (JSON's strings are YAML double-quoted scalars).
+fn inline(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(inline).collect();
+            format!("[{}]", items.join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", json(k), inline(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// At most `max` characters of `s`, with `...` when cut.
+pub fn shorten(s: &str, max: usize) -> String {
+    match s.chars().count() > max {
+        true => format!("{}...", s.chars().take(max).collect::<String>()),
+        false => s.to_string(),
+    }
 }
 
 fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
@@ -800,10 +828,13 @@ pub fn docker_run_command(
     let origin = Origin {
         how: "parity import docker-run",
         from: shell_line(argv),
-        description: format!(
-            "Imported from docker run: {} {}",
-            imported.image,
-            shell_line(&imported.command)
+        description: shorten(
+            &format!(
+                "Imported from docker run: {} {}",
+                imported.image,
+                shell_line(&imported.command)
+            ),
+            120,
         ),
     };
     let path = scaffold::write_new(scenarios_root, &id, &scenario_text(&id, &imported, &origin))?;
