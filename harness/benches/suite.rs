@@ -222,6 +222,10 @@ fn parity(name: &str, root: &Path, args: &[&str], containers: usize) -> Measured
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let started = Instant::now();
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped by wait4 below, which also reports its rusage"
+    )]
     let child = cmd.spawn().expect("parity runs");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;

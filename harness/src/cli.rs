@@ -255,9 +255,9 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
             Ok(i32::from(!done.problems.is_empty()))
         }
         Command::New(args) => printed(crate::author::scaffold::command(&lib, &args.id, &cwd)),
-        Command::Import(ImportCommand::DockerRun { name, argv }) => printed(
-            crate::author::import::docker_run_command(&lib, &name, &argv, &cwd),
-        ),
+        Command::Import(ImportCommand::DockerRun { name, argv }) => {
+            printed(crate::author::docker_run::command(&lib, &name, &argv, &cwd))
+        }
         Command::Import(ImportCommand::Compose { file, service }) => printed(
             crate::author::compose::command(&lib, &file, service.as_deref(), &cwd),
         ),

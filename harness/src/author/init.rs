@@ -58,7 +58,7 @@ pub fn first_scenario_text() -> String {
         r#"{schema}
 # A parity scenario: one container workload, run under the baseline runtime
 # (runc) and each candidate; what it did is compared field by field. Run it
-# with `parity run {path}`; write more with `parity new AREA/NAME` or
+# with `parity run scenarios/{FIRST_SCENARIO}.yaml`; write more with `parity new AREA/NAME` or
 # `parity import`. Guide: the scenario authoring guide of parity's docs.
 
 description: The workload writes a file to a tmpfs and reads it back as root; every runtime should agree
@@ -90,7 +90,6 @@ observe: [exit_code, stdout, stderr]
 #       link: https://docs.docker.com/engine/security/userns-remap/
 "#,
         schema = crate::author::lint::expected_schema_line(FIRST_SCENARIO),
-        path = format!("scenarios/{FIRST_SCENARIO}.yaml"),
     )
 }
 
