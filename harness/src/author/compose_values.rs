@@ -11,7 +11,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::author::import::{Mount, MountParts, mount_from_parts};
+use crate::author::import::{Mount, MountParts, mount_from_parts, split_words};
 
 /// A value that is refused whatever it is, so that the error is located
 /// at the value (a key-level error would point at the service's start).
@@ -85,66 +85,6 @@ pub fn uninterpolate(s: &str) -> Result<String, String> {
         }
     }
     Ok(out)
-}
-
-/// Splits a Compose command string into words as a POSIX shell would
-/// (quotes and backslashes; no expansion).
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
-    let (mut words, mut word, mut in_word) = (Vec::new(), String::new(), false);
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(format!("{s:?}: a ' is not closed")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(format!("{s:?}: a \" is not closed")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(format!("{s:?}: a \" is not closed")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => word.push(c),
-                    None => return Err(format!("{s:?}: ends with a lone \\")),
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
 }
 
 /// A scalar (string, number or boolean) as text, uninterpolated.
@@ -441,16 +381,6 @@ impl<'de> Deserialize<'de> for Volume {
 mod tests {
     use super::*;
     use rstest::rstest;
-
-    #[rstest]
-    #[case("a b  c", &["a", "b", "c"])]
-    #[case("sh -c 'echo \"x\" $y'", &["sh", "-c", "echo \"x\" $y"])]
-    #[case(r#"echo "a \"b\" \n" c\ d"#, &["echo", r#"a "b" \n"#, "c d"])]
-    #[case("''", &[""])]
-    #[case("", &[])]
-    fn commands_split_like_a_shell(#[case] s: &str, #[case] want: &[&str]) {
-        assert_eq!(split_words(s).unwrap(), want);
-    }
 
     #[rstest]
     #[case("a$$b", Ok("a$b"))]

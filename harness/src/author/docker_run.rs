@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::author::import::{
     ImportError, Imported, Mount, MountParts, Origin, import_id, mount_from_parts, scenario_text,
-    shell_line, shorten, written,
+    shell_line, shorten, split_words, written,
 };
 use crate::author::scaffold;
 use crate::load::container::{ContainerSpec, parse_size};
@@ -157,7 +157,17 @@ struct Flag {
 
 /// Reads `docker run [FLAGS] IMAGE [COMMAND...]` (with or without the
 /// leading `docker`, also `docker container run`).
+/// A line given as one argument (`-- "docker run ..."`) is split as a
+/// shell would.
 pub fn parse_docker_run(argv: &[String]) -> Result<Imported, ImportError> {
+    let split;
+    let argv = match argv {
+        [one] if one.trim_start().starts_with("docker ") => {
+            split = split_words(one).map_err(ImportError::NotDockerRun)?;
+            &split[..]
+        }
+        _ => argv,
+    };
     let rest = strip_docker_run(argv)?;
     let mut flags = Vec::new();
     let mut i = 0;
@@ -754,6 +764,17 @@ mod tests {
         assert_eq!(i.command, vec!["-x"]);
         let i = parse("/usr/bin/docker run busybox true").unwrap();
         assert_eq!(i.command, vec!["true"]);
+    }
+
+    #[test]
+    fn a_line_in_one_argument_is_split_like_a_shell() {
+        let one = vec!["docker run --rm -e 'A=x y' busybox sh -c 'echo \"hi\"'".to_string()];
+        let i = parse_docker_run(&one).unwrap();
+        assert_eq!(i.container.environment["A"], "x y");
+        assert_eq!(i.command, vec!["sh", "-c", "echo \"hi\""]);
+        let open = vec!["docker run busybox sh -c 'oops".to_string()];
+        let err = parse_docker_run(&open).unwrap_err().to_string();
+        assert!(err.contains("not closed"), "{err}");
     }
 
     #[test]

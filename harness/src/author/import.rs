@@ -252,6 +252,67 @@ fn one_line(s: &str) -> String {
     s.replace('\r', "\\r").replace('\n', "\\n")
 }
 
+/// Splits a command string into words as a POSIX shell would (quotes
+/// and backslashes; no expansion): a Compose `command:` string, or a
+/// `docker run` line given as one argument.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut in_word) = (Vec::new(), String::new(), false);
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("{s:?}: a ' is not closed")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(format!("{s:?}: a \" is not closed")),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("{s:?}: a \" is not closed")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err(format!("{s:?}: ends with a lone \\")),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
 /// `argv` as a shell would read it back: words with spaces or quotes are
 /// single-quoted.
 pub fn shell_line(argv: &[String]) -> String {
@@ -325,5 +386,15 @@ mod tests {
         assert_eq!(line, "docker run x");
         let line = shell_line(&["sh".into(), "-c".into(), "echo it's".into()]);
         assert_eq!(line, r"sh -c 'echo it'\''s'");
+    }
+
+    #[rstest]
+    #[case("a b  c", &["a", "b", "c"])]
+    #[case("sh -c 'echo \"x\" $y'", &["sh", "-c", "echo \"x\" $y"])]
+    #[case(r#"echo "a \"b\" \n" c\ d"#, &["echo", r#"a "b" \n"#, "c d"])]
+    #[case("''", &[""])]
+    #[case("", &[])]
+    fn commands_split_like_a_shell(#[case] s: &str, #[case] want: &[&str]) {
+        assert_eq!(split_words(s).unwrap(), want);
     }
 }
