@@ -63,14 +63,15 @@ pub enum SnapshotsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// `parity import docker-run NAME -- docker run [FLAGS] IMAGE COMMAND...`:
-    /// scenarios/NAME.yaml (NAME is AREA/NAME, or NAME for imported/NAME).
+    /// A scenario from a docker run line: NAME -- docker run [FLAGS] IMAGE COMMAND...
     DockerRun {
+        /// AREA/NAME (scenarios/AREA/NAME.yaml), or NAME alone for imported/NAME.
         name: String,
-        #[arg(last = true, required = true, value_name = "DOCKER_RUN")]
+        #[arg(last = true, required = true, value_name = "DOCKER_RUN_LINE")]
         argv: Vec<String>,
     },
-    /// One scenario per service of a Compose file, scenarios/PROJECT/SERVICE.yaml.
+    /// One scenario per service of a Compose file: scenarios/AREA/SERVICE.yaml,
+    /// AREA from the file's `name:`, else its file name, else its folder.
     Compose {
         file: PathBuf,
         /// Only this service.
