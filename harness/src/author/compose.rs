@@ -11,7 +11,7 @@
 //! `${VAR}` is an error); the scenario text is `author::import`'s.
 
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -19,9 +19,11 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use crate::author::compose_values::{
     Build, Checked, Each, OneOrMany, Pairs, Refuse, Text, Volume, Words,
 };
-use crate::author::import::{self, ImportError, Imported, Mount, Origin};
+use crate::author::import::{
+    self, ImportError, Imported, Mount, Origin, absolute, rebase_binds, relative,
+};
 use crate::author::scaffold;
-use crate::load::container::{ContainerSpec, is_bind_source, parse_size};
+use crate::load::container::{ContainerSpec, parse_size};
 use crate::load::service::ImageRef;
 
 /// A Compose file as parity reads it.
@@ -293,39 +295,6 @@ fn service_key<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
-/// An absolute, lexically normal form of `p` (`.` and `..` resolved
-/// without touching the file system).
-fn absolute(p: &Path, cwd: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in cwd.join(p).components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `to` as a path relative to the folder `from` (both absolute).
-fn relative(from: &Path, to: &Path) -> PathBuf {
-    let (f, t): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
-    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
-    let mut out = PathBuf::new();
-    for _ in common..f.len() {
-        out.push("..");
-    }
-    for c in &t[common..] {
-        out.push(c);
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
-}
-
 /// Letters, digits, `-` and `_`; anything else becomes `_`.
 fn id_part(s: &str) -> String {
     s.chars()
@@ -390,12 +359,7 @@ impl Service {
             ));
         }
         let mut container = self.container.clone();
-        for v in &mut container.volumes {
-            let (source, rest) = v.split_once(':').unwrap_or((v.as_str(), ""));
-            if is_bind_source(source) && source.starts_with('.') && !rest.is_empty() {
-                *v = format!("{}:{rest}", rebase(source).display());
-            }
-        }
+        rebase_binds(&mut container, compose_dir, scenario_dir);
         let mut notes = self.notes.clone();
         if container.network_mode.is_none() {
             notes.push(

@@ -12,8 +12,8 @@
 use std::path::Path;
 
 use crate::author::import::{
-    ImportError, Imported, Mount, MountParts, Origin, import_id, mount_from_parts, scenario_text,
-    shell_line, shorten, split_words, written,
+    ImportError, Imported, Mount, MountParts, Origin, absolute, import_id, mount_from_parts,
+    rebase_binds, scenario_text, shell_line, shorten, split_words, written,
 };
 use crate::author::scaffold;
 use crate::load::container::{ContainerSpec, parse_size};
@@ -571,7 +571,10 @@ pub fn command(
     cwd: &Path,
 ) -> Result<String, ImportError> {
     let id = import_id(name)?;
-    let imported = parse_docker_run(argv)?;
+    let mut imported = parse_docker_run(argv)?;
+    let scenario_dir = absolute(&scenarios_root.join(&id), cwd);
+    let scenario_dir = scenario_dir.parent().unwrap_or(cwd);
+    rebase_binds(&mut imported.container, cwd, scenario_dir);
     let origin = Origin {
         how: "parity import docker-run",
         from: shell_line(argv),
@@ -895,6 +898,10 @@ mod tests {
         assert_eq!(file.container, imported.container);
     }
 
+    fn docker_run_command_in(root: &Path, id: &str, line: &[String], cwd: &Path) {
+        command(root, id, line, cwd).unwrap();
+    }
+
     #[test]
     fn the_written_file_lints_clean_and_is_never_overwritten() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -919,6 +926,13 @@ mod tests {
         let findings = crate::author::lint::lint_paths(std::slice::from_ref(&root), &profiles);
         assert!(findings.is_empty(), "{findings:?}");
         let before = std::fs::read_to_string(&path).unwrap();
+        // A relative bind source (docker resolves it from the current
+        // folder) is rewritten from the scenario's folder.
+        let line = argv("docker run -v ./data:/data:ro busybox:latest true");
+        docker_run_command_in(&root, "caps/bind", &line, &dir);
+        let bind =
+            crate::load::scenario::Scenario::load(&root, &root.join("caps/bind.yaml")).unwrap();
+        assert_eq!(bind.file.container.volumes, vec!["../../data:/data:ro"]);
         let again = command(&root, "caps/admin", &argv("run x true"), &dir);
         assert!(
             matches!(

@@ -6,7 +6,7 @@
 //! reads `docker run` lines into it and `author::compose` Compose files.
 //! It is pure: nothing here writes or runs anything.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use crate::author::scaffold::{self, ScaffoldError};
 use crate::load::container::{ContainerSpec, is_bind_source};
@@ -311,6 +311,51 @@ pub fn split_words(s: &str) -> Result<Vec<String>, String> {
         words.push(word);
     }
     Ok(words)
+}
+
+/// An absolute, lexically normal form of `p` (`.` and `..` resolved
+/// without touching the file system).
+pub fn absolute(p: &Path, cwd: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in cwd.join(p).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `to` as a path relative to the folder `from` (both absolute).
+pub fn relative(from: &Path, to: &Path) -> PathBuf {
+    let (f, t): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// Bind sources written relative to `from_dir` (`./data:/data`),
+/// rewritten relative to `scenario_dir`, where the engine resolves them.
+pub fn rebase_binds(container: &mut ContainerSpec, from_dir: &Path, scenario_dir: &Path) {
+    for v in &mut container.volumes {
+        let (source, rest) = v.split_once(':').unwrap_or((v.as_str(), ""));
+        if is_bind_source(source) && source.starts_with('.') && !rest.is_empty() {
+            let to = relative(scenario_dir, &absolute(Path::new(source), from_dir));
+            *v = format!("{}:{rest}", to.display());
+        }
+    }
 }
 
 /// `argv` as a shell would read it back: words with spaces or quotes are
