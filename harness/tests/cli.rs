@@ -634,10 +634,17 @@ fn init_then_import_docker_run_lints_and_runs_with_exactly_those_options() {
         assert_eq!(results.len(), 3, "{doc}");
         // The first scenario `parity init` wrote runs alike everywhere.
         assert_eq!(by_id("basics/hello")["verdict"], "parity");
+        // The Compose service ran with its options, its ports dropped.
+        let web = by_id("stack/web");
+        assert_eq!(web["config"]["HostConfig"]["ReadonlyRootfs"], true, "{web}");
+        assert!(web["config"]["HostConfig"].get("PortBindings").is_none());
         assert_eq!(
-            by_id("stack/web")["baseline_runs"][0]["exit_code"]["code"],
-            0
+            web["config"]["Cmd"],
+            serde_json::json!(["sh", "-c", "id -u"])
         );
+        for side in ["baseline_runs", "candidate_runs"] {
+            assert_eq!(web[side][0]["stdout"]["text"], "0\n", "{side}: {web}");
+        }
         let r = by_id("net/admin");
         // The container parity created carried exactly those options, on
         // top of parity's own (no log, no network, the pids limit, the runtime).
