@@ -43,6 +43,11 @@ pub enum Command {
     Lint(LintArgs),
     /// Create a scenario from a commented template: `parity new AREA/NAME`.
     New(NewArgs),
+    /// Write scenarios from a `docker run` line or a Compose file (never over a file).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Start a project here (or at --root): a commented parity.toml and a first scenario.
+    Init,
     /// Print the JSON Schema of scenario files (scenarios/scenario.schema.json).
     Schema,
     /// Snapshots: `parity snapshots accept DIR` brings in those a CI run would have recorded.
@@ -55,6 +60,25 @@ pub enum SnapshotsCommand {
     /// Copy new snapshots from DIR (a downloaded CI artifact) into the checkout; a snapshot
     /// that differs from the committed one is put beside it as .snap.new for `cargo insta review`.
     Accept { dir: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A scenario from a docker run line: NAME -- docker run [FLAGS] IMAGE COMMAND...
+    DockerRun {
+        /// AREA/NAME (scenarios/AREA/NAME.yaml), or NAME alone for imported/NAME.
+        name: String,
+        #[arg(last = true, required = true, value_name = "DOCKER_RUN_LINE")]
+        argv: Vec<String>,
+    },
+    /// One scenario per service of a Compose file: scenarios/AREA/SERVICE.yaml,
+    /// AREA from the file's `name:`, else its file name, else its folder.
+    Compose {
+        file: PathBuf,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -195,9 +219,14 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
             print!("{}", crate::load::schema::scenario_schema_text());
             return Ok(0);
         }
+        Command::Init => return printed(crate::author::init::command(cli.root.as_deref())),
         _ => {}
     }
     let project = Project::find(cli.root.as_deref())?;
+    let (lib, cwd) = (
+        project.library(),
+        std::env::current_dir().unwrap_or_default(),
+    );
     match cli.command {
         Command::Run(args) => crate::suite::session::run(&project, args.request()).await,
         Command::List(args) => {
@@ -226,25 +255,34 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
             Ok(crate::author::lint::exit_status(&findings, args.strict))
         }
         Command::Snapshots(SnapshotsCommand::Accept { dir }) => {
-            let done = crate::judge::snapshot_files::accept(&dir, &project.root)
-                .map_err(|e| ConfigError::Usage(e.to_string()))?;
+            let done = crate::judge::snapshot_files::accept(&dir, &project.root).map_err(usage)?;
             print!(
                 "{}",
                 crate::judge::snapshot_files::accepted_text(&done, &project.root)
             );
             Ok(i32::from(!done.problems.is_empty()))
         }
-        Command::New(args) => {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let text = crate::author::scaffold::command(&project.library(), &args.id, &cwd)
-                .map_err(|e| ConfigError::Usage(e.to_string()))?;
-            print!("{text}");
-            Ok(0)
+        Command::New(args) => printed(crate::author::scaffold::command(&lib, &args.id, &cwd)),
+        Command::Import(ImportCommand::DockerRun { name, argv }) => {
+            printed(crate::author::docker_run::command(&lib, &name, &argv, &cwd))
         }
-        Command::Report(_) | Command::Compare(_) | Command::Schema => {
+        Command::Import(ImportCommand::Compose { file, service }) => printed(
+            crate::author::compose::command(&lib, &file, service.as_deref(), &cwd),
+        ),
+        Command::Report(_) | Command::Compare(_) | Command::Schema | Command::Init => {
             unreachable!("handled above")
         }
     }
+}
+
+fn usage(e: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Usage(e.to_string())
+}
+
+/// Prints a command's text; its error is a usage error (exit 2).
+fn printed(text: Result<String, impl std::fmt::Display>) -> Result<i32, ConfigError> {
+    print!("{}", text.map_err(usage)?);
+    Ok(0)
 }
 
 impl RunArgs {

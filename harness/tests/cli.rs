@@ -784,3 +784,220 @@ fn an_undeclared_mknod_comes_with_its_likely_cause() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `parity` in `dir`, outside this repository's project.
+fn parity_in(dir: &Path, args: &[&str]) -> (u32, Output) {
+    let child = Command::new(env!("CARGO_BIN_EXE_parity"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("PARITY_ROOT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("parity runs");
+    let pid = child.id();
+    (pid, child.wait_with_output().expect("parity finishes"))
+}
+
+fn text_of(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// What the imported workload prints about itself: uid, gid, the
+/// variable, the capability bounding set, its tmpfs, whether the rootfs
+/// takes a write, and no_new_privs.
+const SELF_REPORT: &str = "id -u; id -g; echo \"GREETING=$GREETING\"; grep CapBnd /proc/self/status; \
+    grep ' /scratch ' /proc/mounts; touch /written 2>/dev/null && echo rootfs-writable || echo rootfs-read-only; \
+    grep NoNewPrivs /proc/self/status";
+
+#[test]
+fn init_then_import_docker_run_lints_and_runs_with_exactly_those_options() {
+    let dir = root()
+        .join("target")
+        .join(format!("parity-import-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let (_, init) = parity_in(&dir, &["init"]);
+    assert_eq!(init.status.code(), Some(0), "{}", text_of(&init));
+    assert!(text_of(&init).contains("created parity.toml"));
+    let config = std::fs::read_to_string(dir.join("parity.toml")).unwrap();
+    let (_, again) = parity_in(&dir, &["init"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text_of(&again));
+    assert!(
+        text_of(&again).contains("already exists"),
+        "{}",
+        text_of(&again)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("parity.toml")).unwrap(),
+        config
+    );
+
+    let line = [
+        "docker",
+        "run",
+        "--rm",
+        "--cap-add",
+        "NET_ADMIN",
+        "--read-only",
+        "--tmpfs",
+        "/scratch:size=1m,mode=1777",
+        "-e",
+        "GREETING=hi",
+        "-u",
+        "1000:1000",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox:latest",
+        "sh",
+        "-c",
+        SELF_REPORT,
+    ];
+    let mut args = vec!["import", "docker-run", "net/admin", "--"];
+    args.extend(line);
+    let (_, import) = parity_in(&dir, &args);
+    assert_eq!(import.status.code(), Some(0), "{}", text_of(&import));
+    assert!(
+        text_of(&import).contains("created scenarios/net/admin.yaml"),
+        "{}",
+        text_of(&import)
+    );
+    let written = std::fs::read_to_string(dir.join("scenarios/net/admin.yaml")).unwrap();
+    let (_, twice) = parity_in(&dir, &args);
+    assert_eq!(twice.status.code(), Some(2), "{}", text_of(&twice));
+    assert!(text_of(&twice).contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("scenarios/net/admin.yaml")).unwrap(),
+        written
+    );
+    let (_, unknown) = parity_in(
+        &dir,
+        &[
+            "import",
+            "docker-run",
+            "x",
+            "--",
+            "docker",
+            "run",
+            "--cap-ad",
+            "X",
+            "busybox",
+            "true",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text_of(&unknown).contains("unknown docker run flag `--cap-ad`"));
+
+    std::fs::write(
+        dir.join("stack.yaml"),
+        "services:\n  web:\n    image: busybox:latest\n    command: sh -c 'id -u'\n    read_only: true\n    ports: [\"80:80\"]\n",
+    )
+    .unwrap();
+    let (_, compose) = parity_in(&dir, &["import", "compose", "stack.yaml"]);
+    assert_eq!(compose.status.code(), Some(0), "{}", text_of(&compose));
+    assert!(text_of(&compose).contains("created scenarios/stack/web.yaml"));
+
+    let (_, lint) = parity_in(&dir, &["lint", "--strict"]);
+    assert_eq!(lint.status.code(), Some(0), "{}", text_of(&lint));
+    assert!(
+        text_of(&lint).contains("0 error(s), 0 warning(s)"),
+        "{}",
+        text_of(&lint)
+    );
+
+    if engines_up() {
+        let (pid, run) = parity_in(
+            &dir,
+            &["run", "--candidate", "userns-remap", "--format", "json"],
+        );
+        assert!(
+            matches!(run.status.code(), Some(0 | 1)),
+            "{}",
+            text_of(&run)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&run.stdout).expect("stdout is JSON");
+        let results = doc["results"].as_array().unwrap();
+        let by_id = |id: &str| results.iter().find(|r| r["id"] == id).expect(id);
+        assert_eq!(results.len(), 3, "{doc}");
+        // The first scenario `parity init` wrote runs alike everywhere.
+        assert_eq!(by_id("basics/hello")["verdict"], "parity");
+        // The Compose service ran with its options, its ports dropped.
+        let web = by_id("stack/web");
+        assert_eq!(web["config"]["HostConfig"]["ReadonlyRootfs"], true, "{web}");
+        assert!(web["config"]["HostConfig"].get("PortBindings").is_none());
+        assert_eq!(
+            web["config"]["Cmd"],
+            serde_json::json!(["sh", "-c", "id -u"])
+        );
+        for side in ["baseline_runs", "candidate_runs"] {
+            assert_eq!(web[side][0]["stdout"]["text"], "0\n", "{side}: {web}");
+        }
+        let r = by_id("net/admin");
+        // The container parity created carried exactly those options, on
+        // top of parity's own (no log, no network, the pids limit, the runtime).
+        let host = r["config"]["HostConfig"].as_object().unwrap();
+        let mut keys: Vec<&str> = host.keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "CapAdd",
+                "LogConfig",
+                "NetworkMode",
+                "PidsLimit",
+                "ReadonlyRootfs",
+                "Runtime",
+                "SecurityOpt",
+                "Tmpfs"
+            ]
+        );
+        assert_eq!(host["CapAdd"], serde_json::json!(["NET_ADMIN"]));
+        assert_eq!(host["ReadonlyRootfs"], true);
+        assert_eq!(
+            host["SecurityOpt"],
+            serde_json::json!(["no-new-privileges"])
+        );
+        assert_eq!(
+            host["Tmpfs"],
+            serde_json::json!({"/scratch": "size=1m,mode=1777"})
+        );
+        assert_eq!(r["config"]["Env"], serde_json::json!(["GREETING=hi"]));
+        assert_eq!(r["config"]["User"], "1000:1000");
+        assert_eq!(r["config"]["Image"], "busybox:latest");
+        // And the workload saw them, on both sides.
+        for side in ["baseline_runs", "candidate_runs"] {
+            let run = &r[side][0];
+            assert_eq!(run["engine"]["status"], "started", "{side}: {run}");
+            assert_eq!(run["exit_code"]["code"], 0, "{side}: {run}");
+            let out = run["stdout"]["text"].as_str().unwrap();
+            let lines: Vec<&str> = out.lines().collect();
+            assert_eq!(
+                &lines[..3],
+                ["1000", "1000", "GREETING=hi"],
+                "{side}: {out}"
+            );
+            let bounding = lines[3].strip_prefix("CapBnd:\t").expect(out);
+            let bounding = u64::from_str_radix(bounding, 16).unwrap();
+            assert_eq!(
+                (bounding >> 12) & 1,
+                1,
+                "{side}: CAP_NET_ADMIN (12) in {out}"
+            );
+            assert!(
+                lines[4].starts_with("tmpfs /scratch tmpfs rw,"),
+                "{side}: {out}"
+            );
+            assert!(lines[4].contains("size=1024k"), "{side}: {out}");
+            assert_eq!(lines[5], "rootfs-read-only", "{side}: {out}");
+            assert_eq!(lines[6], "NoNewPrivs:\t1", "{side}: {out}");
+        }
+        assert_eq!(leftovers(pid), 0);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

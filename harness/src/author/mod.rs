@@ -1,8 +1,15 @@
 //! Authoring: the commands that help people write scenarios without
 //! running them. `lint` checks files (schema, rules serde cannot express,
 //! expectations, policy, snapshots); `scaffold` writes a commented
-//! template. New authoring tools (importers, `parity init`) go here.
+//! template (`parity new`); `init` starts a project (`parity init`);
+//! `docker_run` and `compose` (with `compose_values`) import what users
+//! already have through `import`, which writes the scenario text.
 
+pub mod compose;
+pub mod compose_values;
+pub mod docker_run;
+pub mod import;
+pub mod init;
 pub mod lint;
 pub mod scaffold;
 

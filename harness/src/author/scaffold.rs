@@ -15,7 +15,7 @@ pub enum ScaffoldError {
         "{0:?} is not a scenario id: use AREA/NAME with letters, digits, `-` and `_`, e.g. mounts/tmpfs_ro"
     )]
     BadId(String),
-    #[error("{} already exists; parity new never overwrites a scenario", .0.display())]
+    #[error("{} already exists; parity never overwrites it", .0.display())]
     Exists(PathBuf),
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -94,6 +94,12 @@ observe: [exit_code, stdout, stderr]
 /// Writes the template for `id` under `scenarios_root`; returns its path.
 pub fn create(scenarios_root: &Path, id: &str) -> Result<PathBuf, ScaffoldError> {
     let id = parse_id(id)?;
+    write_new(scenarios_root, &id, &template(&id))
+}
+
+/// Where scenario `id` goes under `scenarios_root`, or why it cannot go
+/// there: a file of that id (`.yaml` or `.yml`) already exists.
+pub fn free_path(scenarios_root: &Path, id: &str) -> Result<PathBuf, ScaffoldError> {
     let path = scenarios_root.join(format!("{id}.yaml"));
     let twin = path.with_extension("yml");
     for p in [&path, &twin] {
@@ -101,6 +107,20 @@ pub fn create(scenarios_root: &Path, id: &str) -> Result<PathBuf, ScaffoldError>
             return Err(ScaffoldError::Exists(p.clone()));
         }
     }
+    Ok(path)
+}
+
+/// Writes `text` as scenario `id` (already checked by [`parse_id`]) under
+/// `scenarios_root`, never over an existing file; returns its path.
+pub fn write_new(scenarios_root: &Path, id: &str, text: &str) -> Result<PathBuf, ScaffoldError> {
+    let path = free_path(scenarios_root, id)?;
+    write_new_file(&path, text)?;
+    Ok(path)
+}
+
+/// Creates `path` (and its folders) holding `text`; an existing file is
+/// [`ScaffoldError::Exists`], never overwritten.
+pub fn write_new_file(path: &Path, text: &str) -> Result<(), ScaffoldError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| ScaffoldError::Write {
             path: dir.to_path_buf(),
@@ -110,14 +130,15 @@ pub fn create(scenarios_root: &Path, id: &str) -> Result<PathBuf, ScaffoldError>
     let write = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path);
-    let result =
-        write.and_then(|mut f| std::io::Write::write_all(&mut f, template(&id).as_bytes()));
-    result.map_err(|source| ScaffoldError::Write {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(path)
+        .open(path);
+    let result = write.and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+    result.map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => ScaffoldError::Exists(path.to_path_buf()),
+        _ => ScaffoldError::Write {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
 }
 
 /// `parity new`: creates the scenario and says what was written and what
