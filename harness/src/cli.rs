@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, Project, Selection};
+use crate::judge::snapshot_files as snaps;
 use crate::load::partition::{self, Partition};
 use crate::suite::RunRequest;
 
@@ -231,13 +232,8 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
         Command::Run(args) => crate::suite::session::run(&project, args.request()).await,
         Command::List(args) => {
             let scenarios = partition::select(project.scenarios(&args.paths)?, args.partition);
-            print!(
-                "{}",
-                match args.format {
-                    Format::Json => crate::report::listing::list_json(&scenarios),
-                    Format::Text => crate::report::listing::list_text(&scenarios),
-                }
-            );
+            let json = args.format == Format::Json;
+            print!("{}", crate::report::listing::render(&scenarios, json));
             Ok(0)
         }
         Command::Doctor(args) => {
@@ -247,19 +243,15 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
         }
         Command::Lint(args) => {
             let paths = project.paths_or_library(&args.paths)?;
-            let findings = crate::author::lint_paths(&paths, &project.profiles()?);
-            print!(
-                "{}",
-                crate::author::lint::render(&findings, args.format == Format::Json)
-            );
-            Ok(crate::author::lint::exit_status(&findings, args.strict))
+            let json = args.format == Format::Json;
+            let (text, code) =
+                crate::author::lint::command(&paths, &project.profiles()?, json, args.strict);
+            print!("{text}");
+            Ok(code)
         }
         Command::Snapshots(SnapshotsCommand::Accept { dir }) => {
-            let done = crate::judge::snapshot_files::accept(&dir, &project.root).map_err(usage)?;
-            print!(
-                "{}",
-                crate::judge::snapshot_files::accepted_text(&done, &project.root)
-            );
+            let done = snaps::accept(&dir, &project.root).map_err(usage)?;
+            print!("{}", snaps::accepted_text(&done, &project.root));
             Ok(i32::from(!done.problems.is_empty()))
         }
         Command::New(args) => printed(crate::author::scaffold::command(&lib, &args.id, &cwd)),

@@ -415,6 +415,12 @@ fn schema_line(path: &Path, id: &str, text: &str, out: &mut Vec<Finding>) {
     }
 }
 
+/// `parity lint`: the rendered findings of `paths` and the exit status.
+pub fn command(paths: &[PathBuf], profiles: &Profiles, json: bool, strict: bool) -> (String, i32) {
+    let findings = lint_paths(paths, profiles);
+    (render(&findings, json), exit_status(&findings, strict))
+}
+
 /// The exit status: 1 when an error (or, `strict`, a warning) was found.
 pub fn exit_status(findings: &[Finding], strict: bool) -> i32 {
     let fails =

@@ -4,6 +4,15 @@
 use crate::load::scenario::Scenario;
 
 /// One entry per scenario, in the shape `parity list --format json` prints.
+/// The listing as `parity list` prints it: JSON, or text.
+pub fn render(scenarios: &[Scenario], json: bool) -> String {
+    if json {
+        list_json(scenarios)
+    } else {
+        list_text(scenarios)
+    }
+}
+
 pub fn list_json(scenarios: &[Scenario]) -> String {
     let items: Vec<serde_json::Value> = scenarios
         .iter()
