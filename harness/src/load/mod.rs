@@ -1,6 +1,6 @@
 //! Loading: the author-facing files become typed, validated values.
 //!
-//! `yaml` turns text into types with file:line:column errors; `duration`
+//! `build` the `build:` key of build scenarios; `yaml` turns text into types with file:line:column errors; `duration`
 //! the `30s` durations authors write; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
@@ -10,6 +10,7 @@
 //! every command uses. Nothing here runs a container, judges an
 //! observation or formats a report.
 
+pub mod build;
 pub mod container;
 pub mod duration;
 pub mod policy;
