@@ -281,6 +281,12 @@ impl Suite {
                 _ = self.cancel.cancelled() => return Err("interrupted".into()),
                 p = self.permits.acquire() => p.map_err(|e| e.to_string())?,
             };
+            if scenario.file.is_build() {
+                let (obs, config) =
+                    crate::run::build::observe(&engine, scenario, &ctx, runtime).await?;
+                runs.push((obs, spec.clone(), Some(config)));
+                continue;
+            }
             if scenario.file.is_service() {
                 let (obs, config) = service::observe(&engine, scenario, &spec, &ctx, profile)
                     .await
