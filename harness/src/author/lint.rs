@@ -247,7 +247,7 @@ pub fn lint_text(
     }
     for (name, profile) in &profiles.by_name {
         let effective = file.container.merged_over(&profile.container);
-        for hit in profile.policy.check(&effective) {
+        for hit in profile.policy.check(&effective, file.build.as_ref()) {
             let (line, column) = locate_nth_key(text, hit.key, 0)
                 .or_else(|| locate_nth_key(text, "container", 0))
                 .unwrap_or((1, 1));

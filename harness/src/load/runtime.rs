@@ -205,7 +205,7 @@ impl Profiles {
         for s in scenarios {
             for (name, profile) in &self.by_name {
                 let spec = s.file.container.merged_over(&profile.container);
-                for hit in profile.policy.check(&spec) {
+                for hit in profile.policy.check(&spec, s.file.build.as_ref()) {
                     notes.push(format!(
                         "note: {name} {} {} by policy (rule {}: {}; {}: {})",
                         hit.effect.verb(),
