@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// Write results.json (and the other reports) into this folder.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// A candidate that must run every scenario this host can run, else the
+    /// sign-off is NOT READY and the exit status 1 (repeatable; added to the candidates).
+    #[arg(long = "require", value_name = "NAME")]
+    pub require: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +254,7 @@ impl RunArgs {
             json: self.format == Format::Json,
             verbose: self.verbose,
             report: self.report,
+            require: self.require,
         }
     }
 }

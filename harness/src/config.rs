@@ -122,8 +122,12 @@ impl Project {
         Ok(Project { root, config })
     }
 
+    /// The built-in profiles with the project's own `runtimes/` (or the
+    /// folder parity.toml names) on top.
     pub fn profiles(&self) -> Result<Profiles, ConfigError> {
-        Ok(Profiles::load_dir(&self.root.join(&self.config.runtimes))?)
+        Ok(Profiles::load_project(
+            &self.root.join(&self.config.runtimes),
+        )?)
     }
 
     /// The scenario library's folder.

@@ -25,6 +25,11 @@ pub struct ScenarioResult {
     /// Why, in words (skip reason, error message, undeclared fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Why a skipped result did not run: the candidate was unavailable, or
+    /// this host cannot run the scenario under any runtime. Absent in
+    /// older documents, where a skip counts as the candidate's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<SkipCause>,
     /// The fields that differed (baseline vs candidate, or between repeats
     /// when flaky), normalized.
     #[serde(default)]
@@ -40,6 +45,28 @@ pub struct ScenarioResult {
     /// The effective container create request on the candidate side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Value>,
+}
+
+/// What kept a scenario from running under a candidate.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipCause {
+    /// The candidate's engine did not answer or lacks its runtime: the
+    /// candidate is not covered, and the sign-off says so.
+    Unavailable,
+    /// This host cannot run the scenario at all (e.g. privileged
+    /// containers): no runtime could, so coverage does not count it.
+    HostLimit,
+}
+
+impl ScenarioResult {
+    /// Why this result was skipped, `None` when it ran; a skip from an
+    /// older document without a cause is taken as the candidate's.
+    pub fn skip_cause(&self) -> Option<SkipCause> {
+        (self.verdict == Verdict::Skipped).then(|| self.skip.unwrap_or(SkipCause::Unavailable))
+    }
 }
 
 /// Totals of one candidate's verdicts.
@@ -70,6 +97,15 @@ pub enum Event {
     Verdict(Box<ScenarioResult>),
     Finished {
         results: Vec<ScenarioResult>,
+    },
+    /// The run's sign-off, once its results document is complete: the
+    /// word (`READY`, `INCOMPLETE`, `NOT READY`), its class (`ready`,
+    /// `incomplete`, `not-ready`), why, and each candidate not covered.
+    SignedOff {
+        word: String,
+        class: String,
+        because: String,
+        not_covered: Vec<String>,
     },
 }
 

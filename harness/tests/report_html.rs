@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use parity::judge::compare::Verdict;
 use parity::report::fixture;
 use parity::report::{Source, html, write_reports};
 use serde_json::{Value, json};
@@ -140,6 +141,31 @@ fn signoff_block_names_the_run() {
     assert!(
         page.contains("up <mark>12.02</mark>"),
         "word-level highlight of the changed word"
+    );
+}
+
+#[test]
+fn an_unavailable_candidate_is_never_ready() {
+    let mut skip = fixture::result("a", "sysbox-runc", Verdict::Skipped);
+    skip.skip = Some(parity::event::SkipCause::Unavailable);
+    skip.reason = Some("sysbox-runc unavailable: no runtime \"sysbox-runc\" registered".into());
+    let doc = fixture::doc_with(
+        &["userns-remap", "sysbox-runc"],
+        vec![fixture::result("a", "userns-remap", Verdict::Parity), skip],
+    );
+    let page = html::index_html(&[Source::from_doc(doc)]).unwrap();
+    let top = &page[..page.find("<table class=\"totals\">").unwrap()];
+    assert!(top.contains("class=\"signoff incomplete\""), "{top}");
+    assert!(top.contains(">INCOMPLETE<"), "{top}");
+    assert!(!page.contains(">READY<"));
+    assert!(top.contains("id=\"not-covered\""), "{top}");
+    assert!(
+        top.contains("sysbox-runc: not covered (skipped: sysbox-runc unavailable"),
+        "{top}"
+    );
+    assert!(
+        page.contains(".signoff.incomplete"),
+        "its own colour in the stylesheet"
     );
 }
 

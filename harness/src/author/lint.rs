@@ -13,10 +13,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::judge::snapshot_files;
+use crate::load::catalog::{CATALOG_FILE, Catalog};
 use crate::load::policy::Effect;
 use crate::load::runtime::Profiles;
 use crate::load::scenario::{
-    ScenarioFile, discover_all, locate_nth_key, problems, root_for, scenario_id,
+    Known, ScenarioFile, discover_all, locate_nth_key, problems, root_for, scenario_id,
 };
 use crate::load::schema::SCHEMA_FILE;
 use crate::load::yaml::{self, YamlError};
@@ -102,6 +103,7 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
     let mut ids: BTreeMap<(PathBuf, String), Vec<PathBuf>> = BTreeMap::new();
     for p in paths {
         let root = root_for(p);
+        let catalog = Catalog::for_scenarios_root(&root);
         let (files, problems) = discover_all(p);
         for problem in problems {
             findings.push(walk_finding(&problem));
@@ -112,7 +114,7 @@ pub fn lint_paths(paths: &[PathBuf], profiles: &Profiles) -> Vec<Finding> {
                     let list = ids.entry((root.clone(), id.clone())).or_default();
                     if !list.contains(&file) {
                         list.push(file.clone());
-                        findings.extend(lint_file(&root, &file, &id, profiles));
+                        findings.extend(lint_file(&root, &file, &id, profiles, catalog.as_ref()));
                     }
                 }
                 Err(e) => findings.push(Finding::in_file(
@@ -184,8 +186,15 @@ fn walk_finding(problem: &crate::load::walk::WalkError) -> Finding {
     Finding::in_file(problem.path(), Severity::Error, "link", problem.to_string())
 }
 
-/// Lints one scenario file (`id` under `root`).
-pub fn lint_file(root: &Path, path: &Path, id: &str, profiles: &Profiles) -> Vec<Finding> {
+/// Lints one scenario file (`id` under `root`); `covers` ids are checked
+/// against `catalog` when there is one.
+pub fn lint_file(
+    root: &Path,
+    path: &Path,
+    id: &str,
+    profiles: &Profiles,
+    catalog: Option<&Catalog>,
+) -> Vec<Finding> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -197,7 +206,7 @@ pub fn lint_file(root: &Path, path: &Path, id: &str, profiles: &Profiles) -> Vec
             )];
         }
     };
-    lint_text(root, path, id, &text, profiles)
+    lint_text(root, path, id, &text, profiles, catalog)
 }
 
 /// Lints the text of a scenario file.
@@ -207,6 +216,7 @@ pub fn lint_text(
     id: &str,
     text: &str,
     profiles: &Profiles,
+    catalog: Option<&Catalog>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     schema_line(path, id, text, &mut out);
@@ -244,7 +254,9 @@ pub fn lint_text(
                 &at(msg),
             ));
         }
+        known(d, &at, &mut out);
     }
+    catalog_ids(path, text, &file, catalog, &mut out);
     for (name, profile) in &profiles.by_name {
         let effective = file.container.merged_over(&profile.container);
         for hit in profile.policy.check(&effective, file.build.as_ref()) {
@@ -272,6 +284,89 @@ pub fn lint_text(
     }
     out.sort_by_key(|f| (f.line, f.column));
     out
+}
+
+/// How a declared divergence is known: missing, or measured without a
+/// source, or documented without a link, is a warning.
+fn known(
+    d: &crate::load::scenario::Divergence,
+    at: &dyn Fn(String) -> YamlError,
+    out: &mut Vec<Finding>,
+) {
+    let warn = |rule: &str, msg: String, out: &mut Vec<Finding>| {
+        out.push(Finding::from_yaml(Severity::Warning, rule, &at(msg)));
+    };
+    match d.known {
+        None => warn(
+            "expect-known",
+            format!(
+                "say how the {} expectation is known: `known: measured` (and `source:` the engine and version), `documented` (with `link:`) or `inferred`",
+                d.runtime
+            ),
+            out,
+        ),
+        Some(Known::Measured) if d.source.as_deref().is_none_or(|s| s.trim().is_empty()) => warn(
+            "expect-source",
+            "a measured expectation names where it was measured: `source:` engine, runtime and version".into(),
+            out,
+        ),
+        Some(Known::Documented) if d.link.is_none() => warn(
+            "expect-link",
+            "a documented expectation gives the `link:` to the documentation".into(),
+            out,
+        ),
+        _ => {}
+    }
+}
+
+/// Every catalog id named in `covers` (the scenario's and each
+/// expectation's) must be a row of the catalog.
+fn catalog_ids(
+    path: &Path,
+    text: &str,
+    file: &ScenarioFile,
+    catalog: Option<&Catalog>,
+    out: &mut Vec<Finding>,
+) {
+    let named: Vec<&String> = file
+        .covers
+        .iter()
+        .chain(file.expect.diverges.iter().flat_map(|d| d.covers.iter()))
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    let Some(catalog) = catalog else {
+        out.push(Finding::in_file(
+            path,
+            Severity::Warning,
+            "catalog",
+            format!("no {CATALOG_FILE} beside the scenarios folder: `covers` ids are not checked"),
+        ));
+        return;
+    };
+    let mut seen = Vec::new();
+    for id in named {
+        if catalog.contains(id) || seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        let (line, column) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("covers") && l.contains(id.as_str()))
+            .map(|(i, l)| (i as u64 + 1, l.find(id.as_str()).unwrap_or(0) as u64 + 1))
+            .unwrap_or((1, 1));
+        let msg = format!(
+            "catalog id {id:?} is not a row of {}; add the row or fix the id",
+            catalog.path.display()
+        );
+        out.push(Finding::from_yaml(
+            Severity::Warning,
+            "catalog-id",
+            &YamlError::at(path, text, line, column, msg),
+        ));
+    }
 }
 
 /// The schema line a file at `id` should start with.
@@ -375,6 +470,14 @@ mod tests {
             "area/s",
             &text,
             &profiles(),
+            Some(&catalog()),
+        )
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::parse(
+            Path::new("docs/catalog.md"),
+            "| S9 | ok | EPERM | src | `area/s` |\n| C7 | ok | ok | src | `area/s` |\n",
         )
     }
 
@@ -385,9 +488,43 @@ mod tests {
     #[test]
     fn a_clean_file_has_no_findings() {
         let f = lint(
-            "description: d\ncommand: [\"true\"]\nexpect:\n  diverges:\n    - runtime: userns-remap\n      reason: r\n",
+            "description: d\ncommand: [\"true\"]\ncovers: [C7]\nexpect:\n  diverges:\n    - runtime: userns-remap\n      reason: r\n      known: measured\n      source: Docker 20.10\n      covers: [S9]\n",
         );
         assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[rstest]
+    #[case::no_known("      reason: r\n", "expect-known", 6)]
+    #[case::measured_without_source("      reason: r\n      known: measured\n", "expect-source", 6)]
+    #[case::documented_without_link("      reason: r\n      known: documented\n", "expect-link", 6)]
+    #[case::unknown_catalog_id(
+        "      reason: r\n      known: inferred\n      covers: [S99]\n",
+        "catalog-id",
+        9
+    )]
+    fn how_it_is_known_and_catalog_ids_are_warnings(
+        #[case] entry: &str,
+        #[case] rule: &str,
+        #[case] line: u64,
+    ) {
+        let f = lint(&format!(
+            "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: userns-remap\n{entry}"
+        ));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].rule.as_str(), f[0].severity, f[0].line),
+            (rule, Severity::Warning, line),
+            "{f:?}"
+        );
+        assert_eq!(exit_status(&f, false), 0);
+        assert_eq!(exit_status(&f, true), 1);
+    }
+
+    #[test]
+    fn a_scenario_level_catalog_id_is_checked_too() {
+        let f = lint("description: d\ncommand: [x]\ncovers: [C7, Z1]\n");
+        assert_eq!(rules(&f), vec![("catalog-id".into(), 4)], "{f:?}");
+        assert!(f[0].message.contains("\"Z1\""), "{}", f[0].message);
     }
 
     #[rstest]
@@ -441,7 +578,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_not_only_the_first() {
         let f = lint(
-            "description: d\ncommand: []\nrepeat: 0\nnormalize:\n  - { pattern: \"a\" }\n  - { pattern: \"(\" }\nexpect:\n  diverges:\n    - runtime: nope\n      reason: \"\"\n    - runtime: runc2\n      reason: r\n",
+            "description: d\ncommand: []\nrepeat: 0\nnormalize:\n  - { pattern: \"a\" }\n  - { pattern: \"(\" }\nexpect:\n  diverges:\n    - runtime: nope\n      reason: \"\"\n      known: inferred\n    - runtime: runc2\n      reason: r\n      known: inferred\n",
         );
         assert_eq!(
             rules(&f),
@@ -451,7 +588,7 @@ mod tests {
                 ("normalize-pattern".into(), 7),
                 ("unknown-runtime".into(), 10),
                 ("expect-reason".into(), 11),
-                ("unknown-runtime".into(), 12),
+                ("unknown-runtime".into(), 13),
             ]
         );
     }
@@ -493,6 +630,7 @@ mod tests {
             "a/x",
             text,
             &profiles(),
+            None,
         );
         assert_eq!(f.is_empty(), clean.is_some(), "{f:?}");
         if clean.is_none() {

@@ -343,6 +343,9 @@ mod tests {
             steps: Vec::new(),
             reason: "because".into(),
             link: None,
+            known: None,
+            source: None,
+            covers: Vec::new(),
         }
     }
 

@@ -1,9 +1,12 @@
 //! Loading: the author-facing files become typed, validated values.
 //!
-//! `build` the `build:` key of build scenarios; `yaml` turns text into types with file:line:column errors; `duration`
-//! the `30s` durations authors write; `scenario`
+//! `build` the `build:` key of build scenarios; `yaml` turns text into
+//! types with file:line:column errors; `duration` the `30s` durations
+//! authors write; `catalog` the catalog rows expectations cite; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
-//! Compose-spec subset; `runtime` the runtime profiles; `policy` what a
+//! Compose-spec subset; `runtime` the runtime profiles; `endpoint` which
+//! engine a profile without `engine:` talks to (DOCKER_HOST, Docker
+//! contexts, the local socket); `policy` what a
 //! profile refuses or ignores by rule; `service` the keys of real
 //! workloads (images to build, readiness, steps); `schema` the JSON Schema
 //! generated from these very types; `walk` the one loop-safe directory walk
@@ -11,8 +14,10 @@
 //! observation or formats a report.
 
 pub mod build;
+pub mod catalog;
 pub mod container;
 pub mod duration;
+pub mod endpoint;
 pub mod policy;
 pub mod runtime;
 pub mod scenario;
@@ -23,5 +28,5 @@ pub mod yaml;
 
 pub use container::ContainerSpec;
 pub use runtime::{Profiles, RuntimeError, RuntimeProfile};
-pub use scenario::{Divergence, Field, Scenario, ScenarioError, ScenarioFile};
+pub use scenario::{Divergence, Field, Known, Scenario, ScenarioError, ScenarioFile};
 pub use yaml::YamlError;

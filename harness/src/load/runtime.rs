@@ -25,8 +25,8 @@ pub struct RuntimeProfile {
     pub description: String,
     /// The OCI runtime the engine is asked for (`HostConfig.Runtime`).
     pub oci_runtime: String,
-    /// Engine endpoint (`unix://...`, `tcp://...`); default: `DOCKER_HOST` or
-    /// the local socket.
+    /// Engine endpoint (`unix://...`, `tcp://...`); default: `DOCKER_HOST`,
+    /// then the Docker CLI's context, then the local socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
     /// Container defaults merged under every scenario's own options.
@@ -116,7 +116,13 @@ impl RuntimeProfile {
             path: path.to_path_buf(),
             source,
         })?;
-        let profile: RuntimeProfile = yaml::from_str(path, &text)?;
+        RuntimeProfile::from_text(path, &text)
+    }
+
+    /// A profile from its text; `path` names it in errors and must end in
+    /// the profile's name.
+    pub fn from_text(path: &Path, text: &str) -> Result<RuntimeProfile, RuntimeError> {
+        let profile: RuntimeProfile = yaml::from_str(path, text)?;
         if path.file_stem().is_some_and(|s| s != profile.name.as_str()) {
             return Err(RuntimeError::NameMismatch {
                 path: path.to_path_buf(),
@@ -153,12 +159,19 @@ impl RuntimeProfile {
         Ok(profile)
     }
 
-    /// The endpoint to connect to, resolved against the environment.
+    /// The endpoint to connect to, resolved against the environment (see
+    /// [`crate::load::endpoint`]).
     pub fn endpoint(&self) -> String {
-        self.engine
-            .clone()
-            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
+        self.resolve_endpoint().endpoint
+    }
+
+    /// The endpoint and where it came from (the profile, `DOCKER_HOST`, a
+    /// Docker CLI context, the default socket).
+    pub fn resolve_endpoint(&self) -> crate::load::endpoint::Resolved {
+        crate::load::endpoint::resolve(
+            self.engine.as_deref(),
+            &crate::load::endpoint::DockerEnv::from_process(),
+        )
     }
 
     pub fn install_hint(&self) -> String {
@@ -176,7 +189,53 @@ pub struct Profiles {
     pub by_name: BTreeMap<String, RuntimeProfile>,
 }
 
+/// The shipped profiles, built into the binary so parity runs from any
+/// folder: a project without `runtimes/` uses these.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("eci", include_str!("../../../runtimes/eci.yaml")),
+    ("runc", include_str!("../../../runtimes/runc.yaml")),
+    (
+        "sysbox-runc",
+        include_str!("../../../runtimes/sysbox-runc.yaml"),
+    ),
+    (
+        "userns-remap",
+        include_str!("../../../runtimes/userns-remap.yaml"),
+    ),
+];
+
 impl Profiles {
+    /// The profiles built into the binary ([`BUILT_IN`]).
+    pub fn built_in() -> Result<Profiles, RuntimeError> {
+        let mut by_name = BTreeMap::new();
+        for (name, text) in BUILT_IN {
+            let path = PathBuf::from(format!("(built in)/{name}.yaml"));
+            let profile = RuntimeProfile::from_text(&path, text)?;
+            by_name.insert(profile.name.clone(), profile);
+        }
+        Ok(Profiles {
+            dir: PathBuf::from("(built in)"),
+            by_name,
+        })
+    }
+
+    /// The built-in profiles with `dir`'s on top: a project's own profile
+    /// adds to them or replaces the one of the same name. A missing `dir`
+    /// leaves the built-in ones.
+    pub fn load_project(dir: &Path) -> Result<Profiles, RuntimeError> {
+        let mut profiles = Profiles::built_in()?;
+        match Profiles::load_dir(dir) {
+            Ok(own) => {
+                profiles.by_name.extend(own.by_name);
+                profiles.dir = dir.to_path_buf();
+            }
+            Err(RuntimeError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(profiles)
+    }
+
     pub fn load_dir(dir: &Path) -> Result<Profiles, RuntimeError> {
         let mut by_name = BTreeMap::new();
         let entries = std::fs::read_dir(dir).map_err(|source| RuntimeError::Read {
@@ -243,6 +302,44 @@ mod tests {
             assert!(!prof.oci_runtime.is_empty());
         }
         assert!(p.get("nope").unwrap_err().to_string().contains("runc"));
+    }
+
+    #[test]
+    fn built_in_profiles_are_the_shipped_files() {
+        let shipped =
+            Profiles::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes")).unwrap();
+        let built = Profiles::built_in().unwrap();
+        assert_eq!(
+            built.by_name.keys().collect::<Vec<_>>(),
+            shipped.by_name.keys().collect::<Vec<_>>()
+        );
+        for (name, p) in &shipped.by_name {
+            assert_eq!(&built.by_name[name], p, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_project_adds_to_and_overrides_the_built_in_profiles() {
+        let dir = std::env::temp_dir().join(format!("parity-prof-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // No folder: the built-in ones.
+        let p = Profiles::load_project(&dir).unwrap();
+        assert!(p.get("runc").is_ok() && p.get("sysbox-runc").is_ok());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("runc.yaml"),
+            "name: runc\noci_runtime: runc\nengine: tcp://mine:2375\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("runsc.yaml"), "name: runsc\noci_runtime: runsc\n").unwrap();
+        let p = Profiles::load_project(&dir).unwrap();
+        assert_eq!(
+            p.get("runc").unwrap().engine.as_deref(),
+            Some("tcp://mine:2375")
+        );
+        assert_eq!(p.get("runsc").unwrap().oci_runtime, "runsc");
+        assert!(p.get("userns-remap").is_ok(), "the others stay");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -74,6 +74,10 @@ pub struct ScenarioFile {
     /// Declared, known differences; default: parity on every observed field.
     #[serde(default)]
     pub expect: Expect,
+    /// The rows of `docs/catalog.md` this scenario covers (their ids, e.g.
+    /// `S9`), including rows where the runtimes must agree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub covers: Vec<String>,
 }
 
 impl ScenarioFile {
@@ -258,6 +262,39 @@ pub struct Divergence {
     /// Where it is documented.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// How the divergence is known: `measured` on a real engine,
+    /// `documented` by the runtime's own docs or tests, or `inferred`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<Known>,
+    /// Where it was measured (engine, runtime and kernel versions) or read:
+    /// free text, e.g. `Sysbox 0.7.0 on Docker 28, issue 14`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The `docs/catalog.md` rows this divergence is an instance of.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub covers: Vec<String>,
+}
+
+/// How a declared divergence is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Known {
+    /// Observed on a real engine running the runtime (say which in `source`).
+    Measured,
+    /// Stated by the runtime's documentation, code or tests (give `link`).
+    Documented,
+    /// Deduced from kernel or Docker semantics; nobody has observed it.
+    Inferred,
+}
+
+impl Known {
+    pub fn name(self) -> &'static str {
+        match self {
+            Known::Measured => "measured",
+            Known::Documented => "documented",
+            Known::Inferred => "inferred",
+        }
+    }
 }
 
 impl Divergence {
@@ -268,6 +305,22 @@ impl Divergence {
         let step_ok =
             self.steps.is_empty() || step.is_some_and(|s| self.steps.iter().any(|n| n == s));
         field_ok && step_ok
+    }
+
+    /// Whether a sign-off should see this expectation apart: it is
+    /// inferred, or nobody said how it is known.
+    pub fn rests_on_inference(&self) -> bool {
+        matches!(self.known, None | Some(Known::Inferred))
+    }
+
+    /// How it is known, for people: `measured (Sysbox 0.7.0)`,
+    /// `documented`, `inferred`, or `not stated`.
+    pub fn known_text(&self) -> String {
+        match (self.known, &self.source) {
+            (None, _) => "not stated".into(),
+            (Some(k), Some(src)) => format!("{} ({src})", k.name()),
+            (Some(k), None) => k.name().into(),
+        }
     }
 
     /// The declared fields for people: `exit_code, stderr`, or `any field`.

@@ -45,6 +45,7 @@ pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
         candidate: candidate.into(),
         verdict,
         reason: None,
+        skip: None,
         diffs: Vec::new(),
         expected: Vec::new(),
         baseline_runs: Vec::new(),
@@ -170,6 +171,9 @@ pub fn sample() -> ResultsDocument {
         fields: vec![Field::ExitCode, Field::Stdout, Field::Stderr],
         reason: "device nodes cannot be created in a user namespace".into(),
         link: Some("https://docs.docker.com/engine/security/userns-remap/".into()),
+        known: Some(crate::load::scenario::Known::Measured),
+        source: Some("Docker 20.10 --userns-remap, kernel 6.18".into()),
+        covers: vec!["S9".into()],
     }];
     r.reason = Some("device nodes cannot be created in a user namespace".into());
     results.push(r);
@@ -240,6 +244,9 @@ pub fn sample() -> ResultsDocument {
         fields: vec![Field::Syscalls],
         reason: HOSTILE.into(),
         link: Some(format!("javascript:alert(1)//{HOSTILE}")),
+        known: Some(crate::load::scenario::Known::Inferred),
+        source: Some(HOSTILE.into()),
+        covers: vec![HOSTILE.into()],
     }];
     r.config = Some(serde_json::json!({ "Env": [HOSTILE], "Labels": { HOSTILE: HOSTILE } }));
     results.push(r);
@@ -251,6 +258,7 @@ pub fn sample() -> ResultsDocument {
     {
         let mut s = result(id, "sysbox-runc", Verdict::Skipped);
         s.tags = tags;
+        s.skip = Some(crate::event::SkipCause::Unavailable);
         s.reason = Some("sysbox-runc is not installed (https://github.com/nestybox/sysbox/blob/master/docs/user-guide/install-package.md)".into());
         results.push(s);
     }

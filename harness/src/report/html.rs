@@ -80,6 +80,17 @@ pub struct IndexView {
     pub verdicts: Vec<&'static str>,
     pub tags: Vec<String>,
     pub rows: Vec<RowView>,
+    /// `expected` verdicts that rest on inference, listed apart.
+    pub inferred: Vec<InferredView>,
+}
+
+/// An `expected` verdict whose expectation is inferred or not stated.
+#[derive(Debug, Serialize)]
+pub struct InferredView {
+    pub id: String,
+    pub column: String,
+    pub anchor: String,
+    pub known: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +155,10 @@ pub struct ExpectView {
     pub reason: String,
     pub link: Option<String>,
     pub href: Option<String>,
+    /// How it is known: `measured (...)`, `documented`, `inferred`, `not stated`.
+    pub known: String,
+    pub inferred: bool,
+    pub covers: Vec<String>,
 }
 
 fn expect_view(d: &crate::load::scenario::Divergence) -> ExpectView {
@@ -158,6 +173,9 @@ fn expect_view(d: &crate::load::scenario::Divergence) -> ExpectView {
         reason: d.reason.clone(),
         link: d.link.clone(),
         href,
+        known: d.known_text(),
+        inferred: d.rests_on_inference(),
+        covers: d.covers.clone(),
     }
 }
 
@@ -309,6 +327,7 @@ pub fn index_view(sources: &[Source]) -> IndexView {
     }
     ids.sort();
     let mut tags = BTreeSet::new();
+    let mut inferred = Vec::new();
     let rows = ids
         .iter()
         .enumerate()
@@ -328,6 +347,14 @@ pub fn index_view(sources: &[Source]) -> IndexView {
                     let anchor = format!("r{n}-c{c}");
                     if r.verdict != Verdict::Parity {
                         details.push(detail(anchor.clone(), col, r));
+                    }
+                    if crate::report::signoff::rests_on_inference(r) {
+                        inferred.push(InferredView {
+                            id: id.clone(),
+                            column: col.label.clone(),
+                            anchor: anchor.clone(),
+                            known: crate::report::signoff::known_text(r),
+                        });
                     }
                     CellView {
                         verdict: r.verdict,
@@ -360,6 +387,7 @@ pub fn index_view(sources: &[Source]) -> IndexView {
         verdicts: Verdict::ALL.iter().map(|v| v.name()).collect(),
         tags: tags.into_iter().collect(),
         rows,
+        inferred,
     }
 }
 

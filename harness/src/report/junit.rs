@@ -7,17 +7,31 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::event::ScenarioResult;
 use crate::judge::compare::Verdict;
-use crate::report::signoff::{Source, column_results, columns, direction};
+use crate::report::signoff::{Source, column_results, columns, direction, sign_off};
 use crate::report::text::visible;
 
 /// The JUnit document for `sources`: a test suite per column.
 pub fn junit_report(sources: &[Source]) -> Report {
     let mut report = Report::new("parity");
-    for col in columns(sources) {
+    let signoff = sign_off(sources);
+    for (col, summary) in columns(sources).into_iter().zip(&signoff.columns) {
         let mut suite = TestSuite::new(clean(&col.label));
         suite.add_property(quick_junit::Property::new(
             "run_id",
             clean(&sources[col.source].doc.run_id),
+        ));
+        // The report's sign-off in the words of every other format, and
+        // this candidate's coverage.
+        for (name, value) in [("signoff", signoff.word), ("signoff_state", signoff.class)] {
+            suite.add_property(quick_junit::Property::new(name, value));
+        }
+        suite.add_property(quick_junit::Property::new(
+            "signoff_because",
+            clean(&signoff.because),
+        ));
+        suite.add_property(quick_junit::Property::new(
+            "coverage",
+            clean(&summary.coverage_text),
         ));
         for r in column_results(sources, &col) {
             suite.add_test_case(test_case(&col.pair, r));

@@ -5,7 +5,9 @@
 //! a scenario is escaped so it renders literally.
 
 use crate::judge::compare::Verdict;
-use crate::report::signoff::{Coverage, Source, column_results, sign_off};
+use crate::report::signoff::{
+    SignOffState, Source, column_results, known_text, rests_on_inference, sign_off,
+};
 use crate::report::text::{clip, markdown_inline};
 
 /// Failures listed before the list is cut.
@@ -16,12 +18,23 @@ const MAX_STEPS: usize = 5;
 /// The Markdown summary of `sources`.
 pub fn summary_md(sources: &[Source]) -> String {
     let s = sign_off(sources);
-    let icon = if s.ready { "✅" } else { "❌" };
+    let icon = match s.state {
+        SignOffState::Ready => "✅",
+        SignOffState::Incomplete => "⚠️",
+        SignOffState::NotReady => "❌",
+    };
     let mut out = format!(
         "## {icon} parity: {}\n\n{}\n\n",
         s.word,
         markdown_inline(&s.because)
     );
+    if !s.not_covered.is_empty() {
+        out.push_str("**Not covered by this report:**\n\n");
+        for u in &s.not_covered {
+            out.push_str(&format!("- ⚠️ {}\n", markdown_inline(&clip(u, 300))));
+        }
+        out.push('\n');
+    }
     for src in sources {
         let d = &src.doc;
         out.push_str(&format!(
@@ -62,16 +75,24 @@ pub fn summary_md(sources: &[Source]) -> String {
         }
         out.push('\n');
     }
-    let uncovered: Vec<&str> = s
-        .columns
-        .iter()
-        .filter(|c| !matches!(c.coverage, Coverage::Covered { .. }))
-        .map(|c| c.coverage_text.as_str())
-        .collect();
-    if !uncovered.is_empty() {
-        out.push_str("\n**Not fully covered:**\n\n");
-        for u in uncovered {
-            out.push_str(&format!("- ⚠️ {}\n", markdown_inline(&clip(u, 300))));
+    let mut inferred = Vec::new();
+    for c in &s.columns {
+        for r in column_results(sources, &c.column).filter(|r| rests_on_inference(r)) {
+            inferred.push(format!(
+                "- `{}` ({}): {}\n",
+                clip(&markdown_code(&r.id), 120),
+                markdown_inline(&c.column.label),
+                markdown_inline(&clip(&known_text(r), 200)),
+            ));
+        }
+    }
+    if !inferred.is_empty() {
+        out.push_str(&format!(
+            "\n**Expected only by inference ({}):** declared, but neither measured nor documented\n\n",
+            inferred.len()
+        ));
+        for i in inferred.iter().take(MAX_LISTED) {
+            out.push_str(i);
         }
     }
     let mut failures = Vec::new();
@@ -150,6 +171,54 @@ mod tests {
         let md = summary_md(&[Source::from_doc(doc)]);
         assert!(md.starts_with("## ✅ parity: READY\n"), "{md}");
         assert!(!md.contains("Failures"));
+    }
+
+    #[test]
+    fn expectations_resting_on_inference_are_listed_apart() {
+        use crate::load::scenario::{Divergence, Known};
+        let declared = |known| Divergence {
+            runtime: "c".into(),
+            fields: Vec::new(),
+            steps: Vec::new(),
+            reason: "r".into(),
+            link: None,
+            known,
+            source: None,
+            covers: Vec::new(),
+        };
+        let mut guessed = fixture::result("a/guessed", "c", Verdict::Expected);
+        guessed.expected = vec![declared(Some(Known::Inferred))];
+        let mut seen = fixture::result("a/seen", "c", Verdict::Expected);
+        seen.expected = vec![declared(Some(Known::Measured))];
+        let mut unstated = fixture::result("a/unstated", "c", Verdict::Expected);
+        unstated.expected = vec![declared(None)];
+        let doc = fixture::doc_with(&["c"], vec![guessed, seen, unstated]);
+        let md = summary_md(&[Source::from_doc(doc)]);
+        assert!(md.contains("**Expected only by inference (2):**"), "{md}");
+        assert!(md.contains("- `a/guessed` (c): inferred"), "{md}");
+        assert!(md.contains("- `a/unstated` (c): not stated"), "{md}");
+        assert!(!md.contains("a/seen"), "{md}");
+    }
+
+    #[test]
+    fn an_unavailable_candidate_is_incomplete_not_green() {
+        let mut skip = fixture::result("a", "sysbox-runc", Verdict::Skipped);
+        skip.skip = Some(crate::event::SkipCause::Unavailable);
+        skip.reason = Some("sysbox-runc unavailable: no runtime".into());
+        let doc = fixture::doc_with(
+            &["userns-remap", "sysbox-runc"],
+            vec![fixture::result("a", "userns-remap", Verdict::Parity), skip],
+        );
+        let md = summary_md(&[Source::from_doc(doc)]);
+        assert!(md.starts_with("## ⚠️ parity: INCOMPLETE\n"), "{md}");
+        assert!(!md.contains('✅'), "{md}");
+        let top = &md[..md.find("| candidate |").unwrap()];
+        assert!(
+            top.contains(
+                "sysbox-runc: not covered \\(skipped: sysbox-runc unavailable: no runtime\\)"
+            ),
+            "{top}"
+        );
     }
 
     #[test]

@@ -25,7 +25,60 @@ pub struct ResultsDocument {
     pub engines: Vec<EngineInfo>,
     pub host: HostFacts,
     pub totals: Vec<Totals>,
+    /// Candidates the run was told must be covered (`--require`): one
+    /// that did not run every scenario makes the sign-off NOT READY.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
+    /// The sign-off, in the same words as every other report; filled in
+    /// when the document is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signoff: Option<SignOffRecord>,
     pub results: Vec<ScenarioResult>,
+}
+
+/// The three sign-off states. Only `ready` means every configured
+/// candidate ran every scenario this host can run and nothing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignOffState {
+    Ready,
+    /// Nothing failed, but a candidate was not covered or only partly.
+    Incomplete,
+    /// A failure, nothing ran, or a required candidate was not covered.
+    NotReady,
+}
+
+impl SignOffState {
+    /// `READY`, `INCOMPLETE` or `NOT READY`.
+    pub fn word(self) -> &'static str {
+        match self {
+            SignOffState::Ready => "READY",
+            SignOffState::Incomplete => "INCOMPLETE",
+            SignOffState::NotReady => "NOT READY",
+        }
+    }
+
+    /// The CSS class and JUnit property value: `ready`, `incomplete`,
+    /// `not-ready`.
+    pub fn class(self) -> &'static str {
+        match self {
+            SignOffState::Ready => "ready",
+            SignOffState::Incomplete => "incomplete",
+            SignOffState::NotReady => "not-ready",
+        }
+    }
+}
+
+/// The sign-off as `results.json` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SignOffRecord {
+    pub state: SignOffState,
+    /// `READY`, `INCOMPLETE` or `NOT READY`.
+    pub word: String,
+    pub because: String,
+    /// Each candidate not fully covered, with the reason.
+    #[serde(default)]
+    pub not_covered: Vec<String>,
 }
 
 /// The machine the run happened on.
@@ -59,6 +112,8 @@ impl ResultsDocument {
             engines,
             host,
             totals: totals(&results, candidates),
+            required: Vec::new(),
+            signoff: None,
             results,
         }
     }

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::event::ScenarioResult;
+use crate::event::{ScenarioResult, SkipCause};
 use crate::judge::compare::Verdict;
 use crate::report::ResultsDocument;
+pub use crate::report::results::{SignOffRecord, SignOffState};
 use crate::run::observe::{EngineOutcome, ExitStatus, Observation};
 
 /// One results document in a report, labelled by its file or run.
@@ -91,9 +92,10 @@ pub fn column_results<'a>(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Coverage {
-    /// Every scenario ran.
-    Covered { ran: usize },
-    /// Some scenarios were skipped.
+    /// Every scenario this host can run ran (`host_skipped` more could
+    /// not run here under any runtime).
+    Covered { ran: usize, host_skipped: usize },
+    /// Some scenarios were skipped because the candidate was unavailable.
     Partial {
         ran: usize,
         skipped: usize,
@@ -112,22 +114,70 @@ pub struct ColumnSummary {
     pub coverage: Coverage,
     /// `sysbox-runc: not covered (skipped: ...)`, in words.
     pub coverage_text: String,
+    /// Whether the run was told this candidate must be covered
+    /// (`--require`).
+    pub required: bool,
+}
+
+impl ColumnSummary {
+    /// Whether every scenario the host can run ran under this column.
+    pub fn covered(&self) -> bool {
+        matches!(self.coverage, Coverage::Covered { .. })
+    }
 }
 
 /// The verdict of the whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignOff {
+    pub state: SignOffState,
+    /// True only for [`SignOffState::Ready`].
     pub ready: bool,
-    /// `READY` or `NOT READY`.
+    /// `READY`, `INCOMPLETE` or `NOT READY`.
     pub word: &'static str,
+    /// `ready`, `incomplete` or `not-ready`: the HTML class.
+    pub class: &'static str,
     /// Why, in one sentence.
     pub because: String,
     pub failures: usize,
+    /// Each column not fully covered, with the reason: what a reader must
+    /// see first.
+    pub not_covered: Vec<String>,
     pub columns: Vec<ColumnSummary>,
 }
 
-/// READY when no column has a failure verdict and something ran; skipped
-/// columns are listed as not covered either way.
+impl SignOff {
+    /// The exit status of `parity run` and `parity report --check`: 0 for
+    /// READY and INCOMPLETE (a candidate this host lacks is not a failure
+    /// unless `--require`d), 1 for NOT READY.
+    pub fn exit_status(&self) -> i32 {
+        match self.state {
+            SignOffState::Ready | SignOffState::Incomplete => 0,
+            SignOffState::NotReady => 1,
+        }
+    }
+
+    /// The record kept in `results.json`.
+    pub fn record(&self) -> SignOffRecord {
+        SignOffRecord {
+            state: self.state,
+            word: self.word.to_string(),
+            because: self.because.clone(),
+            not_covered: self.not_covered.clone(),
+        }
+    }
+}
+
+/// `doc` with its sign-off record filled in, as written to `results.json`.
+pub fn signed(mut doc: ResultsDocument) -> ResultsDocument {
+    let s = sign_off(&[Source::from_doc(doc.clone())]);
+    doc.signoff = Some(s.record());
+    doc
+}
+
+/// READY when every configured candidate ran every scenario this host can
+/// run and nothing failed; INCOMPLETE when nothing failed but a candidate
+/// was not covered, or only partly; NOT READY on any failure, when nothing
+/// ran, or when a required candidate was not fully covered.
 pub fn sign_off(sources: &[Source]) -> SignOff {
     let summaries: Vec<ColumnSummary> = columns(sources)
         .into_iter()
@@ -137,66 +187,123 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
     let ran: usize = summaries
         .iter()
         .map(|s| match s.coverage {
-            Coverage::Covered { ran } | Coverage::Partial { ran, .. } => ran,
+            Coverage::Covered { ran, .. } | Coverage::Partial { ran, .. } => ran,
             Coverage::NotCovered { .. } => 0,
         })
         .sum();
-    let uncovered: Vec<&str> = summaries
+    let not_covered: Vec<String> = summaries
         .iter()
-        .filter(|s| matches!(s.coverage, Coverage::NotCovered { .. }))
+        .filter(|s| !s.covered())
+        .map(|s| s.coverage_text.clone())
+        .collect();
+    let missing_required: Vec<&str> = summaries
+        .iter()
+        .filter(|s| s.required && !s.covered())
         .map(|s| s.column.label.as_str())
         .collect();
-    let (ready, because) = if failures > 0 {
-        (false, format!("{failures} scenario result(s) failed"))
+    let uncovered_names: Vec<&str> = summaries
+        .iter()
+        .filter(|s| !s.covered())
+        .map(|s| s.column.label.as_str())
+        .collect();
+    let (state, because) = if failures > 0 {
+        let mut b = format!("{failures} scenario result(s) failed");
+        if !uncovered_names.is_empty() {
+            b.push_str(&format!(
+                "; also not fully covered: {}",
+                uncovered_names.join(", ")
+            ));
+        }
+        (SignOffState::NotReady, b)
+    } else if !missing_required.is_empty() {
+        (
+            SignOffState::NotReady,
+            format!(
+                "required candidate(s) not fully covered: {}",
+                missing_required.join(", ")
+            ),
+        )
     } else if ran == 0 {
-        (false, "no scenario ran under any candidate".to_string())
-    } else if uncovered.is_empty() {
-        (true, "no failure under any candidate".to_string())
+        (
+            SignOffState::NotReady,
+            "no scenario ran under any candidate".to_string(),
+        )
+    } else if !uncovered_names.is_empty() {
+        (
+            SignOffState::Incomplete,
+            format!(
+                "no failure, but not every candidate ran: {} not fully covered",
+                uncovered_names.join(", ")
+            ),
+        )
     } else {
         (
-            true,
-            format!("no failure; not covered: {}", uncovered.join(", ")),
+            SignOffState::Ready,
+            "every candidate ran every scenario this host can run, with no failure".to_string(),
         )
     };
     SignOff {
-        ready,
-        word: if ready { "READY" } else { "NOT READY" },
+        state,
+        ready: state == SignOffState::Ready,
+        word: state.word(),
+        class: state.class(),
         because,
         failures,
+        not_covered,
         columns: summaries,
     }
 }
 
 fn summarize(sources: &[Source], column: Column) -> ColumnSummary {
     let mut by_verdict = BTreeMap::new();
-    let mut skip_reason: Option<String> = None;
+    let mut unavailable: Option<String> = None;
+    let mut host_limit: Option<String> = None;
+    let (mut total, mut skipped, mut host_skipped) = (0, 0, 0);
     for r in column_results(sources, &column) {
         *by_verdict.entry(r.verdict).or_insert(0) += 1;
-        if r.verdict == Verdict::Skipped && skip_reason.is_none() {
-            skip_reason = Some(r.reason.clone().unwrap_or_else(|| "no reason given".into()));
+        total += 1;
+        let reason = || r.reason.clone().unwrap_or_else(|| "no reason given".into());
+        match r.skip_cause() {
+            Some(SkipCause::Unavailable) => {
+                skipped += 1;
+                unavailable.get_or_insert_with(reason);
+            }
+            Some(SkipCause::HostLimit) => {
+                host_skipped += 1;
+                host_limit.get_or_insert_with(reason);
+            }
+            None => {}
         }
     }
-    let total: usize = by_verdict.values().sum();
-    let skipped = by_verdict.get(&Verdict::Skipped).copied().unwrap_or(0);
     let failures = by_verdict
         .iter()
         .filter(|(v, _)| v.is_failure())
         .map(|(_, n)| n)
         .sum();
-    let reason = skip_reason.unwrap_or_else(|| "no results".into());
-    let coverage = if total == skipped {
-        Coverage::NotCovered { reason }
+    let ran = total - skipped - host_skipped;
+    let coverage = if ran == 0 {
+        Coverage::NotCovered {
+            reason: unavailable
+                .or(host_limit)
+                .unwrap_or_else(|| "no results".into()),
+        }
     } else if skipped > 0 {
         Coverage::Partial {
-            ran: total - skipped,
+            ran,
             skipped,
-            reason,
+            reason: unavailable.unwrap_or_default(),
         }
     } else {
-        Coverage::Covered { ran: total }
+        Coverage::Covered { ran, host_skipped }
     };
     let coverage_text = match &coverage {
-        Coverage::Covered { ran } => format!("{}: covered ({ran} scenario(s) ran)", column.label),
+        Coverage::Covered { ran, host_skipped } if *host_skipped > 0 => format!(
+            "{}: covered ({ran} scenario(s) ran; {host_skipped} this host cannot run under any runtime)",
+            column.label
+        ),
+        Coverage::Covered { ran, .. } => {
+            format!("{}: covered ({ran} scenario(s) ran)", column.label)
+        }
         Coverage::Partial {
             ran,
             skipped,
@@ -209,12 +316,17 @@ fn summarize(sources: &[Source], column: Column) -> ColumnSummary {
             format!("{}: not covered (skipped: {reason})", column.label)
         }
     };
+    let required = sources[column.source]
+        .doc
+        .required
+        .contains(&column.candidate);
     ColumnSummary {
         column,
         by_verdict,
         failures,
         coverage,
         coverage_text,
+        required,
     }
 }
 
@@ -228,6 +340,26 @@ fn ran_fine(runs: &[Observation]) -> Option<bool> {
             o.engine == EngineOutcome::Started && o.exit_code == Some(ExitStatus::Code(0))
         }),
     )
+}
+
+/// Whether an `expected` verdict rests on an expectation nobody measured
+/// or documented (inferred, or how it is known is not stated): a sign-off
+/// sees these apart.
+pub fn rests_on_inference(r: &ScenarioResult) -> bool {
+    r.verdict == Verdict::Expected && r.expected.iter().any(|d| d.rests_on_inference())
+}
+
+/// How the expectations behind `r` are known, for people:
+/// `inferred; measured (Sysbox 0.7.0)`.
+pub fn known_text(r: &ScenarioResult) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for d in &r.expected {
+        let t = d.known_text();
+        if !parts.contains(&t) {
+            parts.push(t);
+        }
+    }
+    parts.join("; ")
 }
 
 /// Which way a difference points, in words, for results that differ.
@@ -305,35 +437,152 @@ mod tests {
         assert_eq!(s.failures, 1);
     }
 
+    fn skipped(id: &str, cand: &str, cause: SkipCause, why: &str) -> ScenarioResult {
+        let mut r = fixture::result(id, cand, Verdict::Skipped);
+        r.skip = Some(cause);
+        r.reason = Some(why.into());
+        r
+    }
+
     #[test]
-    fn skipped_candidates_are_not_covered_but_do_not_fail() {
-        let mut skipped = fixture::result("a", "sysbox-runc", Verdict::Skipped);
-        skipped.reason = Some("sysbox-runc is not installed".into());
+    fn an_unavailable_candidate_makes_it_incomplete_never_ready() {
         let doc = fixture::doc_with(
             &["sysbox-runc", "userns-remap"],
             vec![
-                skipped,
+                skipped(
+                    "a",
+                    "sysbox-runc",
+                    SkipCause::Unavailable,
+                    "sysbox-runc is not installed",
+                ),
                 fixture::result("a", "userns-remap", Verdict::Expected),
             ],
         );
-        let s = sign_off(&[Source::from_doc(doc)]);
-        assert!(s.ready);
+        let s = sign_off(&[Source::from_doc(doc.clone())]);
+        assert!(!s.ready);
+        assert_eq!(s.state, SignOffState::Incomplete);
+        assert_eq!(s.word, "INCOMPLETE");
+        assert_eq!(s.exit_status(), 0);
         assert_eq!(
-            s.columns[0].coverage_text,
-            "sysbox-runc: not covered (skipped: sysbox-runc is not installed)"
+            s.not_covered,
+            ["sysbox-runc: not covered (skipped: sysbox-runc is not installed)"]
         );
-        assert_eq!(s.columns[1].coverage, Coverage::Covered { ran: 1 });
+        assert_eq!(
+            s.columns[1].coverage,
+            Coverage::Covered {
+                ran: 1,
+                host_skipped: 0
+            }
+        );
         assert!(
-            s.because.contains("not covered: sysbox-runc"),
+            s.because.contains("sysbox-runc not fully covered"),
             "{}",
             s.because
         );
+
+        // Required, the same run is NOT READY and exits 1.
+        let mut required = doc;
+        required.required = vec!["sysbox-runc".into()];
+        let s = sign_off(&[Source::from_doc(required)]);
+        assert_eq!(s.state, SignOffState::NotReady);
+        assert_eq!(s.exit_status(), 1);
+        assert!(s.because.contains("required"), "{}", s.because);
+    }
+
+    #[test]
+    fn a_partly_run_candidate_is_incomplete() {
+        let doc = fixture::doc_with(
+            &["c"],
+            vec![
+                fixture::result("a", "c", Verdict::Parity),
+                skipped(
+                    "b",
+                    "c",
+                    SkipCause::Unavailable,
+                    "c unavailable: engine went away",
+                ),
+            ],
+        );
+        let s = sign_off(&[Source::from_doc(doc)]);
+        assert_eq!(s.state, SignOffState::Incomplete);
+        assert_eq!(
+            s.not_covered,
+            ["c: partly covered (1 ran, 1 skipped: c unavailable: engine went away)"]
+        );
+    }
+
+    #[test]
+    fn host_limits_do_not_count_against_coverage() {
+        let doc = fixture::doc_with(
+            &["c"],
+            vec![
+                fixture::result("a", "c", Verdict::Parity),
+                skipped(
+                    "p",
+                    "c",
+                    SkipCause::HostLimit,
+                    "this host cannot run privileged containers",
+                ),
+            ],
+        );
+        let s = sign_off(&[Source::from_doc(doc)]);
+        assert_eq!(s.state, SignOffState::Ready, "{}", s.because);
+        assert!(s.not_covered.is_empty());
+        assert_eq!(
+            s.columns[0].coverage_text,
+            "c: covered (1 scenario(s) ran; 1 this host cannot run under any runtime)"
+        );
+    }
+
+    #[test]
+    fn an_old_skip_without_a_cause_counts_as_the_candidates() {
+        let mut r = fixture::result("a", "c", Verdict::Skipped);
+        r.reason = Some("c unavailable: down".into());
+        let doc = fixture::doc_with(
+            &["c", "d"],
+            vec![r, fixture::result("a", "d", Verdict::Parity)],
+        );
+        assert_eq!(
+            sign_off(&[Source::from_doc(doc)]).state,
+            SignOffState::Incomplete
+        );
+    }
+
+    #[test]
+    fn failures_win_over_missing_coverage() {
+        let doc = fixture::doc_with(
+            &["c", "d"],
+            vec![
+                fixture::result("a", "c", Verdict::Divergence),
+                skipped("a", "d", SkipCause::Unavailable, "d unavailable: down"),
+            ],
+        );
+        let s = sign_off(&[Source::from_doc(doc)]);
+        assert_eq!(s.state, SignOffState::NotReady);
+        assert_eq!(
+            s.because,
+            "1 scenario result(s) failed; also not fully covered: d"
+        );
+    }
+
+    #[test]
+    fn the_record_in_results_json_says_the_same() {
+        let doc = fixture::doc_with(&["c"], vec![fixture::result("a", "c", Verdict::Parity)]);
+        let s = sign_off(&[Source::from_doc(doc.clone())]);
+        let rec = signed(doc).signoff.unwrap();
+        assert_eq!(
+            (rec.state, rec.word.as_str()),
+            (SignOffState::Ready, "READY")
+        );
+        assert_eq!(rec.because, s.because);
     }
 
     #[test]
     fn nothing_ran_is_not_ready() {
         let doc = fixture::doc_with(&["c"], vec![fixture::result("a", "c", Verdict::Skipped)]);
-        assert!(!sign_off(&[Source::from_doc(doc)]).ready);
+        let s = sign_off(&[Source::from_doc(doc)]);
+        assert_eq!(s.state, SignOffState::NotReady);
+        assert_eq!(s.exit_status(), 1);
         assert!(!sign_off(&[]).ready);
     }
 

@@ -1,13 +1,15 @@
 //! The terminal reporter: one line per verdict as it lands and, for each
-//! failure, which fields differed with a colored unified diff. Colors go
-//! through `anstream`, which drops them when NO_COLOR is set or the output
-//! is not a terminal.
+//! failure, which fields differed with a colored unified diff; skips are
+//! grouped (one line per unavailable candidate and per host limit, with
+//! the count; `-v` lists each), and the run ends with its sign-off word.
+//! Colors go through `anstream`, which drops them when NO_COLOR is set or
+//! the output is not a terminal.
 
 use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use crate::event::{Event, Reporter, ScenarioResult, totals};
+use crate::event::{Event, Reporter, ScenarioResult, SkipCause, totals};
 use crate::judge::compare::{FieldDiff, Verdict};
 
 /// Prints to a writer (stdout for `parity run`, a buffer in tests).
@@ -72,6 +74,15 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
     if let Some(reason) = &r.reason {
         out.push_str(&format!(": {reason}"));
     }
+    if crate::report::signoff::rests_on_inference(r) {
+        out.push_str(&format!(
+            " {}",
+            dim(&format!(
+                "(rests on inference: {})",
+                crate::report::signoff::known_text(r)
+            ))
+        ));
+    }
     out.push('\n');
     if r.verdict.is_failure() || (verbose && !r.diffs.is_empty()) {
         for line in crate::report::steps::step_lines(r) {
@@ -130,8 +141,15 @@ impl<W: Write + Send> Reporter for TerminalReporter<W> {
             ),
             Event::ScenarioStarted { .. } => return,
             Event::Progress { message } => format!("{}\n", dim(&format!("... {message}"))),
+            Event::Verdict(r) if r.verdict == Verdict::Skipped && !self.verbose => return,
             Event::Verdict(r) => render_result(r, self.verbose),
             Event::Finished { results } => summary(results),
+            Event::SignedOff {
+                word,
+                class,
+                because,
+                not_covered,
+            } => signoff_text(word, class, because, not_covered),
         };
         let _ = self.out.write_all(text.as_bytes());
         let _ = self.out.flush();
@@ -154,10 +172,11 @@ pub fn summary(results: &[crate::event::ScenarioResult]) -> String {
             .collect();
         out.push_str(&format!("{}: {}\n", t.candidate, parts.join(", ")));
     }
+    for line in skip_groups(results) {
+        out.push_str(&format!("{}\n", dim(&line)));
+    }
     let failed: Vec<&ScenarioResult> = results.iter().filter(|r| r.verdict.is_failure()).collect();
-    if failed.is_empty() {
-        out.push_str("no failures\n");
-    } else {
+    if !failed.is_empty() {
         out.push_str(&format!("{} failure(s):\n", failed.len()));
         for r in failed {
             out.push_str(&format!(
@@ -169,4 +188,111 @@ pub fn summary(results: &[crate::event::ScenarioResult]) -> String {
         }
     }
     out
+}
+
+/// One line per unavailable candidate (its reason, which carries the
+/// install hint, and how many scenarios it skipped) and one per host
+/// limit (with the candidates it applied to), in first-seen order.
+pub fn skip_groups(results: &[ScenarioResult]) -> Vec<String> {
+    // (cause, reason) -> (count, candidates)
+    let mut groups: Vec<(SkipCause, String, usize, Vec<String>)> = Vec::new();
+    for r in results {
+        let Some(cause) = r.skip_cause() else {
+            continue;
+        };
+        let reason = r
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("{} skipped: no reason given", r.candidate));
+        match groups
+            .iter_mut()
+            .find(|(c, why, _, _)| *c == cause && *why == reason)
+        {
+            Some((_, _, n, cands)) => {
+                *n += 1;
+                if !cands.contains(&r.candidate) {
+                    cands.push(r.candidate.clone());
+                }
+            }
+            None => groups.push((cause, reason, 1, vec![r.candidate.clone()])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(cause, reason, n, cands)| match cause {
+            SkipCause::Unavailable => format!("{reason}; {n} scenario(s) skipped"),
+            SkipCause::HostLimit => format!(
+                "{reason}; {n} scenario(s) skipped (under {})",
+                cands.join(", ")
+            ),
+        })
+        .collect()
+}
+
+/// The sign-off block: the word in its colour (green READY, yellow
+/// INCOMPLETE, red NOT READY), why, and each candidate not covered.
+pub fn signoff_text(word: &str, class: &str, because: &str, not_covered: &[String]) -> String {
+    let color = match class {
+        "ready" => AnsiColor::Green,
+        "incomplete" => AnsiColor::Yellow,
+        _ => AnsiColor::Red,
+    };
+    let st = Style::new().fg_color(Some(color.into())).bold();
+    let mut out = format!("{st}{word}{st:#}: {because}\n");
+    for n in not_covered {
+        out.push_str(&format!("  {st}!{st:#} {n}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture;
+
+    fn skipped(id: &str, cand: &str, cause: SkipCause, why: &str) -> ScenarioResult {
+        let mut r = fixture::result(id, cand, Verdict::Skipped);
+        r.skip = Some(cause);
+        r.reason = Some(why.into());
+        r
+    }
+
+    #[test]
+    fn skips_are_grouped_with_counts() {
+        let unavailable = "sysbox-runc unavailable: no runtime; install: x";
+        let limit = "this host cannot run privileged containers: caps";
+        let results = vec![
+            skipped("a", "sysbox-runc", SkipCause::Unavailable, unavailable),
+            skipped("b", "sysbox-runc", SkipCause::Unavailable, unavailable),
+            skipped("c", "sysbox-runc", SkipCause::Unavailable, unavailable),
+            skipped("p", "userns-remap", SkipCause::HostLimit, limit),
+            skipped("q", "userns-remap", SkipCause::HostLimit, limit),
+            fixture::result("a", "userns-remap", Verdict::Parity),
+        ];
+        assert_eq!(
+            skip_groups(&results),
+            [
+                format!("{unavailable}; 3 scenario(s) skipped"),
+                format!("{limit}; 2 scenario(s) skipped (under userns-remap)"),
+            ]
+        );
+        let text = summary(&results);
+        assert_eq!(text.matches("unavailable").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn skipped_verdicts_print_only_when_verbose() {
+        let r = skipped("a", "c", SkipCause::Unavailable, "c unavailable: down");
+        let mut quiet = TerminalReporter::new(Vec::new());
+        quiet.on_event(&Event::Verdict(Box::new(r.clone())));
+        assert!(quiet.into_inner().is_empty());
+        let mut loud = TerminalReporter::new(Vec::new());
+        loud.verbose = true;
+        loud.on_event(&Event::Verdict(Box::new(r)));
+        assert!(
+            String::from_utf8(loud.into_inner())
+                .unwrap()
+                .contains("SKIPPED")
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::report::results::ResultsDocument;
-use crate::report::signoff::Source;
+use crate::report::signoff::{Source, signed};
 use crate::report::{RESULTS_SCHEMA_VERSION, html, junit, markdown};
 
 /// `parity report`: every format from results.json files into `out`;
@@ -58,7 +58,7 @@ pub fn write_combined(dir: &Path, sources: &[Source]) -> std::io::Result<()> {
     let json =
         |doc: &ResultsDocument| serde_json::to_string_pretty(doc).map_err(std::io::Error::other);
     match sources {
-        [one] => std::fs::write(dir.join("results.json"), json(&one.doc)?)?,
+        [one] => std::fs::write(dir.join("results.json"), json(&signed(one.doc.clone()))?)?,
         several => {
             std::fs::create_dir_all(dir.join("sources"))?;
             for (i, s) in several.iter().enumerate() {
@@ -78,7 +78,7 @@ pub fn write_combined(dir: &Path, sources: &[Source]) -> std::io::Result<()> {
                     json(&s.doc)?,
                 )?;
             }
-            std::fs::write(dir.join("results.json"), json(&merged(several))?)?;
+            std::fs::write(dir.join("results.json"), json(&signed(merged(several)))?)?;
         }
     }
     let html = html::index_html(sources).map_err(std::io::Error::other)?;
@@ -95,7 +95,13 @@ fn merged(sources: &[Source]) -> ResultsDocument {
     let first = &sources[0].doc;
     let mut candidates: Vec<String> = Vec::new();
     let (mut engines, mut results) = (Vec::new(), Vec::new());
+    let mut required: Vec<String> = Vec::new();
     for s in sources {
+        for c in &s.doc.required {
+            if !required.contains(c) {
+                required.push(c.clone());
+            }
+        }
         for c in &s.doc.candidates {
             if !candidates.contains(c) {
                 candidates.push(c.clone());
@@ -119,6 +125,7 @@ fn merged(sources: &[Source]) -> ResultsDocument {
         results,
     );
     doc.parity_version = first.parity_version.clone();
+    doc.required = required;
     doc
 }
 
@@ -214,7 +221,10 @@ mod tests {
             assert!(dir.join(f).metadata().unwrap().len() > 0, "{f}");
         }
         let back = load_results(&dir.join("results.json")).unwrap();
-        assert_eq!(back.doc, doc);
+        assert_eq!(back.doc, crate::report::signoff::signed(doc.clone()));
+        let rec = back.doc.signoff.clone().unwrap();
+        assert_eq!(rec.word, "NOT READY");
+        assert_eq!(rec.not_covered.len(), 1, "{rec:?}");
         let again = dir.join("again");
         write_combined(
             &again,

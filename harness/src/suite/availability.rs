@@ -23,11 +23,15 @@ pub fn decide(
     endpoint: &str,
     engine: &Result<Arc<Engine>, EngineError>,
 ) -> Availability {
+    let origin = profile.resolve_endpoint().origin;
     match engine {
-        Err(e) => Availability::Unavailable(format!("{e}; {}", profile.install_hint())),
+        Err(e) => Availability::Unavailable(format!(
+            "{e} (endpoint from {origin}); {}",
+            profile.install_hint()
+        )),
         Ok(engine) if !engine.has_runtime(&profile.oci_runtime) => {
             Availability::Unavailable(format!(
-                "the engine at {endpoint} has no runtime {:?} registered (it has: {}); {}",
+                "the engine at {endpoint} (from {origin}) has no runtime {:?} registered (it has: {}); {}",
                 profile.oci_runtime,
                 engine.info().runtimes.join(", "),
                 profile.install_hint()
@@ -54,11 +58,17 @@ pub async fn check(
                 continue;
             }
         };
-        let endpoint = profile.endpoint();
+        let resolved = profile.resolve_endpoint();
+        let endpoint = resolved.endpoint.clone();
         if !engines.contains_key(&endpoint) {
-            let engine = match tokio::time::timeout(deadline, Engine::connect(&endpoint)).await {
-                Ok(r) => r.map(Arc::new),
-                Err(_) => Err(EngineError::Unreachable {
+            let connect = tokio::time::timeout(deadline, Engine::connect(&endpoint));
+            let engine = match (&resolved.problem, connect.await) {
+                (Some(problem), _) => Err(EngineError::Unreachable {
+                    endpoint: endpoint.clone(),
+                    message: problem.clone(),
+                }),
+                (None, Ok(r)) => r.map(Arc::new),
+                (None, Err(_)) => Err(EngineError::Unreachable {
                     endpoint: endpoint.clone(),
                     message: format!("no answer within {}s", deadline.as_secs_f32()),
                 }),

@@ -34,7 +34,12 @@ pub async fn doctor(
         let p = profiles.get(name)?;
         match suite.availability(name) {
             Availability::Ready => {
-                let _ = writeln!(out, "  ok    {name}: {} on {}", p.oci_runtime, p.endpoint());
+                let r = p.resolve_endpoint();
+                let _ = writeln!(
+                    out,
+                    "  ok    {name}: {} on {} (from {})",
+                    p.oci_runtime, r.endpoint, r.origin
+                );
             }
             Availability::Unavailable(why) => {
                 problems += 1;

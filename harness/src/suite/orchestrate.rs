@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Project, Selection};
-use crate::event::{Event, ScenarioResult};
+use crate::event::{Event, ScenarioResult, SkipCause};
 use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flakiness, judge};
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
@@ -124,9 +124,16 @@ impl Suite {
         let mut availability = BTreeMap::new();
         for name in &names {
             let profile = profiles.get(name)?;
-            let endpoint = profile.endpoint();
+            let resolved = profile.resolve_endpoint();
+            let endpoint = resolved.endpoint.clone();
             if !engines.contains_key(&endpoint) {
-                let engine = Engine::connect(&endpoint).await.map(Arc::new);
+                let engine = match &resolved.problem {
+                    Some(problem) => Err(crate::run::engine::EngineError::Unreachable {
+                        endpoint: endpoint.clone(),
+                        message: problem.clone(),
+                    }),
+                    None => Engine::connect(&endpoint).await.map(Arc::new),
+                };
                 if let Ok(e) = &engine {
                     let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
                 }
@@ -364,6 +371,7 @@ impl Suite {
             candidate: candidate.to_string(),
             verdict: Verdict::Skipped,
             reason: None,
+            skip: None,
             diffs: Vec::new(),
             expected: scenario.expected_for(candidate).cloned().collect(),
             baseline_runs: Vec::new(),
@@ -377,6 +385,7 @@ impl Suite {
         }
         if let Availability::Unavailable(why) = self.availability(candidate) {
             result.reason = Some(format!("{candidate} unavailable: {why}"));
+            result.skip = Some(SkipCause::Unavailable);
             return result;
         }
         let probe_profile = self.profile(candidate);
@@ -386,6 +395,7 @@ impl Suite {
         };
         if let Some(why) = self.limits.blocks(&plan(scenario, &rp, self.options.plan)) {
             result.reason = Some(why);
+            result.skip = Some(SkipCause::HostLimit);
             return result;
         }
         let (base, cand) = tokio::join!(
@@ -577,6 +587,7 @@ fn error_result(message: &str) -> ScenarioResult {
         candidate: String::new(),
         verdict: Verdict::Error,
         reason: Some(message.into()),
+        skip: None,
         diffs: Vec::new(),
         expected: Vec::new(),
         baseline_runs: Vec::new(),

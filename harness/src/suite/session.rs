@@ -9,9 +9,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::config::{ConfigError, Project, Selection};
-use crate::event::{Event, Reporter, exit_status};
+use crate::event::{Event, Reporter};
 use crate::report::TerminalReporter;
 use crate::report::results::{ResultsDocument, host_facts, now_rfc3339};
+use crate::report::signoff::{Source, sign_off};
 use crate::suite::{RunHandle, Suite, SuiteOptions};
 
 /// What a `parity run` was asked to do.
@@ -33,10 +34,14 @@ pub struct RunRequest {
     pub verbose: bool,
     /// Write every report format into this folder.
     pub report: Option<PathBuf>,
+    /// Candidates that must run every scenario this host can run: one
+    /// that does not makes the sign-off NOT READY (exit 1). Each is added
+    /// to the candidates when not already among them.
+    pub require: Vec<String>,
 }
 
-/// Runs the request; returns the exit status (0, 1, or 130 when
-/// interrupted).
+/// Runs the request; returns the exit status: the sign-off's (0 READY or
+/// INCOMPLETE, 1 NOT READY), or 130/143 when interrupted.
 pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError> {
     let mut scenarios = project.scenarios(&req.paths)?;
     if let Some(f) = &req.filter {
@@ -56,6 +61,11 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
     options.plan.no_trace = req.no_trace;
     if let Some(g) = req.grace {
         options.plan.grace = g;
+    }
+    for name in &req.require {
+        if !options.candidates.contains(name) {
+            options.candidates.push(name.clone());
+        }
     }
     if options.candidates.is_empty() {
         return Err(ConfigError::Usage("no candidate runtime given".into()));
@@ -121,8 +131,7 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
     // was too slow to remove in time.
     suite.wait_tasks(WAIT_FOR_CLEANUP).await;
     suite.sweep_run().await;
-    let code = exit_status(&results);
-    let doc = ResultsDocument::new(
+    let mut doc = ResultsDocument::new(
         &suite.run_id,
         started_at,
         &suite.options.baseline,
@@ -131,6 +140,16 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
         host_facts(&project.root, suite.host_limits().clone()),
         results,
     );
+    doc.required = req.require.clone();
+    let signoff = sign_off(&[Source::from_doc(doc.clone())]);
+    doc.signoff = Some(signoff.record());
+    reporter.on_event(&Event::SignedOff {
+        word: signoff.word.into(),
+        class: signoff.class.into(),
+        because: signoff.because.clone(),
+        not_covered: signoff.not_covered.clone(),
+    });
+    let code = signoff.exit_status();
     if req.json {
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }

@@ -136,7 +136,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Connects to `endpoint` and negotiates the API version.
+    /// Connects to `endpoint` and negotiates the API version. A failure
+    /// says what to do, not what the HTTP client library calls it.
     pub async fn connect(endpoint: &str) -> Result<Engine, EngineError> {
         let unreachable = |e: &dyn std::fmt::Display| EngineError::Unreachable {
             endpoint: endpoint.to_string(),
@@ -156,7 +157,7 @@ impl Engine {
         let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
             .await
             .map_err(|_| unreachable(&"no answer within 10s"))?
-            .map_err(|e| unreachable(&e))?;
+            .map_err(|e| unreachable(&connect_advice(&e)))?;
         let mut engine = Engine {
             endpoint: endpoint.to_string(),
             docker,
@@ -334,4 +335,20 @@ pub(crate) fn hostname() -> String {
 
 fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The message for a failed first request: the client library's own
+/// words (`Error in the hyper legacy client: client error (Connect)`) say
+/// nothing a user can act on, so say what to check.
+fn connect_advice(e: &bollard::errors::Error) -> String {
+    let raw = e.to_string();
+    let lower = raw.to_lowercase();
+    let what = if lower.contains("permission denied") {
+        "permission denied on the socket: run as a user in the docker group, or as root"
+    } else if lower.contains("connect") || lower.contains("refused") {
+        "nothing answered there: is the engine running, and is this the right endpoint? (set DOCKER_HOST, `docker context use`, or the profile's `engine:`)"
+    } else {
+        "the engine did not answer the version request"
+    };
+    format!("{what} ({raw})")
 }
