@@ -130,9 +130,12 @@ pub fn build_end(error: Option<&str>, timed_out: bool) -> BuildEnd {
 }
 
 /// Builds `scenario` on `engine` and observes it; every image the build
-/// made is removed before this returns. `Err` is harness trouble only.
+/// made is removed before this returns. Base images `engine` lacks are
+/// copied from `bases_from` (the side's own engine, when `engine` is a
+/// builder container's). `Err` is harness trouble only.
 pub async fn observe(
     engine: &Engine,
+    bases_from: Option<&Engine>,
     scenario: &Scenario,
     ctx: &RunContext,
     runtime: &str,
@@ -162,6 +165,26 @@ pub async fn observe(
         (None, None) => return Err(format!("{}: build has no Dockerfile", scenario.id)),
     };
     let context = context.map_err(|e| e.to_string())?;
+    if let Some(source) = bases_from {
+        for base in &context.bases {
+            if engine
+                .image_id(base)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+                && source
+                    .image_id(base)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some()
+            {
+                source
+                    .copy_image_to(engine, base)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
     let network = match build.network_mode() {
         BuildNetwork::Default => None,
         n => Some(n.name().to_string()),
