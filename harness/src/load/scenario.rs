@@ -438,6 +438,7 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         ready: file.ready.as_ref(),
         steps: &file.steps,
         declared_steps: &declared,
+        is_build: file.build.is_some(),
         locate: &|key, nth| locate_nth_key(text, key, nth),
     };
     out.extend(crate::load::service::problems(path, text, &keys));
