@@ -111,6 +111,24 @@ pub enum BuildEnd {
     TimedOut,
 }
 
+/// `step N/M: ...` numbered as the author's Dockerfile is, without the
+/// `LABEL` step the builder appends for the build's labels (M - 1).
+pub fn without_label_step(name: &str) -> String {
+    let re = Regex::new(r"^step (\d+)/(\d+): ").expect("a valid regex");
+    match re.captures(name) {
+        Some(c) => {
+            let total: u64 = c[2].parse().unwrap_or(1);
+            format!(
+                "step {}/{}: {}",
+                &c[1],
+                total.saturating_sub(1).max(1),
+                &name[c[0].len()..]
+            )
+        }
+        None => name.to_string(),
+    }
+}
+
 /// The end of a build from its error (`None`: built).
 pub fn build_end(error: Option<&str>, timed_out: bool) -> BuildEnd {
     let code = Regex::new(r"returned a non-zero code: (-?\d+)").expect("a valid regex");
@@ -221,6 +239,12 @@ pub async fn observe(
         .build_observed(&context, &request, scenario.file.timeout.0)
         .await;
     let mut steps = parse_steps(&output.lines);
+    // The run's label is the builder's last step: count the author's.
+    if !request.labels.is_empty() {
+        for s in &mut steps {
+            s.name = without_label_step(&s.name);
+        }
+    }
     let end = build_end(output.error.as_deref(), output.timed_out);
     let image = match end {
         BuildEnd::Built => Some(image_text(engine, &request.tag, &context.bases).await),
@@ -403,6 +427,15 @@ mod tests {
         );
         assert_eq!(steps[1].image.as_deref(), Some("95effadd4e83"));
         assert_eq!(steps[2].output, "");
+    }
+
+    #[test]
+    fn steps_are_numbered_as_the_author_wrote_them() {
+        assert_eq!(
+            without_label_step("step 3/5: RUN exit 3"),
+            "step 3/4: RUN exit 3"
+        );
+        assert_eq!(without_label_step("image"), "image");
     }
 
     #[test]
