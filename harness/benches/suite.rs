@@ -222,6 +222,8 @@ fn parity(name: &str, root: &Path, args: &[&str], containers: usize) -> Measured
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let started = Instant::now();
+    // Reaped with wait4 below (for its rusage), not with `Child::wait`.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("parity runs");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;

@@ -137,13 +137,16 @@ impl Build {
     }
 }
 
+/// Finds the n-th (from 0) `key:` of a file: its line and column.
+pub type Locate<'a> = dyn Fn(&str, usize) -> Option<(u64, u64)> + 'a;
+
 /// Every problem of a `build:` key serde cannot express, with its lint
 /// rule name; `locate` finds the n-th `key:` of the file.
 pub fn problems(
     path: &Path,
     text: &str,
     build: &Build,
-    locate: &dyn Fn(&str, usize) -> Option<(u64, u64)>,
+    locate: &Locate<'_>,
 ) -> Vec<(&'static str, YamlError)> {
     let at = |key: &str, message: String| {
         let (line, column) = locate(key, 0).unwrap_or((1, 1));
