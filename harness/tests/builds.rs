@@ -289,3 +289,82 @@ fn builds_leave_no_image_cache_volume_or_container_behind() {
     let after = engine_state();
     assert_eq!(before, after, "the builds left something behind");
 }
+
+/// A profile whose builds run in a builder container (`builds: {
+/// in_container: images/dind }`) under runc, where a nested engine cannot
+/// start unprivileged: the scenario is an error naming the builder and the
+/// inner engine's reason, never a build outcome, and nothing is left.
+#[test]
+fn a_builder_container_that_cannot_start_its_engine_is_an_error() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !engines_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("runtimes")).unwrap();
+    std::fs::create_dir_all(p.join("scenarios/images/dind")).unwrap();
+    for f in ["Dockerfile", "save-image.sh"] {
+        std::fs::copy(
+            root().join("scenarios/images/dind").join(f),
+            p.join("scenarios/images/dind").join(f),
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        root().join("runtimes/runc.yaml"),
+        p.join("runtimes/runc.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("runtimes/runc-builder.yaml"),
+        "name: runc-builder\noci_runtime: runc\nbuilds: { in_container: images/dind }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("parity.toml"),
+        "baseline = \"runc\"\ncandidates = [\"runc-builder\"]\nscenarios = \"scenarios\"\nruntimes = \"runtimes\"\n",
+    )
+    .unwrap();
+    let file = scenario(
+        p,
+        "plain",
+        "description: d\nbuild:\n  dockerfile: |\n    FROM busybox\n    RUN echo hi\n  network: none\n",
+    );
+    let before = engine_state();
+    let out = Command::new(env!("CARGO_BIN_EXE_parity"))
+        .args([
+            "run",
+            &file,
+            "--candidate",
+            "runc-builder",
+            "--format",
+            "json",
+        ])
+        .current_dir(p)
+        .env("NO_COLOR", "1")
+        .env("PARITY_ROOT", p)
+        .output()
+        .expect("parity runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+    let r = &doc["results"][0];
+    assert_eq!(r["verdict"], "error", "{r:#}");
+    let reason = r["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("the builder container"), "{reason}");
+    assert!(reason.contains("under runc"), "{reason}");
+    assert!(reason.contains("failed to start daemon"), "{reason}");
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(before, engine_state(), "the builder left something behind");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("parity-builder-")
+        })
+        .collect();
+    assert!(left.is_empty(), "socket folders left: {left:?}");
+}
