@@ -5,7 +5,8 @@
 //! and nothing left behind (images, intermediate images, build cache,
 //! volumes, containers) on either engine. Tests that need engines return
 //! where they are not running (CI always starts them). They run one at a
-//! time: the leftover check compares the engines' whole image lists.
+//! time: the leftover checks compare the engines' untagged and build
+//! images, whose lists another test's build would change.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,32 +47,51 @@ fn docker(sock: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// What a build could leave behind on both engines: every image id
-/// (intermediate ones included), the `system df` counts and sizes (build
-/// cache included), volumes and parity's containers.
-fn engine_state() -> String {
+/// What a build could leave behind on both engines: the images a build
+/// makes (tagged `parity-build-run/...`, or untagged: intermediate and
+/// dangling ones), the build cache's size, and the containers of the
+/// parity process `pid` (none given: of any parity run). The engines are
+/// shared with whatever else runs on the host, so only what a build of
+/// ours could leave is compared.
+fn engine_state(pid: Option<u32>) -> String {
     ENGINES
         .iter()
         .map(|sock| {
-            let mut images: Vec<String> = docker(sock, &["images", "-aq", "--no-trunc"])
-                .lines()
-                .map(str::to_string)
-                .collect();
+            let mut images: Vec<String> = docker(
+                sock,
+                &[
+                    "images",
+                    "-a",
+                    "--no-trunc",
+                    "--format",
+                    "{{.ID}} {{.Repository}}:{{.Tag}}",
+                ],
+            )
+            .lines()
+            .filter(|l| l.contains(" <none>:") || l.contains(" parity-build-run/"))
+            .map(str::to_string)
+            .collect();
             images.sort();
+            let cache: String = docker(
+                sock,
+                &[
+                    "system",
+                    "df",
+                    "--format",
+                    "{{.Type}} {{.TotalCount}} {{.Size}}",
+                ],
+            )
+            .lines()
+            .filter(|l| l.starts_with("Build Cache"))
+            .collect();
+            let label = match pid {
+                Some(pid) => format!("label=io.parity.pid={pid}"),
+                None => "label=io.parity.run".to_string(),
+            };
             format!(
-                "{sock}\nimages: {}\ndf: {}volumes: {}containers: {}",
+                "{sock}\nimages: {}\n{cache}\ncontainers: {}",
                 images.join(" "),
-                docker(
-                    sock,
-                    &[
-                        "system",
-                        "df",
-                        "--format",
-                        "{{.Type}} {{.TotalCount}} {{.Size}};"
-                    ]
-                ),
-                docker(sock, &["volume", "ls", "-q"]),
-                docker(sock, &["ps", "-aq", "--filter", "label=io.parity.run"]),
+                docker(sock, &["ps", "-aq", "--filter", &label]),
             )
         })
         .collect::<Vec<_>>()
@@ -95,6 +115,29 @@ fn run_json(dir: &Path, files: &[&str]) -> (Vec<serde_json::Value>, Option<i32>,
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
     let results = doc["results"].as_array().cloned().unwrap_or_default();
     (results, out.status.code(), stderr)
+}
+
+/// [`run_json`], also returning the parity process's id (its containers'
+/// `io.parity.pid` label).
+fn run_json_pid(dir: &Path, files: &[&str]) -> (Vec<serde_json::Value>, u32, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_parity"))
+        .arg("run")
+        .args(files)
+        .args(["--candidate", "userns-remap", "--format", "json"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("PARITY_ROOT", root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("parity runs");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("parity runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
+    let results = doc["results"].as_array().cloned().unwrap_or_default();
+    (results, pid, stderr)
 }
 
 /// A scenario file written under the library's `builds/` folder would
@@ -267,8 +310,8 @@ fn builds_leave_no_image_cache_volume_or_container_behind() {
     if !engines_up() {
         return;
     }
-    let before = engine_state();
-    let (results, _, stderr) = run_json(
+    let before = engine_state(Some(0));
+    let (results, pid, stderr) = run_json_pid(
         &root(),
         &[
             "scenarios/builds/plain.yaml",
@@ -286,8 +329,12 @@ fn builds_leave_no_image_cache_volume_or_container_behind() {
             "{r:#}"
         );
     }
-    let after = engine_state();
-    assert_eq!(before, after, "the builds left something behind");
+    let after = engine_state(Some(pid));
+    assert_eq!(
+        before.replace("io.parity.pid=0", ""),
+        after.replace(&format!("io.parity.pid={pid}"), ""),
+        "the builds left something behind"
+    );
 }
 
 /// A profile whose builds run in a builder container (`builds: {
@@ -331,8 +378,8 @@ fn a_builder_container_that_cannot_start_its_engine_is_an_error() {
         "plain",
         "description: d\nbuild:\n  dockerfile: |\n    FROM busybox\n    RUN echo hi\n  network: none\n",
     );
-    let before = engine_state();
-    let out = Command::new(env!("CARGO_BIN_EXE_parity"))
+    let before = engine_state(Some(0));
+    let child = Command::new(env!("CARGO_BIN_EXE_parity"))
         .args([
             "run",
             &file,
@@ -344,8 +391,12 @@ fn a_builder_container_that_cannot_start_its_engine_is_an_error() {
         .current_dir(p)
         .env("NO_COLOR", "1")
         .env("PARITY_ROOT", p)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("parity runs");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("parity runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let doc: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stderr}"));
@@ -356,7 +407,16 @@ fn a_builder_container_that_cannot_start_its_engine_is_an_error() {
     assert!(reason.contains("under runc"), "{reason}");
     assert!(reason.contains("failed to start daemon"), "{reason}");
     assert_ne!(out.status.code(), Some(0));
-    assert_eq!(before, engine_state(), "the builder left something behind");
+    assert_eq!(
+        before,
+        engine_state(Some(0)),
+        "the builder left something behind"
+    );
+    assert_eq!(
+        engine_state(Some(pid)).replace(&format!("io.parity.pid={pid}"), ""),
+        before,
+        "the builder left a container"
+    );
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .filter_map(|e| e.ok())
