@@ -259,7 +259,7 @@ pub fn lint_text(
     catalog_ids(path, text, &file, catalog, &mut out);
     for (name, profile) in &profiles.by_name {
         let effective = file.container.merged_over(&profile.container);
-        for hit in profile.policy.check(&effective) {
+        for hit in profile.policy.check(&effective, file.build.as_ref()) {
             let (line, column) = locate_nth_key(text, hit.key, 0)
                 .or_else(|| locate_nth_key(text, "container", 0))
                 .unwrap_or((1, 1));
@@ -683,6 +683,54 @@ mod tests {
         );
         assert!(f[0].message.starts_with("eci "), "{}", f[0].message);
         assert_eq!(exit_status(&f, true), 0);
+    }
+
+    #[rstest]
+    #[case::network_host("  network: host\n", &[("B1", 6)])]
+    #[case::entitlement_network_host("  entitlements: [network.host]\n", &[("B2", 6)])]
+    #[case::entitlement_insecure("  entitlements: [security.insecure]\n", &[("B2", 6)])]
+    #[case::both_entitlements(
+        "  network: none\n  entitlements: [network.host, security.insecure]\n",
+        &[("B2", 7), ("B2", 7)]
+    )]
+    #[case::host_and_entitlement(
+        "  network: host\n  entitlements: [security.insecure]\n",
+        &[("B1", 6), ("B2", 7)]
+    )]
+    #[case::network_none("  network: none\n", &[])]
+    #[case::network_default("  network: default\n  args: { A: host }\n", &[])]
+    #[case::plain("", &[])]
+    fn eci_flags_every_build_it_refuses_and_nothing_else(
+        #[case] build: &str,
+        #[case] want: &[(&str, u64)],
+    ) {
+        let f = lint(&format!(
+            "description: d\ncovers: [C7]\nbuild:\n  dockerfile: \"FROM busybox\\nRUN true\\n\"\n{build}"
+        ));
+        let got: Vec<(String, u64)> = f
+            .iter()
+            .map(|f| {
+                assert_eq!(
+                    (f.rule.as_str(), f.severity),
+                    ("policy", Severity::Note),
+                    "{f:?}"
+                );
+                assert!(f.message.starts_with("eci would refuse"), "{}", f.message);
+                assert!(
+                    f.message
+                        .contains("enhanced-container-isolation/limitations"),
+                    "{}",
+                    f.message
+                );
+                let rule = f.message.split("(rule ").nth(1).unwrap_or_default();
+                (
+                    rule.split(':').next().unwrap_or_default().to_string(),
+                    f.line,
+                )
+            })
+            .collect();
+        let want: Vec<(String, u64)> = want.iter().map(|(r, l)| (r.to_string(), *l)).collect();
+        assert_eq!(got, want, "{f:?}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Loading: the author-facing files become typed, validated values.
 //!
-//! `yaml` turns text into types with file:line:column errors; `duration`
-//! the `30s` durations authors write; `scenario`
+//! `build` the `build:` key of build scenarios; `yaml` turns text into
+//! types with file:line:column errors; `duration` the `30s` durations
+//! authors write; `catalog` the catalog rows expectations cite; `scenario`
 //! owns the scenario format, ids and discovery; `container` the
 //! Compose-spec subset; `runtime` the runtime profiles; `endpoint` which
 //! engine a profile without `engine:` talks to (DOCKER_HOST, Docker
@@ -14,6 +15,7 @@
 //! every command uses. Nothing here runs a container, judges an
 //! observation or formats a report.
 
+pub mod build;
 pub mod catalog;
 pub mod container;
 pub mod duration;

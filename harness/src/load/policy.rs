@@ -13,6 +13,7 @@
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::load::build::Build;
 use crate::load::container::ContainerSpec;
 
 /// What a runtime's engine does by policy, beyond what the kernel decides.
@@ -77,6 +78,13 @@ pub struct PolicyMatch {
     /// The Compose `runtime:` override (regex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
+    /// A build scenario's `build.network` (`default`, `none`, `host`;
+    /// regex); only build scenarios match it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_network: Option<String>,
+    /// Any of a build scenario's `build.entitlements` (regex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_entitlement: Option<String>,
 }
 
 /// Whether a rule refuses or ignores.
@@ -103,7 +111,8 @@ pub struct PolicyHit {
     pub rule: String,
     pub message: String,
     pub link: Option<String>,
-    /// The scenario's `container:` key that triggered it (for locating it).
+    /// The scenario's key that triggered it (for locating it): a
+    /// `container:` key, or `network` / `entitlements` of `build:`.
     pub key: &'static str,
     /// The matched value, e.g. the bind source.
     pub value: String,
@@ -120,7 +129,7 @@ pub struct PolicyError {
 }
 
 impl PolicyMatch {
-    fn patterns(&self) -> [(&'static str, Option<&String>); 9] {
+    fn patterns(&self) -> [(&'static str, Option<&String>); 11] {
         [
             ("pid", self.pid.as_ref()),
             ("network_mode", self.network_mode.as_ref()),
@@ -131,11 +140,17 @@ impl PolicyMatch {
             ("volumes", self.bind_source.as_ref()),
             ("devices", self.device.as_ref()),
             ("runtime", self.runtime.as_ref()),
+            ("network", self.build_network.as_ref()),
+            ("entitlements", self.build_entitlement.as_ref()),
         ]
     }
 
     /// The first option that matches when every condition holds.
-    fn matches(&self, spec: &ContainerSpec) -> Option<(&'static str, String)> {
+    fn matches(
+        &self,
+        spec: &ContainerSpec,
+        build: Option<&Build>,
+    ) -> Option<(&'static str, String)> {
         let mut first: Option<(&'static str, String)> = None;
         let mut any = false;
         if let Some(want) = self.privileged {
@@ -166,6 +181,11 @@ impl PolicyMatch {
                 "cgroup" => spec.cgroup.iter().cloned().collect(),
                 "volumes" => binds.clone(),
                 "devices" => devices.clone(),
+                "network" => build.iter().map(|b| b.network.name().to_string()).collect(),
+                "entitlements" => build
+                    .iter()
+                    .flat_map(|b| b.entitlements.iter().map(|e| e.name().to_string()))
+                    .collect(),
                 _ => spec.runtime.iter().cloned().collect(),
             };
             let hit = candidates.into_iter().find(|c| re.is_match(c))?;
@@ -222,18 +242,21 @@ impl Policy {
         Ok(())
     }
 
-    /// The rules that apply to a scenario's effective container options.
-    pub fn check(&self, spec: &ContainerSpec) -> Vec<PolicyHit> {
+    /// The rules that apply to a scenario's effective container options
+    /// and, for a build scenario, its `build:`.
+    pub fn check(&self, spec: &ContainerSpec, build: Option<&Build>) -> Vec<PolicyHit> {
         self.rules()
             .filter_map(|(effect, rule)| {
-                rule.when.matches(spec).map(|(key, value)| PolicyHit {
-                    effect,
-                    rule: rule.rule.clone(),
-                    message: rule.message.clone(),
-                    link: rule.link.clone(),
-                    key,
-                    value,
-                })
+                rule.when
+                    .matches(spec, build)
+                    .map(|(key, value)| PolicyHit {
+                        effect,
+                        rule: rule.rule.clone(),
+                        message: rule.message.clone(),
+                        link: rule.link.clone(),
+                        key,
+                        value,
+                    })
             })
             .collect()
     }
@@ -271,8 +294,23 @@ mod tests {
     #[case::private_pid("pid: private", None)]
     #[case::defaults("{}", None)]
     fn eci_policy_rules(#[case] container: &str, #[case] rule: Option<&str>) {
-        let hits = eci().check(&spec(container));
+        let hits = eci().check(&spec(container), None);
         assert_eq!(hits.first().map(|h| h.rule.as_str()), rule, "{hits:?}");
+    }
+
+    #[rstest]
+    #[case::network_host("network: host", Some("B1"))]
+    #[case::entitlement_network_host("entitlements: [network.host]", Some("B2"))]
+    #[case::entitlement_insecure("entitlements: [security.insecure]", Some("B2"))]
+    #[case::network_none("network: none", None)]
+    #[case::plain("network: default", None)]
+    fn eci_build_rules(#[case] build: &str, #[case] rule: Option<&str>) {
+        let b: Build =
+            crate::load::yaml::from_str(Path::new("b.yaml"), &format!("dockerfile: x\n{build}\n"))
+                .unwrap();
+        let hits = eci().check(&spec("{}"), Some(&b));
+        assert_eq!(hits.first().map(|h| h.rule.as_str()), rule, "{hits:?}");
+        assert!(eci().check(&spec("{}"), None).is_empty(), "not a build");
     }
 
     #[test]
@@ -282,9 +320,9 @@ mod tests {
             "refuse:\n  - { rule: x, when: { privileged: true, pid: host }, message: m }\n",
         )
         .unwrap();
-        assert!(p.check(&spec("pid: host")).is_empty());
-        assert!(p.check(&spec("privileged: true")).is_empty());
-        let hit = &p.check(&spec("privileged: true\npid: host"))[0];
+        assert!(p.check(&spec("pid: host"), None).is_empty());
+        assert!(p.check(&spec("privileged: true"), None).is_empty());
+        let hit = &p.check(&spec("privileged: true\npid: host"), None)[0];
         assert_eq!((hit.effect, hit.key), (Effect::Refuse, "privileged"));
     }
 

@@ -51,6 +51,35 @@ pub struct RuntimeProfile {
     /// matched against every divergence (see [`crate::load::explain`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub explain: Vec<ExplainRule>,
+    /// Where this profile's build scenarios run: `engine` (the default),
+    /// or `{ in_container: IMAGE }`.
+    #[serde(default, skip_serializing_if = "Builds::is_engine")]
+    pub builds: Builds,
+}
+
+/// Where a profile's build scenarios are built.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Builds {
+    /// On the profile's engine, by its classic builder: `RUN` steps run
+    /// under the engine's default runtime and its user namespace, if any
+    /// (runc, userns-remap).
+    #[default]
+    Engine,
+    /// In a builder container that runs under the profile's runtime, as
+    /// buildx's `docker-container` driver and ECI do: a Docker engine
+    /// inside it builds, so `RUN` steps run inside the runtime's
+    /// isolation. The value is a folder of the scenario library with a
+    /// Dockerfile (relative to the scenarios root, e.g. `images/dind`), or
+    /// an image name; its command must start a Docker engine (it is run
+    /// as `dockerd --host=unix:///run/parity-builder/docker.sock`).
+    InContainer(String),
+}
+
+impl Builds {
+    pub fn is_engine(&self) -> bool {
+        *self == Builds::Engine
+    }
 }
 
 /// Normalization a runtime profile applies to every scenario.
@@ -279,7 +308,7 @@ impl Profiles {
         for s in scenarios {
             for (name, profile) in &self.by_name {
                 let spec = s.file.container.merged_over(&profile.container);
-                for hit in profile.policy.check(&spec) {
+                for hit in profile.policy.check(&spec, s.file.build.as_ref()) {
                     notes.push(format!(
                         "note: {name} {} {} by policy (rule {}: {}; {}: {})",
                         hit.effect.verb(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::load::build::Build;
 use crate::load::container::ContainerSpec;
 pub use crate::load::duration::Timeout;
 pub use crate::load::service::DEFAULT_IMAGE;
@@ -37,8 +38,15 @@ pub struct ScenarioFile {
     #[schemars(default = "default_image")]
     pub image: ImageRef,
     /// The workload's argv (the container command); for a service scenario,
-    /// the service, which keeps running while the steps run.
+    /// the service, which keeps running while the steps run. A build
+    /// scenario has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
+    /// A Dockerfile built on each side's builder (makes this a build
+    /// scenario): the build's outcome, each step and the built image are
+    /// observed and compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
     /// When the service is up (makes this a service scenario).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready: Option<Ready>,
@@ -76,7 +84,12 @@ impl ScenarioFile {
     /// A service scenario: the container keeps running while readiness is
     /// awaited and the steps run inside it.
     pub fn is_service(&self) -> bool {
-        self.ready.is_some() || !self.steps.is_empty()
+        self.build.is_none() && (self.ready.is_some() || !self.steps.is_empty())
+    }
+
+    /// A build scenario: a Dockerfile built on each side.
+    pub fn is_build(&self) -> bool {
+        self.build.is_some()
     }
 }
 
@@ -365,6 +378,11 @@ impl Scenario {
 
     /// The fields compared, always including whether the engine ran it.
     pub fn observed(&self) -> BTreeSet<Field> {
+        if self.file.is_build() {
+            // A build's outcome, its steps' output, and the built image
+            // (as the `image` step's output): what `run::build` observes.
+            return BTreeSet::from([Field::Engine, Field::ExitCode, Field::Stdout, Field::Stderr]);
+        }
         let mut set: BTreeSet<Field> = self.file.observe.iter().copied().collect();
         set.insert(Field::Engine);
         if self.file.ready.is_some() {
@@ -374,7 +392,7 @@ impl Scenario {
     }
 
     pub fn needs_probe(&self) -> bool {
-        self.file.observe.iter().any(|f| f.needs_probe())
+        !self.file.is_build() && self.file.observe.iter().any(|f| f.needs_probe())
     }
 
     /// The declared divergences for one candidate runtime.
@@ -420,10 +438,35 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         ready: file.ready.as_ref(),
         steps: &file.steps,
         declared_steps: &declared,
+        is_build: file.build.is_some(),
         locate: &|key, nth| locate_nth_key(text, key, nth),
     };
     out.extend(crate::load::service::problems(path, text, &keys));
-    if file.command.is_empty() {
+    if let Some(build) = &file.build {
+        out.extend(crate::load::build::problems(
+            path,
+            text,
+            build,
+            &|key, nth| locate_nth_key(text, key, nth),
+        ));
+        for key in ["command", "ready", "steps"] {
+            let given = match key {
+                "command" => !file.command.is_empty(),
+                "ready" => file.ready.is_some(),
+                _ => !file.steps.is_empty(),
+            };
+            if given {
+                out.push((
+                    "build-only",
+                    at(
+                        key,
+                        0,
+                        format!("a build scenario has no `{key}`: its steps are the Dockerfile's"),
+                    ),
+                ));
+            }
+        }
+    } else if file.command.is_empty() {
         out.push((
             "command",
             at(

@@ -246,6 +246,9 @@ pub struct Keys<'a> {
     pub steps: &'a [Step],
     /// Each `expect.diverges` entry's runtime and `steps`, in order.
     pub declared_steps: &'a [(&'a str, &'a [String])],
+    /// A build scenario: its steps are the Dockerfile's (`step N/M: ...`)
+    /// and the built `image`, named by the build, not by `steps:`.
+    pub is_build: bool,
     /// Line and column of the n-th (from 0) `key:` of the file.
     pub locate: &'a Locate<'a>,
 }
@@ -380,6 +383,9 @@ pub fn problems(path: &Path, text: &str, file: &Keys<'_>) -> Vec<(&'static str, 
         let nth = nth_steps_key + usize::from(own_first);
         nth_steps_key += 1;
         for s in declared.iter() {
+            if file.is_build && (s == "image" || s.starts_with("step ")) {
+                continue;
+            }
             if !file.steps.iter().any(|st| &st.name == s) {
                 let known: Vec<&str> = file.steps.iter().map(|s| s.name.as_str()).collect();
                 out.push((

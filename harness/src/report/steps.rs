@@ -28,6 +28,10 @@ pub struct StepRow {
     pub declared: bool,
     /// The first row (in run order) with a difference.
     pub first: bool,
+    /// One side ran the step and the other did not (it refused, or never
+    /// got there), while nothing of it was compared: a run refused on one
+    /// side is compared as a refusal, not step by step.
+    pub uncompared: bool,
 }
 
 impl StepRow {
@@ -37,6 +41,9 @@ impl StepRow {
 
     /// `same`, `differs in exit_code, stderr (declared)`.
     pub fn verdict_text(&self) -> String {
+        if !self.differs() && self.uncompared {
+            return "not compared: one side did not run it".into();
+        }
         if !self.differs() {
             return "same".into();
         }
@@ -73,6 +80,7 @@ pub fn step_rows(r: &ScenarioResult) -> Vec<StepRow> {
             fields: fields.iter().map(|d| d.field.name().to_string()).collect(),
             declared: !fields.is_empty() && fields.iter().all(|d| d.declared),
             first: false,
+            uncompared: false,
         });
     }
     let mut names: Vec<&str> = b.steps.iter().map(|s| s.name.as_str()).collect();
@@ -88,6 +96,13 @@ pub fn step_rows(r: &ScenarioResult) -> Vec<StepRow> {
             .filter(|d| d.step.as_deref() == Some(name))
             .collect();
         let find = |o: &Observation| o.steps.iter().find(|s| s.name == name).map(step_text);
+        let ran = |o: &Observation| {
+            o.steps
+                .iter()
+                .find(|s| s.name == name)
+                .is_some_and(|s| matches!(s.engine, EngineOutcome::Started))
+        };
+        let uncompared = ran(b) != ran(c);
         rows.push(StepRow {
             name: name.to_string(),
             readiness: false,
@@ -96,6 +111,7 @@ pub fn step_rows(r: &ScenarioResult) -> Vec<StepRow> {
             fields: diffs.iter().map(|d| d.field.name().to_string()).collect(),
             declared: !diffs.is_empty() && diffs.iter().all(|d| d.declared),
             first: false,
+            uncompared,
         });
     }
     if let Some(first) = rows.iter_mut().find(|r| r.differs()) {
@@ -119,6 +135,8 @@ pub fn step_text(s: &StepObservation) -> String {
             message.clone()
         }
         (EngineOutcome::Refused { message }, _) => format!("refused: {message}"),
+        // Build steps have no timing (the builder reports none).
+        (EngineOutcome::Started, Some(code)) if s.duration_ms == 0 => format!("exit {code}"),
         (EngineOutcome::Started, Some(code)) => format!("exit {code} · {} ms", s.duration_ms),
         (EngineOutcome::Started, None) => format!("ran · {} ms", s.duration_ms),
     }

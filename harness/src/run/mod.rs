@@ -7,9 +7,13 @@
 //! canonical text of each field; `probe_view` turns the probe's report
 //! into that text. `service` drives service scenarios (a container that
 //! keeps running, exec steps) over the engine's primitives, with `ready`
-//! waiting for it to be up; build scenarios add their own file here.
+//! waiting for it to be up; `build` drives build scenarios (a Dockerfile
+//! built on each side, observed step by step), in a `builder`
+//! container under the profile's runtime when the profile says so.
 //! Nothing here compares two sides.
 
+pub mod build;
+pub mod builder;
 pub mod capture;
 pub mod engine;
 pub mod image;

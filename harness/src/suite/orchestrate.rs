@@ -20,7 +20,7 @@ use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flak
 use crate::judge::explain::explain;
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
-use crate::load::runtime::{Profiles, RuntimeError, RuntimeProfile};
+use crate::load::runtime::{Builds, Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
 use crate::run::engine::{Engine, EngineError, EngineInfo, ImageCache, RunContext};
 use crate::run::image::ImageSource;
@@ -304,6 +304,11 @@ impl Suite {
                 _ = self.cancel.cancelled() => return Err("interrupted".into()),
                 p = self.permits.acquire() => p.map_err(|e| e.to_string())?,
             };
+            if scenario.file.is_build() {
+                let (obs, config) = self.build(&engine, scenario, &spec, &ctx, runtime).await?;
+                runs.push((obs, spec.clone(), Some(config)));
+                continue;
+            }
             if scenario.file.is_service() {
                 let (obs, config) = service::observe(&engine, scenario, &spec, &ctx, profile)
                     .await
@@ -326,6 +331,50 @@ impl Suite {
             runs.push((obs, spec.clone(), Some(raw.config)));
         }
         Ok(runs)
+    }
+
+    /// A build scenario's run under `runtime`: on its engine, or in a
+    /// builder container under its runtime, as its profile says.
+    async fn build(
+        &self,
+        engine: &Arc<Engine>,
+        scenario: &Scenario,
+        spec: &RunSpec,
+        ctx: &RunContext,
+        runtime: &str,
+    ) -> Result<(Observation, serde_json::Value), String> {
+        let image = match &self.profile(runtime).builds {
+            Builds::Engine => {
+                return crate::run::build::observe(engine, None, scenario, ctx, runtime).await;
+            }
+            Builds::InContainer(image) => image,
+        };
+        // A folder of the scenario library, or an image name.
+        let root = scenario
+            .path
+            .ancestors()
+            .nth(scenario.id.split('/').count())
+            .unwrap_or(std::path::Path::new("."));
+        let mut source = spec.clone();
+        match root.join(image).join("Dockerfile").is_file() {
+            true => (source.build, source.image) = (Some(root.join(image)), None),
+            false => (source.build, source.image) = (None, Some(image.clone())),
+        }
+        let image = self
+            .provide_image(engine, &source)
+            .await?
+            .ok_or("the builder container has no image")?;
+        let builder = crate::run::builder::start(engine, spec, &image, ctx).await?;
+        let built =
+            crate::run::build::observe(&builder.engine, Some(engine), scenario, ctx, runtime).await;
+        let inner = builder.engine.info().clone();
+        builder.stop(engine).await;
+        let (obs, mut config) = built?;
+        config["build"]["builder"] = serde_json::json!(format!(
+            "classic (BuilderV1) of Docker {} inside a builder container ({image} under {})",
+            inner.server_version, spec.oci_runtime
+        ));
+        Ok((obs, config))
     }
 
     /// The image `spec` names or builds, provided in `engine` (pulled, or

@@ -11,8 +11,8 @@
 //! namespaces, with `network: host`, so `RUN apt-get` works), and copied
 //! into every other engine with `docker save | docker load`, so both sides
 //! of a comparison run the very same image id. A failed build is the
-//! scenario's error with the build's last lines. Build scenarios (their
-//! per-step observation) are `build`'s; this file only provisions images.
+//! scenario's error with the build's last lines. [`BuildContext`] also packs
+//! build scenarios' contexts; their observed builds are `build`'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -105,17 +105,36 @@ pub struct BuildContext {
 impl BuildContext {
     /// Packs `dir`, which must hold a `Dockerfile`.
     pub fn read(dir: &Path) -> Result<BuildContext, ImageError> {
+        let dockerfile =
+            std::fs::read_to_string(dir.join("Dockerfile")).map_err(|e| ImageError::Context {
+                dir: dir.to_path_buf(),
+                message: format!("Dockerfile: {e}"),
+            })?;
+        BuildContext::pack(Some(dir), None, &dockerfile)
+    }
+
+    /// The context of a build scenario: the folder `dir` (none: an empty
+    /// context) plus, for an inline Dockerfile, the Dockerfile itself as
+    /// `extra` (its name in the context, its text). `dockerfile` is the
+    /// Dockerfile's text, for its `FROM` images.
+    pub fn pack(
+        dir: Option<&Path>,
+        extra: Option<(&str, &str)>,
+        dockerfile: &str,
+    ) -> Result<BuildContext, ImageError> {
+        let shown = dir.map_or_else(|| PathBuf::from("(inline)"), Path::to_path_buf);
         let err = |m: String| ImageError::Context {
-            dir: dir.to_path_buf(),
+            dir: shown.clone(),
             message: m,
         };
-        let dockerfile = std::fs::read_to_string(dir.join("Dockerfile"))
-            .map_err(|e| err(format!("Dockerfile: {e}")))?;
         let mut files = Vec::new();
-        walk(dir, dir, &mut files).map_err(|e| err(e.to_string()))?;
+        if let Some(dir) = dir {
+            walk(dir, dir, &mut files).map_err(|e| err(e.to_string()))?;
+        }
         files.sort();
         let mut b = tar::Builder::new(Vec::new());
         for rel in &files {
+            let dir = dir.expect("files come from a folder");
             let full = dir.join(rel);
             let meta = std::fs::symlink_metadata(&full).map_err(|e| err(e.to_string()))?;
             let mut h = tar::Header::new_gnu();
@@ -148,12 +167,23 @@ impl BuildContext {
             }
             .map_err(|e| err(e.to_string()))?;
         }
+        if let Some((name, text)) = extra {
+            let mut h = tar::Header::new_gnu();
+            h.set_mtime(0);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(text.len() as u64);
+            b.append_data(&mut h, name, text.as_bytes())
+                .map_err(|e| err(e.to_string()))?;
+        }
         let tar = b.into_inner().map_err(|e| err(e.to_string()))?;
         Ok(BuildContext {
-            dir: dir.to_path_buf(),
+            dir: shown.clone(),
             digest: hex(&Sha256::digest(&tar)),
             tar,
-            bases: from_images(&dockerfile),
+            bases: from_images(dockerfile),
         })
     }
 

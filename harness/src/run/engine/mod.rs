@@ -9,11 +9,13 @@
 //! every path; `control` asks whether a container still runs, how it
 //! ended, and kills it; `exec` runs commands inside a running container;
 //! `images` provides the images scenarios name or build (pull, build, copy
-//! between engines); `trace` records every call's duration when
+//! between engines); `build` runs a build scenario's `docker build`
+//! and removes what it made; `trace` records every call's duration when
 //! `PARITY_TRACE_API` is set.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
 
+mod build;
 mod classify;
 mod client;
 mod control;
@@ -24,9 +26,10 @@ mod run;
 mod stream;
 pub mod trace;
 
+pub use build::{BuildOutput, BuildRequest, saved_files_text};
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
-pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError};
+pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, TRANSFER_TIMEOUT};
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
 pub use stream::{Channel, Chunk, Drained};
