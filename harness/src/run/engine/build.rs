@@ -74,36 +74,10 @@ impl Engine {
             ..Default::default()
         };
         let mut out = BuildOutput::default();
-        let build = async {
-            let mut stream = self.docker.build_image(
-                options,
-                None,
-                Some(bollard::body_full(context.tar.clone().into())),
-            );
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(info) => {
-                        if let Some(s) = info.stream {
-                            out.lines.push(s);
-                        }
-                        if let Some(m) = info.error_detail.and_then(|d| d.message) {
-                            out.error = Some(m);
-                            return;
-                        }
-                    }
-                    Err(bollard::errors::Error::DockerStreamError { error }) => {
-                        out.error = Some(error);
-                        return;
-                    }
-                    Err(e) => {
-                        out.error = Some(e.to_string());
-                        return;
-                    }
-                }
-            }
-        };
-        if tokio::time::timeout(limit, build).await.is_err() {
-            out.timed_out = true;
+        let build = self.stream_build(options, context, &mut out.lines);
+        match tokio::time::timeout(limit, build).await {
+            Ok(error) => out.error = error,
+            Err(_) => out.timed_out = true,
         }
         out
     }

@@ -307,6 +307,37 @@ impl Engine {
         }
     }
 
+    /// Sends `context` to the engine's builder with `options`, keeping the
+    /// stream's `stream` texts in `lines` as they come; returns the error
+    /// the build ended with (the engine's or the stream's), if any.
+    pub(super) async fn stream_build(
+        &self,
+        options: BuildImageOptions,
+        context: &BuildContext,
+        lines: &mut Vec<String>,
+    ) -> Option<String> {
+        let mut stream = self.docker.build_image(
+            options,
+            None,
+            Some(bollard::body_full(context.tar.clone().into())),
+        );
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(s) = info.stream {
+                        lines.push(s);
+                    }
+                    if let Some(m) = info.error_detail.and_then(|d| d.message) {
+                        return Some(m);
+                    }
+                }
+                Err(bollard::errors::Error::DockerStreamError { error }) => return Some(error),
+                Err(e) => return Some(e.to_string()),
+            }
+        }
+        None
+    }
+
     /// Builds `context` as `tag` with the classic builder; `network_host`
     /// gives `RUN` steps the host's network. Returns the image id.
     pub async fn build(
@@ -335,32 +366,10 @@ impl Engine {
             ..Default::default()
         };
         let mut lines: Vec<String> = Vec::new();
-        let build = async {
-            let mut stream = self.docker.build_image(
-                options,
-                None,
-                Some(bollard::body_full(context.tar.clone().into())),
-            );
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(info) => {
-                        if let Some(s) = info.stream {
-                            lines.push(s);
-                        }
-                        if let Some(m) = info.error_detail.and_then(|d| d.message) {
-                            return Err(failed(m, &lines));
-                        }
-                    }
-                    Err(bollard::errors::Error::DockerStreamError { error }) => {
-                        return Err(failed(error, &lines));
-                    }
-                    Err(e) => return Err(failed(e.to_string(), &lines)),
-                }
-            }
-            Ok(())
-        };
+        let build = self.stream_build(options, context, &mut lines);
         match tokio::time::timeout(BUILD_TIMEOUT, build).await {
-            Ok(r) => r?,
+            Ok(Some(error)) => return Err(failed(error, &lines)),
+            Ok(None) => {}
             Err(_) => {
                 return Err(ImageError::Stalled {
                     endpoint: self.endpoint.clone(),
