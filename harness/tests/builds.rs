@@ -8,30 +8,14 @@
 //! time: the leftover checks compare the engines' untagged and build
 //! images, whose lists another test's build would change.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
+mod common;
+use common::{ENGINES, engines_up, root};
+
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-const ENGINES: [&str; 2] = ["/var/run/docker.sock", "/run/parity/userns-remap.sock"];
-
-fn engines_up() -> bool {
-    let up = ENGINES.iter().all(|s| Path::new(s).exists());
-    if !up {
-        eprintln!(
-            "skipped: the Docker engines are not running (runtimes/setup-host.sh starts them)"
-        );
-    }
-    up
-}
 
 fn docker(sock: &str, args: &[&str]) -> String {
     let out = Command::new("docker")

@@ -7,12 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
+use common::{ENGINES, engines_up, root};
 
 /// Runs parity to the end: its output, and its pid (the value of the
 /// `io.parity.pid` label on the containers it created).
@@ -31,26 +27,6 @@ fn parity_run(args: &[&str]) -> (u32, Output) {
 
 fn parity(args: &[&str]) -> Output {
     parity_run(args).1
-}
-
-const ENGINES: [&str; 2] = ["/var/run/docker.sock", "/run/parity/userns-remap.sock"];
-
-fn engines_up() -> bool {
-    let up = ENGINES
-        .iter()
-        .all(|s| std::os::unix::net::UnixStream::connect(s).is_ok());
-    if !up {
-        // Where the engines are part of the job (.ci/run), their absence
-        // fails the test instead of skipping it.
-        assert!(
-            std::env::var_os("PARITY_REQUIRE_ENGINES").is_none(),
-            "the Docker engines are not running and PARITY_REQUIRE_ENGINES is set"
-        );
-        eprintln!(
-            "skipped: the Docker engines are not running (runtimes/setup-host.sh starts them)"
-        );
-    }
-    up
 }
 
 /// Containers on either engine created by the parity process `pid`.

@@ -12,32 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const ENGINES: [&str; 2] = ["/var/run/docker.sock", "/run/parity/userns-remap.sock"];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn engines_up() -> bool {
-    let up = ENGINES
-        .iter()
-        .all(|s| std::os::unix::net::UnixStream::connect(s).is_ok());
-    if !up {
-        // Where the engines are part of the job (.ci/run), their absence
-        // fails the test instead of skipping it.
-        assert!(
-            std::env::var_os("PARITY_REQUIRE_ENGINES").is_none(),
-            "the Docker engines are not running and PARITY_REQUIRE_ENGINES is set"
-        );
-        eprintln!(
-            "skipped: the Docker engines are not running (runtimes/setup-host.sh starts them)"
-        );
-    }
-    up
-}
+mod common;
+use common::{ENGINES, engines_up};
 
 /// A project of its own in a temporary folder: scenarios, and the
 /// repository's runtime profiles plus any given here.
@@ -54,7 +30,7 @@ impl Project {
         std::fs::create_dir_all(root.join("runtimes")).unwrap();
         for p in ["runc", "userns-remap"] {
             std::fs::copy(
-                workspace().join(format!("runtimes/{p}.yaml")),
+                common::root().join(format!("runtimes/{p}.yaml")),
                 root.join(format!("runtimes/{p}.yaml")),
             )
             .unwrap();

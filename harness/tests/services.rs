@@ -4,36 +4,12 @@
 //! leaves no container behind. Tests that need engines return where they
 //! are not running (CI always starts them).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-const ENGINES: [&str; 2] = ["/var/run/docker.sock", "/run/parity/userns-remap.sock"];
-
-fn engines_up() -> bool {
-    let up = ENGINES
-        .iter()
-        .all(|s| std::os::unix::net::UnixStream::connect(s).is_ok());
-    if !up {
-        // Where the engines are part of the job (.ci/run), their absence
-        // fails the test instead of skipping it.
-        assert!(
-            std::env::var_os("PARITY_REQUIRE_ENGINES").is_none(),
-            "the Docker engines are not running and PARITY_REQUIRE_ENGINES is set"
-        );
-        eprintln!(
-            "skipped: the Docker engines are not running (runtimes/setup-host.sh starts them)"
-        );
-    }
-    up
-}
+mod common;
+use common::{ENGINES, engines_up, root};
 
 /// Containers on either engine created by the parity process `pid`.
 fn leftovers(pid: u32) -> usize {
