@@ -191,7 +191,7 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
             Coverage::NotCovered { .. } => 0,
         })
         .sum();
-    let not_covered: Vec<String> = summaries
+    let mut not_covered: Vec<String> = summaries
         .iter()
         .filter(|s| !s.covered())
         .map(|s| s.coverage_text.clone())
@@ -207,7 +207,6 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
         .map(|s| s.column.label.as_str())
         .collect();
     let missing = missing_parts(sources);
-    let mut not_covered = not_covered;
     if !missing.is_empty() {
         not_covered.push(format!(
             "the selection was split with --partition and part(s) {} did not report: \
