@@ -387,6 +387,39 @@ pub fn known_text(r: &ScenarioResult) -> String {
     parts.join("; ")
 }
 
+/// How the engine's answers behind `r` were taken, in words, so a reader
+/// tells a refusal from trouble: the side whose answer was taken for
+/// trouble (an `error`), or each side the engine refused, with why.
+/// `None` when every run started.
+pub fn engine_answers(r: &ScenarioResult) -> Option<String> {
+    if let Some(t) = &r.trouble {
+        return Some(format!(
+            "engine answer under {}: {}",
+            t.runtime,
+            t.decision.describe()
+        ));
+    }
+    let side = |runtime: &str, runs: &[Observation]| {
+        runs.iter().find_map(|o| match &o.engine {
+            EngineOutcome::Refused {
+                decision: Some(d), ..
+            } => Some(format!("{runtime} {}", d.describe())),
+            EngineOutcome::Refused { decision: None, .. } => Some(format!(
+                "{runtime} refused (how it was decided is not recorded)"
+            )),
+            EngineOutcome::Started => None,
+        })
+    };
+    let said: Vec<String> = [
+        side(&r.baseline, &r.baseline_runs),
+        side(&r.candidate, &r.candidate_runs),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!said.is_empty()).then(|| format!("engine answers: {}", said.join("; ")))
+}
+
 /// Which way a difference points, in words, for results that differ.
 pub fn direction(r: &ScenarioResult) -> Option<String> {
     match r.verdict {
