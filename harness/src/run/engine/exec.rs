@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 
-use super::classify::{Attempts, Next, Phase, Refusal};
+use super::attempts::{Attempts, Next, Refusal};
+use super::classify::Phase;
 use super::client::{Deadline, Engine, EngineError};
 use tokio_util::sync::CancellationToken;
 

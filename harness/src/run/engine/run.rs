@@ -21,7 +21,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::classify::{Attempts, Next, Phase, Refusal};
+use super::attempts::{Attempts, Next, Refusal};
+use super::classify::Phase;
 use super::client::{Deadline, Engine, EngineError};
 use super::create::{ProbeHome, attach_args, create_request, probe_home};
 use super::exec::ExecSpec;
