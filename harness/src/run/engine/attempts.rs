@@ -166,6 +166,26 @@ impl Attempts {
         }
     }
 
+    /// The second attempt succeeded after a failed first: the trouble
+    /// that passed (`None` when the first attempt succeeded). A path that
+    /// cannot go on after a failed attempt (a start whose attached output
+    /// ended with the failure) reports it as trouble.
+    pub fn passed(&mut self) -> Option<(String, Decision)> {
+        match self.first.take()? {
+            FirstFailure::Unsettled(a) => {
+                let d = settle(self.phase, &a, &Second::Succeeded);
+                Some((a.message, d))
+            }
+            FirstFailure::Trouble(text, d) => Some((
+                text,
+                Decision {
+                    basis: Basis::Passed,
+                    ..d
+                },
+            )),
+        }
+    }
+
     /// The object the request addressed went away before the second
     /// attempt: trouble, whatever the first answer was.
     pub fn vanished(&mut self) -> Next {
@@ -243,6 +263,12 @@ mod tests {
             Next::Trouble(_, d) => assert_eq!(d.basis, Basis::Vanished),
             other => panic!("{other:?}"),
         }
+        // Trouble that passed on the second attempt is still said.
+        let mut a = Attempts::new(Phase::Start);
+        assert_eq!(a.failed_with(Ok(device()), true), Next::Again);
+        let (_, d) = a.passed().expect("a failed first attempt");
+        assert_eq!((d.decided, d.basis), (Verdict::Trouble, Basis::Passed));
+        assert_eq!(Attempts::new(Phase::Start).passed(), None);
         // No answer twice: trouble.
         let mut a = Attempts::new(Phase::Exec);
         assert_eq!(

@@ -337,7 +337,8 @@ impl Engine {
     /// Starts the container: `Ok(Some(refusal))` when the engine or the
     /// runtime refused it. A failed start is made once more on the same
     /// container unless its answer settled it already; a container gone
-    /// before the second attempt is trouble.
+    /// before the second attempt, or a second attempt that succeeds, is
+    /// trouble.
     pub async fn start(
         &self,
         id: &str,
@@ -353,11 +354,20 @@ impl Engine {
                 )
                 .await?;
             let e = match answer {
-                Ok(()) => return Ok(None),
                 // Not modified: it is running already (a retried start).
-                Err(bollard::errors::Error::DockerResponseServerError {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 304, ..
-                }) => return Ok(None),
+                }) => {
+                    // After a failed start the attached output has ended
+                    // (the engine closes it with the failure): a start
+                    // that passes on the second attempt would run the
+                    // workload unobserved, so it is trouble, said as such.
+                    return match attempts.passed() {
+                        None => Ok(None),
+                        Some((message, decision)) => Err(self.trouble(message, decision)),
+                    };
+                }
                 Err(e) => e,
             };
             match attempts.failed(&e, true) {
