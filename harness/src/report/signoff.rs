@@ -454,6 +454,36 @@ mod tests {
     use crate::report::fixture;
     use rstest::rstest;
 
+    #[test]
+    fn the_engine_answers_line_tells_a_refusal_from_trouble() {
+        use crate::run::engine::{Answer, Phase, Second, settle};
+        let mut r = fixture::result("x", "userns-remap", Verdict::Parity);
+        r.baseline_runs = vec![fixture::run("runc", Some(0), "", "")];
+        r.candidate_runs = vec![fixture::run("userns-remap", Some(0), "", "")];
+        assert_eq!(engine_answers(&r), None, "every run started");
+        r.candidate_runs = vec![fixture::run("userns-remap", None, "", "no")];
+        assert_eq!(
+            engine_answers(&r).as_deref(),
+            Some(
+                "engine answers: userns-remap refused at start by the OCI runtime (HTTP 500): the same answer twice, word for word"
+            )
+        );
+        let first = Answer::new(500, "something went wrong");
+        let second = Second::Answered(Answer::new(500, "something else went wrong"));
+        r.verdict = Verdict::Error;
+        r.trouble = Some(crate::event::SideDecision {
+            runtime: "runc".into(),
+            decision: settle(Phase::Start, &first, &second),
+        });
+        let line = engine_answers(&r).unwrap();
+        assert!(
+            line.starts_with(
+                "engine answer under runc: engine trouble at start, not a refusal (HTTP 500): a second attempt was answered differently"
+            ),
+            "{line}"
+        );
+    }
+
     #[rstest]
     #[case::breaks(
         Some(0),

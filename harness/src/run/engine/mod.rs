@@ -31,7 +31,7 @@ pub mod trace;
 pub use attempts::{Attempts, Fault, Next, Refusal};
 pub use build::{BuildOutput, BuildRequest, saved_files_text};
 pub use classify::{
-    Answer, Basis, Decision, Look, Phase, Second, Speaker, Verdict as Taken, look, settle,
+    Answer, Basis, Decision, Look, Phase, Second, Speaker, Verdict as Decided, look, settle,
 };
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
