@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::judge::compare::{FieldDiff, Verdict};
 use crate::judge::explain::LikelyCause;
 use crate::load::scenario::Divergence;
-use crate::run::engine::EngineInfo;
+use crate::run::engine::{Decision, EngineInfo};
 use crate::run::observe::Observation;
 
 /// The verdict for one scenario under one candidate, with its evidence.
@@ -47,9 +47,22 @@ pub struct ScenarioResult {
     pub baseline_runs: Vec<Observation>,
     #[serde(default)]
     pub candidate_runs: Vec<Observation>,
+    /// The engine answer taken for trouble, not a refusal, that made this
+    /// result an `error`: the side and how it was decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trouble: Option<SideDecision>,
     /// The effective container create request on the candidate side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Value>,
+}
+
+/// How one side's engine answer was decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SideDecision {
+    /// The runtime profile whose engine answered.
+    pub runtime: String,
+    #[serde(flatten)]
+    pub decision: Decision,
 }
 
 /// What kept a scenario from running under a candidate.

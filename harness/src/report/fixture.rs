@@ -19,7 +19,22 @@ pub const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(
 /// A run under `runtime`: exit code `exit`, or refused by the engine when `None`.
 pub fn run(runtime: &str, exit: Option<i64>, stdout: &str, stderr: &str) -> Observation {
     match exit {
-        None => Observation::refused(runtime, format!("OCI runtime create failed: {stderr}"), 40),
+        None => {
+            let message = format!("OCI runtime create failed: {stderr}");
+            let answer = crate::run::engine::Answer::new(500, &message);
+            let decision = crate::run::engine::settle(
+                crate::run::engine::Phase::Start,
+                &answer,
+                &crate::run::engine::Second::Answered(answer.clone()),
+            );
+            Observation {
+                engine: EngineOutcome::Refused {
+                    message,
+                    decision: Some(decision),
+                },
+                ..Observation::refused(runtime, String::new(), 40)
+            }
+        }
         Some(code) => Observation {
             runtime: runtime.into(),
             engine: EngineOutcome::Started,
@@ -52,6 +67,7 @@ pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
         candidate_runs: Vec::new(),
         config: None,
         likely_causes: Vec::new(),
+        trouble: None,
     }
 }
 

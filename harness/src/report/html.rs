@@ -17,7 +17,7 @@ use crate::event::ScenarioResult;
 use crate::judge::compare::Verdict;
 use crate::report::diffview::{DiffView, diff_view};
 use crate::report::signoff::{
-    Column, SignOff, Source, column_results, columns, direction, sign_off,
+    Column, SignOff, Source, column_results, columns, direction, engine_answers, sign_off,
 };
 use crate::report::text::visible;
 use crate::run::observe::{Captured, EngineOutcome, Observation};
@@ -138,6 +138,8 @@ pub struct DetailView {
     pub failed: bool,
     pub reason: Option<String>,
     pub direction: Option<String>,
+    /// How the engine's answers were taken (refusal or trouble, and why).
+    pub answers: Option<String>,
     pub diffs: Vec<FieldView>,
     /// Likely causes from the candidate profile's `explain:` rules.
     pub causes: Vec<CauseView>,
@@ -253,7 +255,7 @@ fn run_view(label: String, o: &Observation) -> RunView {
         label,
         engine: match &o.engine {
             EngineOutcome::Started => "started".into(),
-            EngineOutcome::Refused { message } => format!("refused: {message}"),
+            EngineOutcome::Refused { message, .. } => format!("refused: {message}"),
         },
         exit_code: o
             .exit_code
@@ -298,6 +300,7 @@ fn detail(anchor: String, col: &Column, r: &ScenarioResult) -> DetailView {
         failed: r.verdict.is_failure(),
         reason: r.reason.clone(),
         direction: direction(r),
+        answers: engine_answers(r),
         diffs: r
             .diffs
             .iter()

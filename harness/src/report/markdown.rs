@@ -7,7 +7,7 @@
 
 use crate::judge::compare::Verdict;
 use crate::report::signoff::{
-    SignOffState, Source, column_results, known_text, rests_on_inference, sign_off,
+    SignOffState, Source, column_results, engine_answers, known_text, rests_on_inference, sign_off,
 };
 use crate::report::text::{clip, markdown_inline};
 
@@ -106,6 +106,9 @@ pub fn summary_md(sources: &[Source]) -> String {
                 markdown_inline(&c.column.label),
                 markdown_inline(&clip(r.reason.as_deref().unwrap_or("no reason given"), 200)),
             );
+            if let Some(line) = engine_answers(r) {
+                item.push_str(&format!("  - {}\n", markdown_inline(&clip(&line, 300))));
+            }
             for cause in &r.likely_causes {
                 let text = markdown_inline(&clip(&cause.text, 300));
                 match &cause.link {

@@ -84,6 +84,12 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
         ));
     }
     out.push('\n');
+    if let Some(line) = crate::report::signoff::engine_answers(r) {
+        out.push_str(&format!(
+            "    {}\n",
+            dim(&crate::report::text::visible(&line))
+        ));
+    }
     if r.verdict.is_failure() || (verbose && !r.diffs.is_empty()) {
         let bold = Style::new().bold();
         for c in &r.likely_causes {

@@ -109,19 +109,19 @@ async fn up(
     let deadline = Deadline::after(UP_TIMEOUT + spec.grace);
     let (mut created, _config, refusal) = match outer.create(&s, ctx, &deadline).await {
         Ok(Ok(c)) => c,
-        Ok(Err((_, message))) => return Err(format!("{what} was refused: {message}")),
+        Ok(Err((_, r))) => return Err(format!("{what} was refused: {}", r.message)),
         Err(e) => return Err(format!("{what}: {e}")),
     };
-    if let Some(message) = refusal {
+    if let Some(r) = refusal {
         outer.remove_created(&mut created).await;
-        return Err(format!("{what} was refused: {message}"));
+        return Err(format!("{what} was refused: {}", r.message));
     }
     let id = created.id.clone().expect("a created container has an id");
     match outer.start(&id, &deadline).await {
         Ok(None) => {}
-        Ok(Some(message)) => {
+        Ok(Some(r)) => {
             outer.remove_created(&mut created).await;
-            return Err(format!("{what} was refused at start: {message}"));
+            return Err(format!("{what} was refused at start: {}", r.message));
         }
         Err(e) => {
             outer.remove_created(&mut created).await;

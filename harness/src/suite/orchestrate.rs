@@ -15,14 +15,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Project, Selection};
-use crate::event::{Event, ScenarioResult, SkipCause};
+use crate::event::{Event, ScenarioResult, SideDecision, SkipCause};
 use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flakiness, judge};
 use crate::judge::explain::explain;
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Builds, Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
-use crate::run::engine::{Engine, EngineError, EngineInfo, ImageCache, RunContext};
+use crate::run::engine::{Engine, EngineError, EngineInfo, Fault, ImageCache, RunContext};
 use crate::run::image::ImageSource;
 use crate::run::observe::{Observation, Subject, Texts};
 use crate::run::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
@@ -67,7 +67,7 @@ pub enum Availability {
 /// How long one engine's sweep of leftover containers may take.
 const SWEEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-type Runs = Result<Vec<(Observation, RunSpec, Option<serde_json::Value>)>, String>;
+type Runs = Result<Vec<(Observation, RunSpec, Option<serde_json::Value>)>, Fault>;
 
 /// A prepared suite: engines connected, host probed.
 pub struct Suite {
@@ -255,7 +255,7 @@ impl Suite {
         let spec = plan(&scenario, &rp, self.options.plan);
         match engine.run(&spec, &self.context(image)).await {
             Ok(raw) => match raw.engine {
-                crate::run::observe::EngineOutcome::Refused { message } => HostLimits {
+                crate::run::observe::EngineOutcome::Refused { message, .. } => HostLimits {
                     privileged_blocked: Some(message),
                     ..HostLimits::default()
                 },
@@ -310,13 +310,12 @@ impl Suite {
                 continue;
             }
             if scenario.file.is_service() {
-                let (obs, config) = service::observe(&engine, scenario, &spec, &ctx, profile)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let (obs, config) =
+                    service::observe(&engine, scenario, &spec, &ctx, profile).await?;
                 runs.push((obs, spec.clone(), Some(config)));
                 continue;
             }
-            let raw = engine.run(&spec, &ctx).await.map_err(|e| e.to_string())?;
+            let raw = engine.run(&spec, &ctx).await?;
             let obs = Observation {
                 runtime: runtime.to_string(),
                 probe: probe_view::fields(&raw, spec.probe.as_ref(), profile),
@@ -342,7 +341,7 @@ impl Suite {
         spec: &RunSpec,
         ctx: &RunContext,
         runtime: &str,
-    ) -> Result<(Observation, serde_json::Value), String> {
+    ) -> Result<(Observation, serde_json::Value), Fault> {
         let image = match &self.profile(runtime).builds {
             Builds::Engine => {
                 return crate::run::build::observe(engine, None, scenario, ctx, runtime).await;
@@ -437,6 +436,7 @@ impl Suite {
             candidate_runs: Vec::new(),
             config: None,
             likely_causes: Vec::new(),
+            trouble: None,
         };
         if let Availability::Unavailable(why) = self.availability(&baseline) {
             result.verdict = Verdict::Error;
@@ -464,14 +464,18 @@ impl Suite {
         );
         let (base, cand) = match (base, cand) {
             (Ok(b), Ok(c)) => (b, c),
-            (Err(e), _) => {
+            (b, c) => {
+                let (side, e) = match (b, c) {
+                    (Err(e), _) => (baseline.clone(), e),
+                    (_, Err(e)) => (candidate.to_string(), e),
+                    _ => unreachable!("both sides ran"),
+                };
                 result.verdict = Verdict::Error;
-                result.reason = Some(format!("{baseline}: {e}"));
-                return result;
-            }
-            (_, Err(e)) => {
-                result.verdict = Verdict::Error;
-                result.reason = Some(format!("{candidate}: {e}"));
+                result.reason = Some(format!("{side}: {e}"));
+                result.trouble = e.decision.map(|decision| SideDecision {
+                    runtime: side,
+                    decision,
+                });
                 return result;
             }
         };
@@ -662,6 +666,7 @@ fn error_result(message: &str) -> ScenarioResult {
         candidate_runs: Vec::new(),
         config: None,
         likely_causes: Vec::new(),
+        trouble: None,
     }
 }
 

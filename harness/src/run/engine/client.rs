@@ -45,8 +45,26 @@ pub enum EngineError {
         what: String,
         secs: u64,
     },
+    /// An error answer taken for trouble, not a refusal: the answer and
+    /// the decision (phase, status, why).
+    #[error("engine at {endpoint}: container {}: {message} ({})", decision.phase.name(), decision.describe())]
+    Trouble {
+        endpoint: String,
+        message: String,
+        decision: super::classify::Decision,
+    },
     #[error("interrupted")]
     Cancelled,
+}
+
+impl EngineError {
+    /// How the engine's answer was decided, when this error is one.
+    pub fn decision(&self) -> Option<&super::classify::Decision> {
+        match self {
+            EngineError::Trouble { decision, .. } => Some(decision),
+            _ => None,
+        }
+    }
 }
 
 /// When one container's whole path (setup, the workload, teardown) must be
@@ -170,6 +188,18 @@ impl Engine {
 
     pub fn info(&self) -> &EngineInfo {
         &self.info
+    }
+
+    pub(crate) fn trouble(
+        &self,
+        message: String,
+        decision: super::classify::Decision,
+    ) -> EngineError {
+        EngineError::Trouble {
+            endpoint: self.endpoint.clone(),
+            message,
+            decision,
+        }
     }
 
     pub(crate) fn api_error(&self, e: impl std::fmt::Display) -> EngineError {

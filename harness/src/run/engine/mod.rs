@@ -3,8 +3,9 @@
 //! `client` connects to an endpoint and answers questions about the engine
 //! (version, runtimes, images, leftovers) and owns the per-container
 //! [`Deadline`]; `create` turns a [`RunSpec`] into an Engine API create
-//! request; `classify` tells a runtime's refusal from infrastructure
-//! trouble; `stream` drains attached output byte for byte; `run` drives one
+//! request; `classify` tells a refusal from infrastructure trouble by what
+//! was answered, when, and whether a second attempt answers the same, and
+//! `attempts` makes those at most two attempts of one request; `stream` drains attached output byte for byte; `run` drives one
 //! container through create, attach, start, wait, download and removal on
 //! every path; `control` asks whether a container still runs, how it
 //! ended, and kills it; `exec` runs commands inside a running container;
@@ -15,6 +16,7 @@
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
 
+mod attempts;
 mod build;
 mod classify;
 mod client;
@@ -26,8 +28,11 @@ mod run;
 mod stream;
 pub mod trace;
 
+pub use attempts::{Attempts, Fault, Next, Refusal};
 pub use build::{BuildOutput, BuildRequest, saved_files_text};
-pub use classify::{Class, classify};
+pub use classify::{
+    Answer, Basis, Decision, Look, Phase, Second, Speaker, Verdict as Decided, look, settle,
+};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
 pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, TRANSFER_TIMEOUT};
