@@ -48,6 +48,7 @@ pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
         skip: None,
         diffs: Vec::new(),
         expected: Vec::new(),
+        not_applicable: Vec::new(),
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
         config: None,
@@ -96,6 +97,11 @@ pub fn doc_with(candidates: &[&str], results: Vec<ScenarioResult>) -> ResultsDoc
         runtime_versions: BTreeMap::from([("runc".to_string(), "1.2.5".to_string())]),
         userns_remap: remap,
         cgroup_version: "2".into(),
+        security_options: if remap {
+            vec!["apparmor".into(), "seccomp".into(), "userns".into()]
+        } else {
+            vec!["apparmor".into(), "seccomp".into()]
+        },
     };
     let mut doc = ResultsDocument::new(
         "20260301-120000-ab12",
@@ -196,6 +202,7 @@ pub fn sample() -> ResultsDocument {
         d.declared = true;
     }
     r.expected = vec![Divergence {
+        host: None,
         runtime: u.into(),
         steps: Vec::new(),
         fields: vec![Field::ExitCode, Field::Stdout, Field::Stderr],
@@ -269,6 +276,7 @@ pub fn sample() -> ResultsDocument {
     r.description = HOSTILE.into();
     r.reason = Some(HOSTILE.into());
     r.expected = vec![Divergence {
+        host: None,
         runtime: u.into(),
         steps: Vec::new(),
         fields: vec![Field::Syscalls],

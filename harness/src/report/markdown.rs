@@ -187,6 +187,7 @@ mod tests {
     fn expectations_resting_on_inference_are_listed_apart() {
         use crate::load::scenario::{Divergence, Known};
         let declared = |known| Divergence {
+            host: None,
             runtime: "c".into(),
             fields: Vec::new(),
             steps: Vec::new(),
