@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 const OUR_TAGS: &[&str] = &[
     "!doctype", "html", "head", "meta", "title", "style", "body", "header", "main", "footer",
-    "section", "div", "p", "ul", "li", "table", "thead", "tbody", "tr", "th", "td", "colgroup",
+    "section", "div", "p", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "colgroup",
     "col", "h2", "h3", "h4", "h5", "dl", "dt", "dd", "code", "form", "label", "select", "option",
     "input", "span", "a", "b", "details", "summary", "pre", "mark", "script",
 ];
@@ -452,4 +452,51 @@ fn likely_causes_show_with_their_result() {
         text.contains("href=\"https:&#x2f;&#x2f;docs.docker.com"),
         "the rule's link is linked: {text}"
     );
+}
+
+#[test]
+fn the_page_leads_with_what_failed() {
+    let doc = fixture::sample();
+    let page = html::index_html(&[Source::from_doc(doc.clone())]).unwrap();
+    let word = page.find("id=\"signoff-word\"").unwrap();
+    let list = page.find("id=\"failures\"").expect("a list of failures");
+    let totals = page.find("<table class=\"totals\">").unwrap();
+    assert!(word < list && list < totals, "the failures come right under the word");
+    let failed = doc.results.iter().filter(|r| r.verdict.is_failure()).count();
+    let section = &page[list..page[list..].find("</section>").unwrap() + list];
+    assert_eq!(section.matches("<li>").count(), failed, "{section}");
+    assert!(section.contains(&format!("Failures ({failed})")));
+    // Each names its scenario, candidate, first differing field and cause,
+    // and links to its row's details, which exist.
+    assert!(
+        section.contains("<code>devices&#x2f;mknod_undeclared</code></a> under <b>userns-remap</b>: first differs in <code>exit_code</code>"),
+        "{section}"
+    );
+    assert!(section.contains("likely cause: mknodat &#x2f;tmp&#x2f;n: EPERM under userns-remap"));
+    for anchor in section.split("href=\"#").skip(1) {
+        let anchor = &anchor[..anchor.find('"').unwrap()];
+        assert!(page.contains(&format!("id=\"{anchor}\"")), "{anchor} has a row");
+    }
+    // Each not-covered reason is said once.
+    let reason = "sysbox-runc is not installed";
+    assert_eq!(page.matches(reason).count(), 1, "said once");
+}
+
+#[test]
+fn host_facts_and_host_limited_expectations_are_shown() {
+    let page = html::index_html(&[Source::from_doc(fixture::sample())]).unwrap();
+    let top = &page[..page.find("<main>").unwrap()];
+    assert!(top.contains("id=\"host-facts\""), "{top}");
+    assert!(top.contains("cgroup v2, AppArmor on, SELinux off"), "{top}");
+    assert!(top.contains("device node &#x2f;dev&#x2f;fuse: mode 0600, owner 0:0"), "{top}");
+    let row = &page[page.find("data-id=\"sysfs&#x2f;cgroup_mkdir\"").unwrap()..];
+    let row = &row[..row.find("</tbody>").unwrap()];
+    assert!(
+        row.contains("<div class=\"host-note\">an expectation does not apply on this host</div>"),
+        "beside the verdict: {row}"
+    );
+    assert!(row.contains(
+        "in stdout (declared for cgroup v1) does not apply here: cgroup v2 (runc, userns-remap)"
+    ));
+    assert!(row.contains("in exit_code, stderr is declared for cgroup v2: it applies here"));
 }

@@ -117,6 +117,11 @@ pub fn doc_with(candidates: &[&str], results: Vec<ScenarioResult>) -> ResultsDoc
             kernel: "6.1.0-31-amd64".into(),
             git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
             limits: HostLimits::default(),
+            devices: vec![crate::report::results::DeviceNode {
+                path: "/dev/fuse".into(),
+                mode: "0600".into(),
+                owner: "0:0".into(),
+            }],
         },
         results,
     );
@@ -213,6 +218,53 @@ pub fn sample() -> ResultsDocument {
         covers: vec!["S9".into()],
     }];
     r.reason = Some("device nodes cannot be created in a user namespace".into());
+    results.push(r);
+
+    // An expectation limited to cgroup v2 hosts that applied, and one
+    // limited to cgroup v1 that did not.
+    let mut r = compared(
+        "sysfs/cgroup_mkdir",
+        u,
+        Verdict::Expected,
+        run(
+            "runc",
+            Some(1),
+            "",
+            "mkdir: can't create directory '/sys/fs/cgroup/parity-child': Read-only file system\n",
+        ),
+        run(u, Some(0), "", "created\n"),
+    );
+    r.tags = vec!["sysfs".into()];
+    for d in &mut r.diffs {
+        d.declared = true;
+    }
+    let cgroup = |v: u8| {
+        Some(crate::load::host::HostCondition {
+            cgroup: Some(v),
+            ..Default::default()
+        })
+    };
+    let declared = |host, fields, reason: &str| Divergence {
+        host,
+        runtime: u.into(),
+        steps: Vec::new(),
+        fields,
+        reason: reason.into(),
+        link: None,
+        known: Some(crate::load::scenario::Known::Measured),
+        source: Some("Docker 26.1.5 --userns-remap, cgroup v2".into()),
+        covers: Vec::new(),
+    };
+    r.expected = vec![declared(
+        cgroup(2),
+        vec![Field::ExitCode, Field::Stderr],
+        "the remapped engine gives the container a writable cgroup2 tree",
+    )];
+    r.not_applicable = vec![crate::judge::host::NotApplicable {
+        divergence: declared(cgroup(1), vec![Field::Stdout], "cgroup v1 differs otherwise"),
+        why: "cgroup v2 (runc, userns-remap)".into(),
+    }];
+    r.reason = Some("the remapped engine gives the container a writable cgroup2 tree".into());
     results.push(r);
 
     let mut r = compared(
