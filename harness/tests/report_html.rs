@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 const OUR_TAGS: &[&str] = &[
     "!doctype", "html", "head", "meta", "title", "style", "body", "header", "main", "footer",
-    "section", "div", "p", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "colgroup",
-    "col", "h2", "h3", "h4", "h5", "dl", "dt", "dd", "code", "form", "label", "select", "option",
-    "input", "span", "a", "b", "details", "summary", "pre", "mark", "script",
+    "section", "div", "p", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td",
+    "colgroup", "col", "h2", "h3", "h4", "h5", "dl", "dt", "dd", "code", "form", "label", "select",
+    "option", "input", "span", "a", "b", "details", "summary", "pre", "mark", "script",
 ];
 
 /// (tag name, attribute names) of every start tag in `html`.
@@ -461,8 +461,15 @@ fn the_page_leads_with_what_failed() {
     let word = page.find("id=\"signoff-word\"").unwrap();
     let list = page.find("id=\"failures\"").expect("a list of failures");
     let totals = page.find("<table class=\"totals\">").unwrap();
-    assert!(word < list && list < totals, "the failures come right under the word");
-    let failed = doc.results.iter().filter(|r| r.verdict.is_failure()).count();
+    assert!(
+        word < list && list < totals,
+        "the failures come right under the word"
+    );
+    let failed = doc
+        .results
+        .iter()
+        .filter(|r| r.verdict.is_failure())
+        .count();
     let section = &page[list..page[list..].find("</section>").unwrap() + list];
     assert_eq!(section.matches("<li>").count(), failed, "{section}");
     assert!(section.contains(&format!("Failures ({failed})")));
@@ -475,7 +482,10 @@ fn the_page_leads_with_what_failed() {
     assert!(section.contains("likely cause: mknodat &#x2f;tmp&#x2f;n: EPERM under userns-remap"));
     for anchor in section.split("href=\"#").skip(1) {
         let anchor = &anchor[..anchor.find('"').unwrap()];
-        assert!(page.contains(&format!("id=\"{anchor}\"")), "{anchor} has a row");
+        assert!(
+            page.contains(&format!("id=\"{anchor}\"")),
+            "{anchor} has a row"
+        );
     }
     // Each not-covered reason is said once.
     let reason = "sysbox-runc is not installed";
@@ -488,7 +498,10 @@ fn host_facts_and_host_limited_expectations_are_shown() {
     let top = &page[..page.find("<main>").unwrap()];
     assert!(top.contains("id=\"host-facts\""), "{top}");
     assert!(top.contains("cgroup v2, AppArmor on, SELinux off"), "{top}");
-    assert!(top.contains("device node &#x2f;dev&#x2f;fuse: mode 0600, owner 0:0"), "{top}");
+    assert!(
+        top.contains("device node &#x2f;dev&#x2f;fuse: mode 0600, owner 0:0"),
+        "{top}"
+    );
     let row = &page[page.find("data-id=\"sysfs&#x2f;cgroup_mkdir\"").unwrap()..];
     let row = &row[..row.find("</tbody>").unwrap()];
     assert!(

@@ -172,7 +172,10 @@ mod tests {
             kernel: Some("6.18".into()),
             ..HostCondition::default()
         };
-        assert_eq!(mismatches(&kernel, &info("", &[], "", "")), vec!["kernel unknown"]);
+        assert_eq!(
+            mismatches(&kernel, &info("", &[], "", "")),
+            vec!["kernel unknown"]
+        );
     }
 
     fn div(host: Option<HostCondition>) -> Divergence {
@@ -224,5 +227,40 @@ mod tests {
         assert_eq!(not[0].why, "cgroup v1 (userns-remap)");
         let (_, not) = split(&declared, &sides(Some(&v2), None));
         assert_eq!(not[0].why, "engine facts unknown (userns-remap)");
+    }
+
+    #[test]
+    fn an_expectation_that_does_not_apply_covers_nothing_and_is_never_stale() {
+        use crate::judge::compare::{Verdict, diff_fields, judge};
+        use crate::run::observe::{Subject, Texts};
+        let texts =
+            |code: &str| -> Texts { [(Subject::from(Field::ExitCode), code.to_string())].into() };
+        let v1 = info("1", &[], "20.10.24", "6.18.0");
+        let only_v2 = [div(Some(HostCondition {
+            cgroup: Some(2),
+            ..HostCondition::default()
+        }))];
+        let sides = [
+            Side {
+                runtime: "runc",
+                info: Some(&v1),
+            },
+            Side {
+                runtime: "userns-remap",
+                info: Some(&v1),
+            },
+        ];
+        let (apply, not) = split(&only_v2, &sides);
+        assert_eq!(not.len(), 1);
+        let differs = diff_fields(&texts("1"), &texts("0"), "runc", "userns-remap");
+        assert_eq!(judge(differs.clone(), &apply).verdict, Verdict::Divergence);
+        let same = diff_fields(&texts("0"), &texts("0"), "runc", "userns-remap");
+        assert_eq!(judge(same, &apply).verdict, Verdict::Parity, "not stale");
+        let all: Vec<&Divergence> = only_v2.iter().collect();
+        assert_eq!(
+            judge(differs, &all).verdict,
+            Verdict::Expected,
+            "where it applies"
+        );
     }
 }

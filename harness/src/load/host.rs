@@ -84,7 +84,10 @@ impl VersionRange {
                 return Err(err("a clause has no version"));
             }
             let parts: Result<Vec<u64>, _> = rest.split('.').map(str::parse::<u64>).collect();
-            clauses.push((op, parts.map_err(|_| err(&format!("{rest:?} is not a version")))?));
+            clauses.push((
+                op,
+                parts.map_err(|_| err(&format!("{rest:?} is not a version")))?,
+            ));
         }
         Ok(VersionRange(clauses))
     }
@@ -130,7 +133,10 @@ impl HostCondition {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if let Some(v) = self.cgroup.filter(|v| !matches!(v, 1 | 2)) {
-            out.push(("cgroup", format!("cgroup version {v} does not exist: write 1 or 2")));
+            out.push((
+                "cgroup",
+                format!("cgroup version {v} does not exist: write 1 or 2"),
+            ));
         }
         for (key, range) in [("engine", &self.engine), ("kernel", &self.kernel)] {
             if let Some(Err(e)) = range.as_deref().map(VersionRange::parse) {

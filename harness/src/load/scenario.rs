@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::build::Build;
 use crate::load::container::ContainerSpec;
-use crate::load::host::HostCondition;
 pub use crate::load::duration::Timeout;
+use crate::load::host::HostCondition;
 pub use crate::load::service::DEFAULT_IMAGE;
 use crate::load::service::{ImageRef, Ready, Step};
 use crate::load::walk::{self, WalkError};
@@ -500,7 +500,13 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
             ));
         }
     }
-    for (n, h) in file.expect.diverges.iter().filter_map(|d| d.host.as_ref()).enumerate() {
+    for (n, h) in file
+        .expect
+        .diverges
+        .iter()
+        .filter_map(|d| d.host.as_ref())
+        .enumerate()
+    {
         for (key, message) in h.problems() {
             let (line, column) = locate_in_host(text, n, key).unwrap_or((1, 1));
             let err = YamlError::at(path, text, line, column, message);
@@ -701,7 +707,10 @@ expect:
         let host = parse("description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      host: { cgroup: 2, apparmor: true, engine: \">=25\", kernel: \">=6.1, <6.12\" }\n      reason: y\n")
             .unwrap();
         let h = host.expect.diverges[0].host.clone().unwrap();
-        assert_eq!(h.to_string(), "cgroup v2, AppArmor on, Docker >=25, kernel >=6.1, <6.12");
+        assert_eq!(
+            h.to_string(),
+            "cgroup v2, AppArmor on, Docker >=25, kernel >=6.1, <6.12"
+        );
     }
 
     #[rstest]

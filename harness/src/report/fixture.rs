@@ -261,7 +261,11 @@ pub fn sample() -> ResultsDocument {
         "the remapped engine gives the container a writable cgroup2 tree",
     )];
     r.not_applicable = vec![crate::judge::host::NotApplicable {
-        divergence: declared(cgroup(1), vec![Field::Stdout], "cgroup v1 differs otherwise"),
+        divergence: declared(
+            cgroup(1),
+            vec![Field::Stdout],
+            "cgroup v1 differs otherwise",
+        ),
         why: "cgroup v2 (runc, userns-remap)".into(),
     }];
     r.reason = Some("the remapped engine gives the container a writable cgroup2 tree".into());

@@ -14,13 +14,23 @@ use crate::run::engine::EngineInfo;
 /// Docker 20.10.24, kernel 6.18.44, cgroup v1, AppArmor off, SELinux off,
 /// security options seccomp, userns`.
 pub fn engine_line(e: &EngineInfo) -> String {
-    let or = |s: &str| {
-        if s.is_empty() {
-            "unknown".to_string()
+    format!(
+        "{}: Docker {}, kernel {}, {}{}",
+        e.endpoint,
+        or_unknown(&e.server_version),
+        or_unknown(&e.kernel),
+        confinement(e),
+        if e.userns_remap {
+            " (remaps users)"
         } else {
-            s.to_string()
+            ""
         }
-    };
+    )
+}
+
+/// The facts besides versions that a `host:` condition can name: `cgroup
+/// v1, AppArmor off, SELinux off, security options seccomp, userns`.
+pub fn confinement(e: &EngineInfo) -> String {
     let on = |name: &str| {
         if e.security_options.iter().any(|o| o == name) {
             "on"
@@ -34,16 +44,15 @@ pub fn engine_line(e: &EngineInfo) -> String {
         e.security_options.join(", ")
     };
     format!(
-        "{}: Docker {}, kernel {}, cgroup v{}, AppArmor {}, SELinux {}, security options {}{}",
-        e.endpoint,
-        or(&e.server_version),
-        or(&e.kernel),
-        or(&e.cgroup_version),
+        "cgroup v{}, AppArmor {}, SELinux {}, security options {options}",
+        or_unknown(&e.cgroup_version),
         on("apparmor"),
         on("selinux"),
-        options,
-        if e.userns_remap { " (remaps users)" } else { "" }
     )
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "unknown" } else { s }
 }
 
 /// Every line of a run's host facts: each engine's, then each host device

@@ -175,10 +175,7 @@ pub struct CellView {
 /// The short note beside a verdict whose expectations name host facts.
 fn cell_host_note(r: &ScenarioResult) -> Option<String> {
     match r.not_applicable.len() {
-        0 => r
-            .expected
-            .iter()
-            .find_map(crate::judge::host::host_text),
+        0 => r.expected.iter().find_map(crate::judge::host::host_text),
         1 => Some("an expectation does not apply on this host".into()),
         n => Some(format!("{n} expectations do not apply on this host")),
     }

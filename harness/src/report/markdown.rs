@@ -110,7 +110,10 @@ pub fn summary_md(sources: &[Source]) -> String {
                 markdown_inline(&clip(r.reason.as_deref().unwrap_or("no reason given"), 200)),
             );
             for note in crate::report::hostview::expectation_notes(r) {
-                item.push_str(&format!("  - host: {}\n", markdown_inline(&clip(&note, 300))));
+                item.push_str(&format!(
+                    "  - host: {}\n",
+                    markdown_inline(&clip(&note, 300))
+                ));
             }
             for cause in &r.likely_causes {
                 let text = markdown_inline(&clip(&cause.text, 300));

@@ -118,7 +118,11 @@ impl std::fmt::Display for DeviceNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.owner.as_str() {
             "" => write!(f, "device node {}: {}", self.path, self.mode),
-            owner => write!(f, "device node {}: mode {}, owner {owner}", self.path, self.mode),
+            owner => write!(
+                f,
+                "device node {}: mode {}, owner {owner}",
+                self.path, self.mode
+            ),
         }
     }
 }
@@ -212,7 +216,10 @@ pub fn host_facts(dir: &std::path::Path, limits: HostLimits) -> HostFacts {
 impl HostFacts {
     /// These facts with the modes of the device nodes `results` passed in.
     pub fn with_devices(mut self, results: &[ScenarioResult]) -> HostFacts {
-        self.devices = device_paths(results).iter().map(|p| DeviceNode::read(p)).collect();
+        self.devices = device_paths(results)
+            .iter()
+            .map(|p| DeviceNode::read(p))
+            .collect();
         self
     }
 }
