@@ -38,7 +38,8 @@ pub struct ScenarioResult {
     pub diffs: Vec<FieldDiff>,
     /// The divergences the scenario declares for this candidate that
     /// apply on this host (every one without a `host` condition, and
-    /// those whose condition both sides' engines meet).
+    /// those whose condition both sides' engines meet); for a result that
+    /// did not run, every one declared.
     #[serde(default)]
     pub expected: Vec<Divergence>,
     /// The declared divergences that do not apply on this host, and why:

@@ -503,7 +503,15 @@ fn source_view(s: &Source) -> SourceView {
         kernel: d.host.kernel.clone(),
         engines: d.engines.clone(),
         host_facts: crate::report::hostview::host_lines(&d.engines, &d.host),
-        devices: d.host.devices.iter().map(ToString::to_string).collect(),
+        devices: d
+            .host
+            .devices
+            .iter()
+            .map(|n| {
+                let text = n.to_string();
+                text.strip_prefix("device node ").unwrap_or(&text).to_string()
+            })
+            .collect(),
         host_notes: d
             .host
             .limits

@@ -433,20 +433,13 @@ impl Suite {
             reason: None,
             skip: None,
             diffs: Vec::new(),
-            expected: Vec::new(),
+            expected: scenario.expected_for(candidate).cloned().collect(),
             not_applicable: Vec::new(),
             baseline_runs: Vec::new(),
             candidate_runs: Vec::new(),
             config: None,
             likely_causes: Vec::new(),
         };
-        let sides = [baseline.as_str(), candidate].map(|runtime| Side {
-            runtime,
-            info: self.engine_info(runtime),
-        });
-        let (declared, not_applicable) = host::split(scenario.expected_for(candidate), &sides);
-        result.expected = declared.iter().map(|d| (*d).clone()).collect();
-        result.not_applicable = not_applicable;
         if let Availability::Unavailable(why) = self.availability(&baseline) {
             result.verdict = Verdict::Error;
             result.reason = Some(format!("baseline {baseline} unavailable: {why}"));
@@ -467,6 +460,15 @@ impl Suite {
             result.skip = Some(SkipCause::HostLimit);
             return result;
         }
+        // Which declared divergences apply with these engines; a skipped
+        // result keeps them all, as declared.
+        let sides = [baseline.as_str(), candidate].map(|runtime| Side {
+            runtime,
+            info: self.engine_info(runtime),
+        });
+        let (declared, not_applicable) = host::split(scenario.expected_for(candidate), &sides);
+        result.expected = declared.iter().map(|d| (*d).clone()).collect();
+        result.not_applicable = not_applicable;
         let (base, cand) = tokio::join!(
             self.baseline_runs(scenario),
             self.observe(scenario, candidate)
