@@ -6,6 +6,7 @@
 //! nothing here reads an engine or formats markup.
 
 use crate::event::ScenarioResult;
+use crate::judge::compare::Verdict;
 use crate::judge::host::host_text;
 use crate::report::results::HostFacts;
 use crate::run::engine::EngineInfo;
@@ -65,8 +66,13 @@ pub fn host_lines(engines: &[EngineInfo], host: &HostFacts) -> Vec<String> {
 
 /// What a result's expectations say about hosts, one sentence each: the
 /// ones limited to host facts that applied here, then the ones that did
-/// not (and so were not used). Empty when no expectation names a host.
+/// not (and so were not used). Empty when no expectation names a host,
+/// and for a result that did not run (nothing was judged).
 pub fn expectation_notes(r: &ScenarioResult) -> Vec<String> {
+    let ran = !(r.baseline_runs.is_empty() && r.candidate_runs.is_empty());
+    if r.verdict == Verdict::Skipped || !ran {
+        return Vec::new();
+    }
     let applied = r.expected.iter().filter_map(|d| {
         host_text(d).map(|h| {
             format!(
@@ -99,12 +105,29 @@ mod tests {
     }
 
     #[test]
+    fn a_result_that_did_not_run_says_nothing_of_hosts() {
+        let doc = fixture::sample();
+        let mut r = doc
+            .results
+            .iter()
+            .find(|r| r.id == "sysfs/cgroup_mkdir" && r.candidate == "userns-remap")
+            .unwrap()
+            .clone();
+        r.verdict = Verdict::Skipped;
+        assert!(expectation_notes(&r).is_empty());
+        r.verdict = Verdict::Error;
+        r.baseline_runs.clear();
+        r.candidate_runs.clear();
+        assert!(expectation_notes(&r).is_empty());
+    }
+
+    #[test]
     fn notes_say_which_expectations_applied_here() {
         let doc = fixture::sample();
         let r = doc
             .results
             .iter()
-            .find(|r| r.id == "sysfs/cgroup_mkdir")
+            .find(|r| r.id == "sysfs/cgroup_mkdir" && r.candidate == "userns-remap")
             .unwrap();
         assert_eq!(
             expectation_notes(r),

@@ -174,6 +174,9 @@ pub struct CellView {
 
 /// The short note beside a verdict whose expectations name host facts.
 fn cell_host_note(r: &ScenarioResult) -> Option<String> {
+    if crate::report::hostview::expectation_notes(r).is_empty() {
+        return None;
+    }
     match r.not_applicable.len() {
         0 => r.expected.iter().find_map(crate::judge::host::host_text),
         1 => Some("an expectation does not apply on this host".into()),
