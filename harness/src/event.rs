@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::judge::compare::{FieldDiff, Verdict};
 use crate::judge::explain::LikelyCause;
+use crate::judge::host::NotApplicable;
 use crate::load::scenario::Divergence;
 use crate::run::engine::{Decision, EngineInfo};
 use crate::run::observe::Observation;
@@ -35,9 +36,16 @@ pub struct ScenarioResult {
     /// when flaky), normalized.
     #[serde(default)]
     pub diffs: Vec<FieldDiff>,
-    /// The divergences the scenario declares for this candidate.
+    /// The divergences the scenario declares for this candidate that
+    /// apply on this host (every one without a `host` condition, and
+    /// those whose condition both sides' engines meet); for a result that
+    /// did not run, every one declared.
     #[serde(default)]
     pub expected: Vec<Divergence>,
+    /// The declared divergences that do not apply on this host, and why:
+    /// they were not used to judge this result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<NotApplicable>,
     /// Probable reasons for the differences, from the candidate profile's
     /// `explain:` rules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -191,11 +191,7 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
             Coverage::NotCovered { .. } => 0,
         })
         .sum();
-    let mut not_covered: Vec<String> = summaries
-        .iter()
-        .filter(|s| !s.covered())
-        .map(|s| s.coverage_text.clone())
-        .collect();
+    let mut not_covered = not_covered_reasons(&summaries);
     let missing_required: Vec<&str> = summaries
         .iter()
         .filter(|s| s.required && !s.covered())
@@ -261,6 +257,28 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
         not_covered,
         columns: summaries,
     }
+}
+
+/// Each reason a column is not fully covered, once, with every column it
+/// applies to: `eci, sysbox-runc: not covered (skipped: ...)`.
+fn not_covered_reasons(summaries: &[ColumnSummary]) -> Vec<String> {
+    let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+    for s in summaries.iter().filter(|s| !s.covered()) {
+        let label = s.column.label.as_str();
+        let rest = s
+            .coverage_text
+            .strip_prefix(&format!("{label}: "))
+            .unwrap_or(&s.coverage_text)
+            .to_string();
+        match grouped.iter_mut().find(|(r, _)| *r == rest) {
+            Some((_, labels)) => labels.push(label),
+            None => grouped.push((rest, vec![label])),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(rest, labels)| format!("{}: {rest}", labels.join(", ")))
+        .collect()
 }
 
 /// The parts `K/N` of a partitioned selection that no source holds: for

@@ -65,6 +65,8 @@ pub async fn doctor(
                 ""
             }
         );
+        let facts = crate::report::hostview::confinement(&info);
+        let _ = writeln!(out, "    {facts}");
     }
     let _ = writeln!(out, "host:");
     let limits = suite.host_limits();

@@ -18,6 +18,7 @@ use crate::config::{Project, Selection};
 use crate::event::{Event, ScenarioResult, SideDecision, SkipCause};
 use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flakiness, judge};
 use crate::judge::explain::explain;
+use crate::judge::host::{self, Side};
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Builds, Profiles, RuntimeError, RuntimeProfile};
@@ -432,6 +433,7 @@ impl Suite {
             skip: None,
             diffs: Vec::new(),
             expected: scenario.expected_for(candidate).cloned().collect(),
+            not_applicable: Vec::new(),
             baseline_runs: Vec::new(),
             candidate_runs: Vec::new(),
             config: None,
@@ -458,6 +460,15 @@ impl Suite {
             result.skip = Some(SkipCause::HostLimit);
             return result;
         }
+        // Which declared divergences apply with these engines; a skipped
+        // result keeps them all, as declared.
+        let sides = [baseline.as_str(), candidate].map(|runtime| Side {
+            runtime,
+            info: self.engine_info(runtime),
+        });
+        let (declared, not_applicable) = host::split(scenario.expected_for(candidate), &sides);
+        result.expected = declared.iter().map(|d| (*d).clone()).collect();
+        result.not_applicable = not_applicable;
         let (base, cand) = tokio::join!(
             self.baseline_runs(scenario),
             self.observe(scenario, candidate)
@@ -525,7 +536,6 @@ impl Suite {
                 }
             }
         }
-        let declared: Vec<_> = scenario.expected_for(candidate).collect();
         let cmp = judge(diffs, &declared);
         result.verdict = cmp.verdict;
         result.reason = cmp.reason;
@@ -662,6 +672,7 @@ fn error_result(message: &str) -> ScenarioResult {
         skip: None,
         diffs: Vec::new(),
         expected: Vec::new(),
+        not_applicable: Vec::new(),
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
         config: None,

@@ -142,6 +142,33 @@ pub struct EngineInfo {
     /// Whether the engine remaps users (`--userns-remap`).
     pub userns_remap: bool,
     pub cgroup_version: String,
+    /// The security options the engine applies, by name, sorted
+    /// (`apparmor`, `seccomp`, `selinux`, `userns`, `rootless`, `cgroupns`).
+    #[serde(default)]
+    pub security_options: Vec<String>,
+}
+
+impl EngineInfo {
+    /// Whether the engine confines containers with AppArmor.
+    pub fn apparmor(&self) -> bool {
+        self.security_options.iter().any(|o| o == "apparmor")
+    }
+}
+
+/// The names in the engine's `SecurityOptions` (`name=seccomp,profile=builtin`
+/// → `seccomp`; the old bare form `apparmor` as is), sorted.
+fn security_names(options: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = options
+        .iter()
+        .map(|o| {
+            let first = o.split(',').next().unwrap_or(o);
+            first.strip_prefix("name=").unwrap_or(first).to_string()
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A connected engine.
@@ -239,6 +266,7 @@ impl Engine {
             default_runtime: info.default_runtime.unwrap_or_default(),
             runtime_versions,
             userns_remap: security.iter().any(|s| s.contains("userns")),
+            security_options: security_names(&security),
             cgroup_version: info
                 .cgroup_version
                 .map(|v| v.to_string())
