@@ -133,7 +133,7 @@ impl Suite {
                         endpoint: endpoint.clone(),
                         message: problem.clone(),
                     }),
-                    None => Engine::connect(&endpoint).await.map(Arc::new),
+                    None => Engine::connect_resolved(&resolved).await.map(Arc::new),
                 };
                 if let Ok(e) = &engine {
                     let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
