@@ -106,6 +106,36 @@ impl TlsFiles {
             .find(|p| !p.is_file())
             .map(PathBuf::as_path)
     }
+
+    /// What is wrong with the files, if anything: one missing, or one
+    /// that is not the PEM it should be (a TLS library would otherwise
+    /// send no client certificate and let the engine's refusal speak).
+    pub fn problem(&self) -> Option<String> {
+        let what = "the folder needs ca.pem (the CA that signed the engine's certificate), cert.pem and key.pem (the client's), in PEM";
+        if let Some(m) = self.missing() {
+            return Some(format!(
+                "TLS file {} (from {}) is missing: {what}",
+                m.display(),
+                self.from
+            ));
+        }
+        for (path, marker) in [
+            (&self.ca, "CERTIFICATE-----"),
+            (&self.cert, "CERTIFICATE-----"),
+            (&self.key, "PRIVATE KEY-----"),
+        ] {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if !text.lines().any(|l| l.starts_with("-----BEGIN ") && l.ends_with(marker)) {
+                return Some(format!(
+                    "TLS file {} (from {}) holds no PEM {}: {what}",
+                    path.display(),
+                    self.from,
+                    marker.trim_end_matches('-').to_lowercase()
+                ));
+            }
+        }
+        None
+    }
 }
 
 /// How parity reaches an engine.

@@ -197,7 +197,7 @@ pub async fn observe(
                     .is_some()
             {
                 source
-                    .copy_image_to(engine, base)
+                    .copy_image_to(engine, base, &|_| {})
                     .await
                     .map_err(|e| e.to_string())?;
             }

@@ -170,12 +170,8 @@ impl Engine {
                 Docker::connect_with_http(&format!("tcp://{address}"), 120, version)
             }
             Transport::Tls { address, files } => {
-                if let Some(missing) = files.missing() {
-                    return Err(unreachable(&format!(
-                        "TLS file {} (from {}) is missing: the folder needs ca.pem (the CA that signed the engine's certificate), cert.pem and key.pem (the client's)",
-                        missing.display(),
-                        files.from
-                    )));
+                if let Some(problem) = files.problem() {
+                    return Err(unreachable(&problem));
                 }
                 Docker::connect_with_ssl(
                     &format!("tcp://{address}"),
@@ -392,10 +388,10 @@ fn process_alive(pid: u32) -> bool {
 /// (`Error in the hyper legacy client: client error (Connect)`) hide the
 /// cause (ssh's own message, the TLS alert).
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
+    let mut text = e.to_string().trim().to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        let t = s.to_string();
+        let t = s.to_string().trim().to_string();
         if !text.contains(&t) {
             text.push_str(": ");
             text.push_str(&t);
