@@ -288,12 +288,8 @@ impl TlsEngine {
         }
         // A killed dockerd leaves its containerd: that one's pid is in
         // the exec root.
-        if let Ok(pid) =
-            std::fs::read_to_string(self.dir.join("exec/containerd/containerd.pid"))
-        {
-            let _ = Command::new("kill")
-                .args(["-KILL", pid.trim()])
-                .status();
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("exec/containerd/containerd.pid")) {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
         }
     }
 }
@@ -344,8 +340,11 @@ struct Project {
 impl Project {
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(common::root().join("scenarios"), dir.path().join("scenarios"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            common::root().join("scenarios"),
+            dir.path().join("scenarios"),
+        )
+        .unwrap();
         std::fs::create_dir_all(dir.path().join("runtimes")).unwrap();
         std::fs::create_dir_all(dir.path().join("own")).unwrap();
         std::fs::write(dir.path().join("parity.toml"), "baseline = \"runc\"\n").unwrap();
@@ -425,7 +424,14 @@ fn reasons(out: &Output) -> Vec<String> {
 
 /// Containers the parity runs of this test left on `docker_args`' engine.
 fn parity_containers(docker: &dyn Fn(&[&str]) -> Output) -> String {
-    let out = docker(&["ps", "-a", "--filter", "label=io.parity.run", "--format", "{{.Names}}"]);
+    let out = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.parity.run",
+        "--format",
+        "{{.Names}}",
+    ]);
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -450,11 +456,20 @@ fn one_shot_scenarios_give_the_same_verdicts_through_ssh_and_tls() {
     p.profile("prod-ssh", &sshd.endpoint("root"));
     p.profile("prod-tls", &tls.endpoint());
     let certs = tls.certs().display().to_string();
-    let tls_env = [("DOCKER_TLS_VERIFY", "1"), ("DOCKER_CERT_PATH", certs.as_str())];
+    let tls_env = [
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", certs.as_str()),
+    ];
 
     // The doctor names each transport and what it used.
     let doctor = p.parity(
-        &["doctor", "--baseline", "prod-ssh", "--candidate", "prod-tls"],
+        &[
+            "doctor",
+            "--baseline",
+            "prod-ssh",
+            "--candidate",
+            "prod-tls",
+        ],
         &tls_env,
     );
     let text = String::from_utf8_lossy(&doctor.stdout);
@@ -512,15 +527,27 @@ fn one_shot_scenarios_give_the_same_verdicts_through_ssh_and_tls() {
     for run_id in &run_ids {
         let label = format!("label=io.parity.run={run_id}");
         let on_tls = tls.docker(&["ps", "-aq", "--filter", &label]);
-        assert_eq!(String::from_utf8_lossy(&on_tls.stdout).trim(), "", "{run_id}");
+        assert_eq!(
+            String::from_utf8_lossy(&on_tls.stdout).trim(),
+            "",
+            "{run_id}"
+        );
         for sock in ENGINES {
             let host = format!("unix://{sock}");
-            let out = run(Command::new("docker").args(["-H", &host, "ps", "-aq", "--filter", &label]));
-            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "", "{run_id} on {sock}");
+            let out =
+                run(Command::new("docker").args(["-H", &host, "ps", "-aq", "--filter", &label]));
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                "",
+                "{run_id} on {sock}"
+            );
         }
     }
     assert_eq!(sshd.clients(), Vec::<String>::new());
 }
+
+/// What is tried, the endpoint, extra environment, what the error says.
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
 
 #[test]
 fn bad_endpoints_get_errors_that_say_what_to_fix() {
@@ -572,8 +599,12 @@ fn bad_endpoints_get_errors_that_say_what_to_fix() {
         }
     });
 
-    let closed_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, &str)> = vec![
+    let closed_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cases: Vec<Case> = vec![
         (
             "unknown ssh host",
             "ssh://root@parity-no-such-host.invalid".into(),
@@ -661,7 +692,16 @@ fn a_bind_mount_against_a_remote_engine_is_a_located_error() {
     )
     .unwrap();
     let out = p.parity(
-        &["run", "--format", "json", "--baseline", "prod-ssh", "--candidate", "runc", "own"],
+        &[
+            "run",
+            "--format",
+            "json",
+            "--baseline",
+            "prod-ssh",
+            "--candidate",
+            "runc",
+            "own",
+        ],
         &[],
     );
     assert_eq!(
@@ -696,21 +736,32 @@ fn an_engine_that_goes_away_mid_run_gives_error() {
     .unwrap();
     let bin = env!("CARGO_BIN_EXE_parity");
     let mut cmd = Command::new(bin);
-    cmd.args(["run", "--format", "json", "--baseline", "prod-tls", "--candidate", "runc", "own"])
-        .current_dir(p.dir.path())
-        .env("NO_COLOR", "1")
-        .env_remove("DOCKER_HOST")
-        .env_remove("PARITY_CANDIDATES")
-        .env_remove("PARITY_BASELINE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "run",
+        "--format",
+        "json",
+        "--baseline",
+        "prod-tls",
+        "--candidate",
+        "runc",
+        "own",
+    ])
+    .current_dir(p.dir.path())
+    .env("NO_COLOR", "1")
+    .env_remove("DOCKER_HOST")
+    .env_remove("PARITY_CANDIDATES")
+    .env_remove("PARITY_BASELINE")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     for (k, v) in &p.env {
         cmd.env(k, v);
     }
     let child = cmd.spawn().unwrap();
-    wait_for("a container on the TLS engine", Duration::from_secs(60), || {
-        !parity_containers(&|a| tls.docker(a)).is_empty()
-    });
+    wait_for(
+        "a container on the TLS engine",
+        Duration::from_secs(60),
+        || !parity_containers(&|a| tls.docker(a)).is_empty(),
+    );
     tls.stop(true);
     let out = child.wait_with_output().unwrap();
     assert_eq!(

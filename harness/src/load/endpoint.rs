@@ -125,7 +125,10 @@ impl TlsFiles {
             (&self.key, "PRIVATE KEY-----"),
         ] {
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            if !text.lines().any(|l| l.starts_with("-----BEGIN ") && l.ends_with(marker)) {
+            if !text
+                .lines()
+                .any(|l| l.starts_with("-----BEGIN ") && l.ends_with(marker))
+            {
                 return Some(format!(
                     "TLS file {} (from {}) holds no PEM {}: {what}",
                     path.display(),
@@ -220,7 +223,10 @@ impl Resolved {
             }),
             "tcp" | "http" | "https" => {
                 if rest.is_empty() {
-                    return Err(format!("endpoint {e:?} (from {}) names no host", self.origin));
+                    return Err(format!(
+                        "endpoint {e:?} (from {}) names no host",
+                        self.origin
+                    ));
                 }
                 let tls = match (&self.tls, scheme) {
                     (Some(t), _) => Some(t.clone()),
@@ -324,7 +330,10 @@ fn env_tls(env: &DockerEnv) -> Result<Option<TlsFiles>, String> {
         (Some(d), _) => (d.clone(), format!("DOCKER_CERT_PATH={}", d.display())),
         (None, Some(d)) => (
             d.clone(),
-            format!("{} (DOCKER_TLS_VERIFY without DOCKER_CERT_PATH)", d.display()),
+            format!(
+                "{} (DOCKER_TLS_VERIFY without DOCKER_CERT_PATH)",
+                d.display()
+            ),
         ),
         (None, None) => {
             return Err("DOCKER_TLS_VERIFY is set but neither DOCKER_CERT_PATH nor HOME is: set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem".into());
@@ -390,7 +399,10 @@ fn context_endpoint(env: &DockerEnv, name: &str) -> Result<(String, Option<TlsFi
     }
     Ok((
         host,
-        Some(TlsFiles::in_dir(&tls_dir, format!("docker context {name:?}"))),
+        Some(TlsFiles::in_dir(
+            &tls_dir,
+            format!("docker context {name:?}"),
+        )),
     ))
 }
 
@@ -636,7 +648,10 @@ mod tests {
         tls_dir(&h, "lax");
         let r = resolve(None, &h.env(&[("DOCKER_CONTEXT", "lax")]));
         let p = r.transport().unwrap_err();
-        assert!(p.contains("SkipTLSVerify") && p.contains("docker context update"), "{p}");
+        assert!(
+            p.contains("SkipTLSVerify") && p.contains("docker context update"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -644,7 +659,10 @@ mod tests {
         let h = Home::new("profctx");
         h.context("build-box", "ssh://ci@build-box:2222");
         let r = resolve(Some("build-box"), &h.env(&[("DOCKER_HOST", "unix:///x")]));
-        assert_eq!(r.origin, "docker context \"build-box\" (the profile's `engine`)");
+        assert_eq!(
+            r.origin,
+            "docker context \"build-box\" (the profile's `engine`)"
+        );
         assert_eq!(
             r.transport().unwrap(),
             Transport::Ssh {
@@ -663,8 +681,15 @@ mod tests {
     #[case("ssh://u@h:22/x", None)]
     #[case("npipe:////./pipe/docker_engine", None)]
     #[case("/var/run/docker.sock", None)]
-    fn transports_and_whether_paths_are_shared(#[case] endpoint: &str, #[case] local: Option<bool>) {
+    fn transports_and_whether_paths_are_shared(
+        #[case] endpoint: &str,
+        #[case] local: Option<bool>,
+    ) {
         let r = Resolved::plain(endpoint);
-        assert_eq!(r.transport().ok().map(|t| t.is_local()), local, "{endpoint}");
+        assert_eq!(
+            r.transport().ok().map(|t| t.is_local()),
+            local,
+            "{endpoint}"
+        );
     }
 }

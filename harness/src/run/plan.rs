@@ -282,7 +282,10 @@ mod tests {
         let text = "description: d\ncommand: [x]\ncontainer:\n  volumes:\n    - data:/data\n    - ./fixtures:/fx:ro\n";
         let spec = plan(&scenario(text), &rp, PlanOptions::default());
         let why = remote_bind_problem(&spec, text, "ssh://prod").unwrap();
-        assert!(why.starts_with("s.yaml:6: volume \"./fixtures:/fx:ro\""), "{why}");
+        assert!(
+            why.starts_with("s.yaml:6: volume \"./fixtures:/fx:ro\""),
+            "{why}"
+        );
         assert!(why.contains("ssh://prod is on another machine"), "{why}");
         let named = "description: d\ncommand: [x]\ncontainer: { volumes: [data:/data] }\n";
         let spec = plan(&scenario(named), &rp, PlanOptions::default());

@@ -409,8 +409,7 @@ impl Suite {
                 self.images.built(engine, &builder, dir, &progress).await
             }
             (None, Some(name)) => {
-                let sources: Vec<Arc<Engine>> =
-                    self.engines.values().flatten().cloned().collect();
+                let sources: Vec<Arc<Engine>> = self.engines.values().flatten().cloned().collect();
                 self.images.named(engine, name, &sources, &progress).await
             }
             (None, None) => return Ok(None),

@@ -473,18 +473,42 @@ fn connect_advice(e: &bollard::errors::Error, transport: &Transport) -> String {
 fn ssh_advice(destination: &str, said: &str) -> String {
     let lower = said.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
-    let what = if has(&["permission denied while trying to connect", "cannot connect to the docker daemon", "is the docker daemon running"]) {
-        format!("the docker CLI on {destination} cannot reach its engine: start it, or log in as a user in the docker group")
+    let what = if has(&[
+        "permission denied while trying to connect",
+        "cannot connect to the docker daemon",
+        "is the docker daemon running",
+    ]) {
+        format!(
+            "the docker CLI on {destination} cannot reach its engine: start it, or log in as a user in the docker group"
+        )
     } else if has(&["could not resolve hostname", "name or service not known"]) {
-        format!("ssh cannot resolve the host of {destination}: check the name, or add a Host entry to ~/.ssh/config")
-    } else if has(&["host key verification failed", "remote host identification has changed"]) {
-        format!("ssh does not trust the host key of {destination}: check it and add it to ~/.ssh/known_hosts (ssh-keyscan, or one interactive `ssh` login)")
+        format!(
+            "ssh cannot resolve the host of {destination}: check the name, or add a Host entry to ~/.ssh/config"
+        )
+    } else if has(&[
+        "host key verification failed",
+        "remote host identification has changed",
+    ]) {
+        format!(
+            "ssh does not trust the host key of {destination}: check it and add it to ~/.ssh/known_hosts (ssh-keyscan, or one interactive `ssh` login)"
+        )
     } else if has(&["permission denied", "too many authentication failures"]) {
-        format!("ssh could not log in to {destination}: parity runs ssh in batch mode (no password prompt), so load the key into the agent (ssh-add) or set IdentityFile in ~/.ssh/config, and check the user")
-    } else if has(&["connection refused", "timed out", "no route to host", "network is unreachable"]) {
-        format!("nothing answers ssh at {destination}: check the host and port, and that sshd runs there")
+        format!(
+            "ssh could not log in to {destination}: parity runs ssh in batch mode (no password prompt), so load the key into the agent (ssh-add) or set IdentityFile in ~/.ssh/config, and check the user"
+        )
+    } else if has(&[
+        "connection refused",
+        "timed out",
+        "no route to host",
+        "network is unreachable",
+    ]) {
+        format!(
+            "nothing answers ssh at {destination}: check the host and port, and that sshd runs there"
+        )
     } else if has(&["no `docker` command", "command not found"]) {
-        format!("the remote host {destination} has no docker CLI on the login's PATH: install it there (parity runs `docker system dial-stdio` remotely)")
+        format!(
+            "the remote host {destination} has no docker CLI on the login's PATH: install it there (parity runs `docker system dial-stdio` remotely)"
+        )
     } else {
         format!("ssh to {destination} failed")
     };

@@ -49,7 +49,10 @@ impl Destination {
         // has more than one colon and no port).
         let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
             match inner.split_once(']') {
-                Some((h, p)) => (h.to_string(), p.strip_prefix(':').and_then(|p| p.parse().ok())),
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.strip_prefix(':').and_then(|p| p.parse().ok()),
+                ),
                 None => (rest.to_string(), None),
             }
         } else {
@@ -106,7 +109,12 @@ pub async fn check(dest: &Destination) -> Result<(), String> {
     })?;
     let out = tokio::time::timeout(CHECK_TIMEOUT, child.wait_with_output())
         .await
-        .map_err(|_| format!("ssh did not finish logging in within {}s", CHECK_TIMEOUT.as_secs()))?
+        .map_err(|_| {
+            format!(
+                "ssh did not finish logging in within {}s",
+                CHECK_TIMEOUT.as_secs()
+            )
+        })?
         .map_err(|e| format!("ssh: {e}"))?;
     if out.status.success() && !out.stdout.trim_ascii().is_empty() {
         return Ok(());
@@ -126,7 +134,12 @@ pub fn docker(dest: &Destination) -> Result<Docker, bollard::errors::Error> {
         Client::builder(TokioExecutor::new()).build(Connector { dest: dest.clone() });
     let transport = move |req: BollardRequest| {
         let client = client.clone();
-        async move { client.request(req).await.map_err(bollard::errors::Error::from) }
+        async move {
+            client
+                .request(req)
+                .await
+                .map_err(bollard::errors::Error::from)
+        }
     };
     // The URL's host only keys the connection pool: the connector knows
     // where to go.
