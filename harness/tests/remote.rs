@@ -482,6 +482,37 @@ fn one_shot_scenarios_give_the_same_verdicts_through_ssh_and_tls() {
         "{text}"
     );
 
+    // The same TLS engine through a docker context, as `docker context
+    // create` stores it (TLS material under contexts/tls/<sha256>/docker),
+    // named by a profile's `engine:`.
+    let config = p.dir.path().join("docker-config");
+    run(Command::new("docker")
+        .env("DOCKER_CONFIG", &config)
+        .args(["context", "create", "parity-tls-test", "--docker"])
+        .arg(format!(
+            "host={},ca={certs}/ca.pem,cert={certs}/cert.pem,key={certs}/key.pem",
+            tls.endpoint()
+        )));
+    p.profile("ctx-tls", "parity-tls-test");
+    let config_s = config.display().to_string();
+    let doctor = p.parity(
+        &["doctor", "--baseline", "ctx-tls", "--candidate", "runc"],
+        &[("DOCKER_CONFIG", config_s.as_str())],
+    );
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        text.contains(&format!(
+            "ok    ctx-tls: runc on {} (from docker context \"parity-tls-test\" (the profile's `engine`))",
+            tls.endpoint()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("(ca {config_s}/contexts/tls/"))
+            && text.contains("/docker/key.pem; from docker context \"parity-tls-test\")"),
+        "{text}"
+    );
+
     let mut run_ids = Vec::new();
     let mut through = |baseline: &str| {
         let mut args = vec!["run", "--format", "json", "--baseline", baseline];
