@@ -553,6 +553,71 @@ fn one_shot_scenarios_give_the_same_verdicts_through_ssh_and_tls() {
         local
     );
 
+    // A scenario that builds its image: built on the baseline's engine
+    // (the TLS one, after its FROM image is copied there), then copied
+    // into the candidate's.
+    let own = p.dir.path().join("own");
+    std::fs::create_dir_all(own.join("images/tiny")).unwrap();
+    std::fs::create_dir_all(own.join("built")).unwrap();
+    std::fs::write(
+        own.join("images/tiny/Dockerfile"),
+        format!(
+            "FROM busybox:latest\nRUN echo built-{} > /x\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        own.join("built/tiny.yaml"),
+        "description: runs an image built for it\nimage: { build: ../images/tiny }\ncommand: [cat, /x]\nobserve: [exit_code, stdout]\n",
+    )
+    .unwrap();
+    let out = p.parity(
+        &[
+            "run",
+            "--format",
+            "json",
+            "--baseline",
+            "prod-tls",
+            "--candidate",
+            "userns-remap",
+            "own",
+        ],
+        &tls_env,
+    );
+    let progress = String::from_utf8_lossy(&out.stderr).to_string();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    run_ids.push(doc["run_id"].as_str().unwrap_or_default().to_string());
+    let label = format!(
+        "label=io.parity.build={}",
+        own.join("images/tiny").display()
+    );
+    for sock in ENGINES {
+        // The test's own image goes; the library's stay.
+        let host = format!("unix://{sock}");
+        let ids =
+            run(Command::new("docker").args(["-H", &host, "images", "-q", "--filter", &label]));
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = Command::new("docker")
+                .args(["-H", &host, "rmi", "-f", id])
+                .output();
+        }
+    }
+    assert_eq!(
+        verdicts(&out),
+        [("built/tiny".to_string(), "parity".to_string())],
+        "{progress}"
+    );
+    assert!(
+        progress.contains("copying busybox:latest from the engine at unix://")
+            && progress.contains(&format!(
+                "into the engine at {} to build on",
+                tls.endpoint()
+            ))
+            && progress.contains("into the engine at unix:///run/parity/userns-remap.sock"),
+        "{progress}"
+    );
+
     // Nothing left: no container of these runs on any engine, no ssh
     // client.
     for run_id in &run_ids {

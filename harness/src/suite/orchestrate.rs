@@ -406,7 +406,10 @@ impl Suite {
                     .chain(self.engines.values().flatten().cloned())
                     .find(|e| !e.info().userns_remap)
                     .unwrap_or_else(|| engine.clone());
-                self.images.built(engine, &builder, dir, &progress).await
+                let sources: Vec<Arc<Engine>> = self.engines.values().flatten().cloned().collect();
+                self.images
+                    .built(engine, &builder, dir, &sources, &progress)
+                    .await
             }
             (None, Some(name)) => {
                 let sources: Vec<Arc<Engine>> = self.engines.values().flatten().cloned().collect();

@@ -520,12 +520,15 @@ impl ImageCache {
     /// Makes sure `target` has the image built from `dir`, and returns its
     /// reference. It is built on `builder` (with the host's network when
     /// the builder does not remap users) unless the builder has it already,
-    /// and copied into `target` unless `target` has the same id.
+    /// after copying into the builder the `FROM` images it lacks and one of
+    /// `sources` has, and copied into `target` unless `target` has the
+    /// same id.
     pub async fn built(
         &self,
         target: &Engine,
         builder: &Engine,
         dir: &Path,
+        sources: &[Arc<Engine>],
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<String, ImageError> {
         let key = format!("build:{}", dir.display());
@@ -533,6 +536,22 @@ impl ImageCache {
             .cell(builder, &key)
             .get_or_init(|| async {
                 let context = BuildContext::read(dir)?;
+                for base in &context.bases {
+                    if builder.image_id(base).await?.is_some() {
+                        continue;
+                    }
+                    let others = sources.iter().filter(|s| s.endpoint != builder.endpoint);
+                    for source in others {
+                        if source.image_id(base).await?.is_some() {
+                            progress(format!(
+                                "copying {base} from the engine at {} into the engine at {} to build on",
+                                source.endpoint, builder.endpoint
+                            ));
+                            source.copy_image_to(builder, base, progress).await?;
+                            break;
+                        }
+                    }
+                }
                 let mut base_ids = Vec::new();
                 for base in &context.bases {
                     base_ids.push(
