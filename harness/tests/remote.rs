@@ -4,7 +4,9 @@
 //! listening with `--tlsverify` on a loopback port, with a CA, server and
 //! client certificates made by openssl. The library's one-shot scenarios
 //! give the same verdicts through ssh and TLS as through the unix socket
-//! (images they name are copied into the TLS engine); bad endpoints get an
+//! (images they name are copied into the TLS engine; a built image is
+//! built there, its FROM image copied in first, and copied out); a context
+//! made by `docker context create` brings its TLS material; bad endpoints get an
 //! error that names what to fix; a bind mount against an engine on another
 //! machine is a located error; an engine that goes away mid-run gives
 //! `error`. Nothing is left behind: no container, no ssh process.
