@@ -244,7 +244,7 @@ pub async fn observe(
                     .is_some()
             {
                 source
-                    .copy_image_to(engine, base)
+                    .copy_image_to(engine, base, &|_| {})
                     .await
                     .map_err(|e| e.to_string())?;
             }

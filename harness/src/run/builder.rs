@@ -105,6 +105,12 @@ async fn up(
     dir: &std::path::Path,
     what: &str,
 ) -> Result<(Engine, Created), String> {
+    if !outer.transport().is_local() {
+        return Err(format!(
+            "{what} needs an engine on this machine: its inner engine's socket is bound from a folder here, which {} on another machine cannot mount; build with `builds: engine` for this profile, or run it on a local engine",
+            outer.endpoint
+        ));
+    }
     let s = builder_spec(spec, image, dir);
     let deadline = Deadline::after(UP_TIMEOUT + spec.grace);
     let (mut created, _config, refusal) = match outer.create(&s, ctx, &deadline).await {

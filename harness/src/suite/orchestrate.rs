@@ -134,7 +134,7 @@ impl Suite {
                         endpoint: endpoint.clone(),
                         message: problem.clone(),
                     }),
-                    None => Engine::connect(&endpoint).await.map(Arc::new),
+                    None => Engine::connect_resolved(&resolved).await.map(Arc::new),
                 };
                 if let Ok(e) = &engine {
                     let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
@@ -294,6 +294,12 @@ impl Suite {
             endpoint: profile.endpoint(),
         };
         let mut spec = plan(scenario, &rp, self.options.plan);
+        if !engine.transport().is_local() {
+            let text = std::fs::read_to_string(&scenario.path).unwrap_or_default();
+            if let Some(why) = crate::run::plan::remote_bind_problem(&spec, &text, &rp.endpoint) {
+                return Err(why);
+            }
+        }
         spec.image = self.provide_image(&engine, &spec).await?;
         let repeat = self.options.repeat.unwrap_or(scenario.file.repeat).max(1);
         let mut runs = Vec::new();
@@ -400,9 +406,15 @@ impl Suite {
                     .chain(self.engines.values().flatten().cloned())
                     .find(|e| !e.info().userns_remap)
                     .unwrap_or_else(|| engine.clone());
-                self.images.built(engine, &builder, dir, &progress).await
+                let sources: Vec<Arc<Engine>> = self.engines.values().flatten().cloned().collect();
+                self.images
+                    .built(engine, &builder, dir, &sources, &progress)
+                    .await
             }
-            (None, Some(name)) => self.images.named(engine, name, &progress).await,
+            (None, Some(name)) => {
+                let sources: Vec<Arc<Engine>> = self.engines.values().flatten().cloned().collect();
+                self.images.named(engine, name, &sources, &progress).await
+            }
             (None, None) => return Ok(None),
         };
         provided.map(Some).map_err(|e| e.to_string())

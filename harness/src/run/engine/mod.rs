@@ -9,7 +9,8 @@
 //! container through create, attach, start, wait, download and removal on
 //! every path; `control` asks whether a container still runs, how it
 //! ended, and kills it; `exec` runs commands inside a running container;
-//! `images` provides the images scenarios name or build (pull, build, copy
+//! `ssh` is the `ssh://` transport (OpenSSH running `docker system
+//! dial-stdio` remotely); `images` provides the images scenarios name or build (pull, build, copy
 //! between engines); `build` runs a build scenario's `docker build`
 //! and removes what it made; `trace` records every call's duration when
 //! `PARITY_TRACE_API` is set.
@@ -25,6 +26,7 @@ mod create;
 mod exec;
 mod images;
 mod run;
+mod ssh;
 mod stream;
 pub mod trace;
 
