@@ -297,7 +297,7 @@ impl Suite {
         if !engine.transport().is_local() {
             let text = std::fs::read_to_string(&scenario.path).unwrap_or_default();
             if let Some(why) = crate::run::plan::remote_bind_problem(&spec, &text, &rp.endpoint) {
-                return Err(why);
+                return Err(why.into());
             }
         }
         spec.image = self.provide_image(&engine, &spec).await?;
