@@ -7,13 +7,13 @@
 //! docs/design.md "Builds") without cache, with `rm`/`forcerm` so no
 //! intermediate container stays, the build's stream kept line by line
 //! with its error (an observation, not an `Err`), the built image's config
-//! and the files its own layers hold (from `docker save`), and the removal
+//! and the files its own layers hold (from `docker save`, read by
+//! `saved`), and the removal
 //! of the tagged image and of every image a step committed (a failed or
 //! multi-stage build leaves untagged ones). It does not parse steps or
 //! judge: `run::build` does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::time::Duration;
 
 use bollard::query_parameters::{BuildImageOptions, BuilderVersion, RemoveImageOptions};
@@ -189,7 +189,7 @@ impl Engine {
                     what: format!("saving {reference}"),
                     secs: limit.as_secs(),
                 })??;
-        saved_files_text(&saved, skip).map_err(|m| self.build_error(m))
+        super::saved::saved_files_text(&saved, skip).map_err(|m| self.build_error(m))
     }
 
     fn build_error(&self, e: impl std::fmt::Display) -> ImageError {
@@ -197,123 +197,5 @@ impl Engine {
             endpoint: self.endpoint.clone(),
             message: e.to_string(),
         }
-    }
-}
-
-/// The listing of a `docker save` archive's layers after the first `skip`.
-pub fn saved_files_text(saved: &[u8], skip: usize) -> Result<String, String> {
-    let mut layers: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut manifest: Option<serde_json::Value> = None;
-    let mut archive = tar::Archive::new(saved);
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        let name = entry
-            .path()
-            .map_err(|e| e.to_string())?
-            .display()
-            .to_string();
-        if name == "manifest.json" {
-            let mut text = String::new();
-            entry.read_to_string(&mut text).map_err(|e| e.to_string())?;
-            manifest = Some(serde_json::from_str(&text).map_err(|e| e.to_string())?);
-        } else if name.ends_with(".tar") {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
-            layers.insert(name, data);
-        }
-    }
-    let manifest = manifest.ok_or("the saved image has no manifest.json")?;
-    let order: Vec<String> = manifest[0]["Layers"]
-        .as_array()
-        .ok_or("the saved image's manifest lists no layers")?
-        .iter()
-        .filter_map(|l| l.as_str().map(str::to_string))
-        .collect();
-    let mut out = Vec::new();
-    for (n, name) in order.iter().enumerate().skip(skip) {
-        let data = layers
-            .get(name)
-            .ok_or_else(|| format!("the saved image lacks its layer {name}"))?;
-        let mut lines = Vec::new();
-        let mut layer = tar::Archive::new(&data[..]);
-        for entry in layer.entries().map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let h = entry.header();
-            let path = entry
-                .path()
-                .map_err(|e| e.to_string())?
-                .display()
-                .to_string();
-            let kind = match h.entry_type() {
-                tar::EntryType::Directory => 'd',
-                tar::EntryType::Symlink => 'l',
-                tar::EntryType::Link => 'h',
-                tar::EntryType::Char => 'c',
-                tar::EntryType::Block => 'b',
-                tar::EntryType::Fifo => 'p',
-                _ => '-',
-            };
-            let mode = h.mode().unwrap_or(0) & 0o7777;
-            let owner = format!("{}:{}", h.uid().unwrap_or(0), h.gid().unwrap_or(0));
-            let what = match kind {
-                'l' | 'h' => format!(
-                    "-> {}",
-                    h.link_name()
-                        .ok()
-                        .flatten()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                ),
-                'c' | 'b' => format!(
-                    "{},{}",
-                    h.device_major().ok().flatten().unwrap_or(0),
-                    h.device_minor().ok().flatten().unwrap_or(0)
-                ),
-                '-' => h.size().unwrap_or(0).to_string(),
-                _ => String::new(),
-            };
-            lines.push(format!(
-                "layer {n}: {kind}{mode:04o} {owner} {what} /{}",
-                path.trim_start_matches("./").trim_end_matches('/')
-            ));
-        }
-        lines.sort();
-        out.extend(lines);
-    }
-    Ok(out.join("\n"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            h.set_uid(100);
-            h.set_gid(7);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, name, *data).unwrap();
-        }
-        b.into_inner().unwrap()
-    }
-
-    #[test]
-    fn the_listing_skips_base_layers_and_names_owners() {
-        let base = tar_of(&[("bin/sh", b"x")]);
-        let mine = tar_of(&[("tmp/b", b"yy"), ("tmp/a", b"z")]);
-        let manifest = br#"[{"Layers":["l0/layer.tar","l1/layer.tar"]}]"#;
-        let saved = tar_of(&[
-            ("l0/layer.tar", &base),
-            ("l1/layer.tar", &mine),
-            ("manifest.json", manifest),
-        ]);
-        assert_eq!(
-            saved_files_text(&saved, 1).unwrap(),
-            "layer 1: -0644 100:7 1 /tmp/a\nlayer 1: -0644 100:7 2 /tmp/b"
-        );
-        assert!(saved_files_text(&saved, 0).unwrap().contains("/bin/sh"));
     }
 }

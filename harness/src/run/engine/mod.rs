@@ -10,7 +10,8 @@
 //! ended, and kills it; `exec` runs commands inside a running container;
 //! `images` provides the images scenarios name or build (pull, build, copy
 //! between engines); `build` runs a build scenario's `docker build`
-//! and removes what it made; `trace` records every call's duration when
+//! and removes what it made; `saved` reads a `docker save` archive in
+//! either layout (legacy or OCI); `trace` records every call's duration when
 //! `PARITY_TRACE_API` is set.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
@@ -23,13 +24,15 @@ mod create;
 mod exec;
 mod images;
 mod run;
+mod saved;
 mod stream;
 pub mod trace;
 
-pub use build::{BuildOutput, BuildRequest, saved_files_text};
+pub use build::{BuildOutput, BuildRequest};
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
 pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, TRANSFER_TIMEOUT};
+pub use saved::saved_files_text;
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
 pub use stream::{Channel, Chunk, Drained};
