@@ -149,7 +149,7 @@ impl<W: Write + Send> Reporter for TerminalReporter<W> {
                 "running {scenarios} scenario(s): baseline {baseline} vs {}\n",
                 candidates.join(", ")
             ),
-            Event::ScenarioStarted { .. } => return,
+            Event::ScenarioStarted { .. } | Event::Transfer { .. } => return,
             Event::Progress { message } => format!("{}\n", dim(&format!("... {message}"))),
             Event::Verdict(r) if r.verdict == Verdict::Skipped && !self.verbose => return,
             Event::Verdict(r) => render_result(r, self.verbose),

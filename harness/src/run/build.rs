@@ -197,7 +197,7 @@ pub async fn observe(
                     .is_some()
             {
                 source
-                    .copy_image_to(engine, base)
+                    .copy_image_to(engine, base, &|_| {})
                     .await
                     .map_err(|e| e.to_string())?;
             }
@@ -292,9 +292,7 @@ async fn image_text(
         }
     }
     let config = engine.image_config_text(tag).await?;
-    let files = engine
-        .image_files_text(tag, skip, crate::run::engine::TRANSFER_TIMEOUT)
-        .await?;
+    let files = engine.image_files_text(tag, skip).await?;
     Ok(format!("config:\n{config}\nfiles:\n{files}\n"))
 }
 

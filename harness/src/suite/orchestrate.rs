@@ -22,7 +22,7 @@ use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Builds, Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
-use crate::run::engine::{Engine, EngineError, EngineInfo, ImageCache, RunContext};
+use crate::run::engine::{Engine, EngineError, EngineInfo, ImageCache, ImageProgress, RunContext};
 use crate::run::image::ImageSource;
 use crate::run::observe::{Observation, Subject, Texts};
 use crate::run::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
@@ -384,9 +384,15 @@ impl Suite {
         engine: &Arc<Engine>,
         spec: &RunSpec,
     ) -> Result<Option<String>, String> {
-        let progress = |message: String| {
+        let progress = |note: ImageProgress| {
+            let event = match note {
+                ImageProgress::Begun(message) => Event::Progress { message },
+                ImageProgress::Moving { what, bytes, done } => {
+                    Event::Transfer { what, bytes, done }
+                }
+            };
             if let Some(tx) = self.events.lock().expect("events lock").as_ref() {
-                let _ = tx.send(Event::Progress { message });
+                let _ = tx.send(event);
             }
         };
         let provided = match (&spec.build, &spec.image) {

@@ -16,11 +16,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use bollard::query_parameters::{BuildImageOptions, BuilderVersion, RemoveImageOptions};
+use bollard::query_parameters::{
+    BuildImageOptions, BuilderVersion, ListContainersOptions, RemoveContainerOptions,
+    RemoveImageOptions,
+};
 use futures_util::StreamExt;
 
 use super::client::Engine;
 use super::images::{BuildContext, ImageError};
+use super::transfer::{Moved, TRANSFER_STALL, long_client, watch};
 
 /// What the engine is asked to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,26 +87,85 @@ impl Engine {
     }
 
     /// Removes the built `tag` and the images the build's steps committed
-    /// (`step_images`, newest last), so neither a tag nor an untagged
-    /// intermediate image stays. An image already gone is fine; one still
-    /// in use by another tag or container is left and reported.
+    /// (`step_images`, newest last), so neither a tag nor an untagged intermediate image
+    /// stays. They go children first (an image's child holds it); one the
+    /// engine still calls in use is tried again while the builder lets go
+    /// of it, and a stopped or running container made from one of these
+    /// images (the build's own, e.g. a step's container still being
+    /// removed after a timed-out build) is removed with it. A container of
+    /// anyone else's image, or a child image the build did not make, is
+    /// never touched: the image stays and the error names what holds it.
+    /// An image already gone is fine.
     pub async fn remove_build(&self, tag: &str, step_images: &[String]) -> Result<(), ImageError> {
         let mut trouble = Vec::new();
+        let mut owned: Vec<(String, String)> = Vec::new();
         let mut names = vec![tag.to_string()];
+        // Newest first: the order that holds where the engine records no
+        // parents (the containerd image store).
         names.extend(step_images.iter().rev().cloned());
-        for name in names {
-            let options = RemoveImageOptions {
-                force: false,
-                noprune: false,
-                ..Default::default()
-            };
-            match self.docker.remove_image(&name, Some(options), None).await {
-                Ok(_) => {}
+        for name in &names {
+            // The history's first entry is the image, its second the
+            // parent (`<missing>` where the engine keeps no parent image).
+            match self.docker.image_history(name).await {
+                Ok(history) => {
+                    let id = history.first().map_or_else(|| name.clone(), |h| h.id.clone());
+                    let parent = history.get(1).map(|h| h.id.clone()).unwrap_or_default();
+                    if !owned.iter().any(|(o, _)| *o == id) {
+                        owned.push((id, parent));
+                    }
+                }
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => {}
                 Err(e) => trouble.push(format!("{name}: {e}")),
             }
+        }
+        let ids: Vec<String> = owned.iter().map(|(id, _)| id.clone()).collect();
+        let mut pending = children_first(&owned);
+        let until = tokio::time::Instant::now() + super::REMOVE_TIMEOUT;
+        while !pending.is_empty() {
+            let mut held = Vec::new();
+            for id in pending {
+                let options = RemoveImageOptions {
+                    force: false,
+                    noprune: false,
+                    ..Default::default()
+                };
+                match self.docker.remove_image(&id, Some(options), None).await {
+                    Ok(_)
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => {}
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 409,
+                        message,
+                    }) => held.push((id, message)),
+                    Err(e) => trouble.push(format!("{id}: {e}")),
+                }
+            }
+            if held.is_empty() {
+                break;
+            }
+            let mut next = Vec::new();
+            for (id, message) in held {
+                match self.own_containers_of(&id, &ids).await {
+                    Ok(foreign) if foreign.is_empty() => next.push((id, message)),
+                    Ok(foreign) => trouble.push(format!(
+                        "{id}: in use by a container this build did not make ({}): {message}",
+                        foreign.join(", ")
+                    )),
+                    Err(e) => trouble.push(format!("{id}: {e}")),
+                }
+            }
+            if tokio::time::Instant::now() >= until {
+                trouble.extend(next.into_iter().map(|(id, m)| format!("{id}: {m}")));
+                break;
+            }
+            if !next.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            pending = next.into_iter().map(|(id, _)| id).collect();
         }
         match trouble.is_empty() {
             true => Ok(()),
@@ -111,6 +174,48 @@ impl Engine {
                 message: format!("removing the build's images: {}", trouble.join("; ")),
             }),
         }
+    }
+
+    /// Removes the containers made from the image `id` (or its children)
+    /// whose own image is one of `owned`; returns the others' names, which
+    /// it leaves alone.
+    async fn own_containers_of(&self, id: &str, owned: &[String]) -> Result<Vec<String>, String> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "ancestor".to_string(),
+                vec![id.to_string()],
+            )])),
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut foreign = Vec::new();
+        for c in list {
+            let name = c.names.and_then(|n| n.into_iter().next()).unwrap_or_default();
+            let cid = c.id.unwrap_or_default();
+            if c.image_id.as_ref().is_some_and(|i| owned.contains(i)) {
+                let options = RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                };
+                match self.docker.remove_container(&cid, Some(options)).await {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404 | 409,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(format!("removing its container {cid}: {e}")),
+                }
+            } else {
+                foreign.push(format!("{} {name}", &cid[..cid.len().min(12)]));
+            }
+        }
+        Ok(foreign)
     }
 
     /// The layers (diff ids) of `reference`, oldest first.
@@ -165,30 +270,25 @@ impl Engine {
 
     /// The files of `reference`'s layers after the first `skip` (the base
     /// image's), one line each: layer number, type and mode, owner, size
-    /// or link target, path. Read from `docker save`, so owners are the
-    /// image's, not the host's (a remapped engine maps them back).
-    pub async fn image_files_text(
-        &self,
-        reference: &str,
-        skip: usize,
-        limit: Duration,
-    ) -> Result<String, ImageError> {
+    /// or link target, path. Read from `docker save` (as long as its bytes
+    /// keep coming), so owners are the image's, not the host's (a remapped
+    /// engine maps them back).
+    pub async fn image_files_text(&self, reference: &str, skip: usize) -> Result<String, ImageError> {
+        let moved = Moved::default();
+        let docker = long_client(&self.docker);
         let read = async {
             let mut saved = Vec::new();
-            let mut stream = self.docker.export_image(reference);
+            let mut stream = docker.export_image(reference);
             while let Some(chunk) = stream.next().await {
-                saved.extend_from_slice(&chunk.map_err(|e| self.build_error(e))?);
+                let chunk = chunk.map_err(|e| self.build_error(e))?;
+                moved.bytes(chunk.len());
+                saved.extend_from_slice(&chunk);
             }
             Ok::<_, ImageError>(saved)
         };
-        let saved =
-            tokio::time::timeout(limit, read)
-                .await
-                .map_err(|_| ImageError::Stalled {
-                    endpoint: self.endpoint.clone(),
-                    what: format!("saving {reference}"),
-                    secs: limit.as_secs(),
-                })??;
+        let saved = watch(read, &moved, TRANSFER_STALL, &|_| {})
+            .await
+            .map_err(|e| self.build_error(format!("saving {reference}: {e}")))??;
         super::saved::saved_files_text(&saved, skip).map_err(|m| self.build_error(m))
     }
 
@@ -197,5 +297,57 @@ impl Engine {
             endpoint: self.endpoint.clone(),
             message: e.to_string(),
         }
+    }
+}
+
+/// The images `owned` (id, parent id) in an order that removes every
+/// image before its parent: a child holds its parent, so the parent could
+/// not go first. Images whose parents are outside `owned` keep their
+/// given order among themselves.
+fn children_first(owned: &[(String, String)]) -> Vec<String> {
+    let mut left: Vec<&(String, String)> = owned.iter().collect();
+    let mut out = Vec::new();
+    while !left.is_empty() {
+        // Leaves: images no remaining image names as its parent.
+        let (leaves, rest): (Vec<_>, Vec<_>) = left
+            .iter()
+            .copied()
+            .partition(|(id, _)| !left.iter().any(|(_, parent)| parent == id));
+        if leaves.is_empty() {
+            // A cycle cannot happen in an engine; keep the rest as given.
+            out.extend(rest.iter().map(|(id, _)| id.clone()));
+            break;
+        }
+        out.extend(leaves.iter().map(|(id, _)| id.clone()));
+        left = rest;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(id: &str, parent: &str) -> (String, String) {
+        (id.to_string(), parent.to_string())
+    }
+
+    #[test]
+    fn children_go_before_their_parents() {
+        // Two stages: a <- b <- c, and x <- y; the tag (c) listed first.
+        let owned = [
+            pair("c", "b"),
+            pair("a", "base"),
+            pair("b", "a"),
+            pair("x", "base"),
+            pair("y", "x"),
+        ];
+        let order = children_first(&owned);
+        let at = |id: &str| order.iter().position(|o| o == id).unwrap();
+        assert_eq!(order.len(), 5);
+        assert!(at("c") < at("b") && at("b") < at("a"), "{order:?}");
+        assert!(at("y") < at("x"), "{order:?}");
+        assert_eq!(children_first(&[pair("a", "")]), ["a"]);
+        assert!(children_first(&[]).is_empty());
     }
 }

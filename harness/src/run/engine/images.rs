@@ -10,7 +10,8 @@
 //! on a builder engine that can reach the network (one without user
 //! namespaces, with `network: host`, so `RUN apt-get` works), and copied
 //! into every other engine with `docker save | docker load`, so both sides
-//! of a comparison run the very same image id. A failed build is the
+//! of a comparison run the very same image id; a copy takes as long as its
+//! bytes keep moving (`transfer`) and reports them as it goes. A failed build is the
 //! scenario's error with the build's last lines. [`BuildContext`] also packs
 //! build scenarios' contexts; their observed builds are `build`'s.
 
@@ -27,6 +28,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::client::Engine;
+use super::transfer::{Moved, TRANSFER_STALL, long_client, size_text, watch};
 use crate::run::capture::hex;
 
 /// Repository of images built from scenario folders.
@@ -39,8 +41,6 @@ pub const BUILD_LABEL: &str = "io.parity.build";
 pub const BUILD_FORMAT: &str = "parity-build v1: classic builder, rm, forcerm, label";
 /// How long one image build may take.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// How long a pull or a copy between engines may take.
-pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Lines of a failed build's output kept in its error.
 const TAIL_LINES: usize = 15;
 
@@ -288,19 +288,22 @@ impl Engine {
             from_image: Some(reference.to_string()),
             ..Default::default()
         };
+        let moved = Moved::default();
+        let docker = long_client(&self.docker);
         let pull = async {
-            let mut stream = self.docker.create_image(Some(options), None, None);
+            let mut stream = docker.create_image(Some(options), None, None);
             while let Some(item) = stream.next().await {
                 let info = item.map_err(|e| missing(e.to_string()))?;
+                moved.touch();
                 if let Some(e) = info.error_detail.and_then(|d| d.message) {
                     return Err(missing(e));
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(TRANSFER_TIMEOUT, pull)
+        watch(pull, &moved, TRANSFER_STALL, &|_| {})
             .await
-            .map_err(|_| missing(format!("no answer within {}s", TRANSFER_TIMEOUT.as_secs())))??;
+            .map_err(|e| missing(e.to_string()))??;
         match self.image_id(reference).await? {
             Some(_) => Ok(()),
             None => Err(missing("the pull ended without the image".into())),
@@ -384,38 +387,68 @@ impl Engine {
     }
 
     /// Copies `reference` from this engine into `to` (`docker save |
-    /// docker load`, streamed); returns its id in `to`.
-    pub async fn copy_image_to(&self, to: &Engine, reference: &str) -> Result<String, ImageError> {
+    /// docker load`, streamed); returns its id in `to`. It takes as long as
+    /// bytes keep moving (or the loading engine keeps reporting), and fails
+    /// once nothing has moved for [`TRANSFER_STALL`]; `on_bytes` hears the
+    /// bytes copied so far every second.
+    pub async fn copy_image_to(
+        &self,
+        to: &Engine,
+        reference: &str,
+        on_bytes: &(dyn Fn(u64) + Sync),
+    ) -> Result<String, ImageError> {
         let err = |m: String| ImageError::Copy {
             image: reference.to_string(),
             from: self.endpoint.clone(),
             to: to.endpoint.clone(),
             message: m,
         };
+        let moved = Moved::default();
+        let (source, target) = (long_client(&self.docker), long_client(&to.docker));
         let copy = async {
-            let saved = self.docker.export_image(reference);
-            let mut loading = to.docker.import_image_stream(
-                ImportImageOptions {
-                    quiet: true,
-                    ..Default::default()
-                },
-                saved,
-                None,
-            );
+            let counter = moved.clone();
+            let saved = source.export_image(reference).inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    counter.bytes(bytes.len());
+                }
+            });
+            // Not quiet: the loading engine reports each layer as it
+            // registers it, after the last byte has gone.
+            let mut loading =
+                target.import_image_stream(ImportImageOptions::default(), saved, None);
             while let Some(item) = loading.next().await {
                 let info = item.map_err(|e| err(e.to_string()))?;
+                moved.touch();
                 if let Some(m) = info.error_detail.and_then(|d| d.message) {
                     return Err(err(m));
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(TRANSFER_TIMEOUT, copy)
+        watch(copy, &moved, TRANSFER_STALL, on_bytes)
             .await
-            .map_err(|_| err(format!("not done within {}s", TRANSFER_TIMEOUT.as_secs())))??;
+            .map_err(|e| err(e.to_string()))??;
+        on_bytes(moved.total());
         to.image_id(reference)
             .await?
             .ok_or_else(|| err("the load ended without the image".into()))
+    }
+}
+
+/// What providing an image tells its caller as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageProgress {
+    /// Work that takes a while starts (a pull, a build, a copy), in a line.
+    Begun(String),
+    /// A copy between engines (`what`) has moved `bytes` so far; `done`
+    /// once it has ended, either way.
+    Moving { what: String, bytes: u64, done: bool },
+}
+
+impl ImageProgress {
+    /// `copying X into E: 123 MB`, the transfer's part of a progress line.
+    pub fn moving_text(what: &str, bytes: u64) -> String {
+        format!("{what}: {}", size_text(bytes))
     }
 }
 
@@ -442,15 +475,15 @@ impl ImageCache {
         &self,
         target: &Engine,
         name: &str,
-        progress: &(dyn Fn(String) + Sync),
+        progress: &(dyn Fn(ImageProgress) + Sync),
     ) -> Result<String, ImageError> {
         self.cell(target, &format!("name:{name}"))
             .get_or_init(|| async {
                 if target.image_id(name).await?.is_none() {
-                    progress(format!(
+                    progress(ImageProgress::Begun(format!(
                         "pulling {name} into the engine at {}",
                         target.endpoint
-                    ));
+                    )));
                     target.pull(name).await?;
                 }
                 Ok(name.to_string())
@@ -468,7 +501,7 @@ impl ImageCache {
         target: &Engine,
         builder: &Engine,
         dir: &Path,
-        progress: &(dyn Fn(String) + Sync),
+        progress: &(dyn Fn(ImageProgress) + Sync),
     ) -> Result<String, ImageError> {
         let key = format!("build:{}", dir.display());
         let on_builder = self
@@ -486,11 +519,11 @@ impl ImageCache {
                 }
                 let tag = context.tag(&base_ids);
                 if builder.image_id(&tag).await?.is_none() {
-                    progress(format!(
+                    progress(ImageProgress::Begun(format!(
                         "building {} as {tag} on the engine at {}",
                         dir.display(),
                         builder.endpoint
-                    ));
+                    )));
                     builder
                         .build(&context, &tag, !builder.info().userns_remap)
                         .await?;
@@ -508,11 +541,26 @@ impl ImageCache {
                 if want.is_some() && target.image_id(&on_builder).await? == want {
                     return Ok(on_builder.clone());
                 }
-                progress(format!(
+                progress(ImageProgress::Begun(format!(
                     "copying {on_builder} from the engine at {} into the engine at {}",
                     builder.endpoint, target.endpoint
-                ));
-                let got = builder.copy_image_to(target, &on_builder).await?;
+                )));
+                let what = format!("copying {on_builder} into {}", target.endpoint);
+                let copied = builder
+                    .copy_image_to(target, &on_builder, &|bytes| {
+                        progress(ImageProgress::Moving {
+                            what: what.clone(),
+                            bytes,
+                            done: false,
+                        })
+                    })
+                    .await;
+                progress(ImageProgress::Moving {
+                    what: what.clone(),
+                    bytes: 0,
+                    done: true,
+                });
+                let got = copied?;
                 match want {
                     Some(w) if w != got => Err(ImageError::Copy {
                         image: on_builder.clone(),

@@ -9,7 +9,8 @@
 //! every path; `control` asks whether a container still runs, how it
 //! ended, and kills it; `exec` runs commands inside a running container;
 //! `images` provides the images scenarios name or build (pull, build, copy
-//! between engines); `build` runs a build scenario's `docker build`
+//! between engines); `transfer` bounds pulls and copies by progress, not
+//! by a clock; `build` runs a build scenario's `docker build`
 //! and removes what it made; `saved` reads a `docker save` archive in
 //! either layout (legacy or OCI); `trace` records every call's duration when
 //! `PARITY_TRACE_API` is set.
@@ -26,13 +27,15 @@ mod images;
 mod run;
 mod saved;
 mod stream;
+mod transfer;
 pub mod trace;
 
 pub use build::{BuildOutput, BuildRequest};
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
-pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, TRANSFER_TIMEOUT};
+pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, ImageProgress};
+pub use transfer::{TRANSFER_STALL, size_text};
 pub use saved::saved_files_text;
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
 pub use stream::{Channel, Chunk, Drained};
