@@ -33,7 +33,8 @@ fn docker(sock: &str, args: &[&str]) -> String {
 
 /// What a build could leave behind on both engines: the images a build
 /// makes (tagged `parity-build-run/...`, or untagged: intermediate and
-/// dangling ones), the build cache's size, and the containers of the
+/// dangling ones, but the parents of the library's kept images), the
+/// build cache's size, and the containers of the
 /// parity process `pid` (none given: of any parity run). The engines are
 /// shared with whatever else runs on the host, so only what a build of
 /// ours could leave is compared.
@@ -41,6 +42,28 @@ fn engine_state(pid: Option<u32>) -> String {
     ENGINES
         .iter()
         .map(|sock| {
+            // The library's images (`parity-build/...`, built once and
+            // kept, with the builder's cache) keep their parent images:
+            // not a build's leftovers, even when a run makes them first.
+            let kept: Vec<String> = docker(
+                sock,
+                &[
+                    "images",
+                    "--filter",
+                    "label=io.parity.build",
+                    "--format",
+                    "{{.ID}}",
+                ],
+            )
+            .lines()
+            .flat_map(|id| {
+                docker(sock, &["history", "-q", "--no-trunc", id])
+                    .lines()
+                    .filter(|l| l.starts_with("sha256:"))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
             let mut images: Vec<String> = docker(
                 sock,
                 &[
@@ -53,6 +76,7 @@ fn engine_state(pid: Option<u32>) -> String {
             )
             .lines()
             .filter(|l| l.contains(" <none>:") || l.contains(" parity-build-run/"))
+            .filter(|l| !kept.iter().any(|k| l.starts_with(k.as_str())))
             .map(str::to_string)
             .collect();
             images.sort();

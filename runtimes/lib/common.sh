@@ -49,9 +49,24 @@ engine_get() {
 	esac
 }
 
+# Whether HOST is asked with curl: a local socket or plain TCP; TLS and
+# ssh:// engines are asked with the docker CLI, which knows their setup.
+by_curl() {
+	case "$1" in
+	unix://*) return 0 ;;
+	tcp://*) [ -z "${DOCKER_TLS_VERIFY:-}" ] && [ -z "${DOCKER_CERT_PATH:-}" ] ;;
+	*) return 1 ;;
+	esac
+}
+
 # Prints the engine's API version and succeeds when HOST answers.
 engine_api() {
 	local out
+	if ! by_curl "$1"; then
+		out=$(timeout 10 docker -H "$1" version --format '{{.Server.APIVersion}}' 2>/dev/null) || return 1
+		[ -n "$out" ] && printf '%s\n' "$out"
+		return
+	fi
 	out=$(engine_get "$1" /version 2>/dev/null) || return 1
 	out=$(printf '%s' "$out" | sed -n 's/.*"ApiVersion":"\([^"]*\)".*/\1/p')
 	[ -n "$out" ] || return 1
@@ -61,7 +76,11 @@ engine_api() {
 # Succeeds when the engine at HOST runs with user-namespace remapping.
 engine_has_userns() {
 	local info
-	info=$(engine_get "$1" /info 2>/dev/null) || return 1
+	if by_curl "$1"; then
+		info=$(engine_get "$1" /info 2>/dev/null) || return 1
+	else
+		info=$(timeout 10 docker -H "$1" info --format '{{json .SecurityOptions}}' 2>/dev/null) || return 1
+	fi
 	[[ "$info" == *'"name=userns'* ]]
 }
 
