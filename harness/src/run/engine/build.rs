@@ -108,7 +108,9 @@ impl Engine {
             // parent (`<missing>` where the engine keeps no parent image).
             match self.docker.image_history(name).await {
                 Ok(history) => {
-                    let id = history.first().map_or_else(|| name.clone(), |h| h.id.clone());
+                    let id = history
+                        .first()
+                        .map_or_else(|| name.clone(), |h| h.id.clone());
                     let parent = history.get(1).map(|h| h.id.clone()).unwrap_or_default();
                     if !owned.iter().any(|(o, _)| *o == id) {
                         owned.push((id, parent));
@@ -195,7 +197,10 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         let mut foreign = Vec::new();
         for c in list {
-            let name = c.names.and_then(|n| n.into_iter().next()).unwrap_or_default();
+            let name = c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default();
             let cid = c.id.unwrap_or_default();
             if c.image_id.as_ref().is_some_and(|i| owned.contains(i)) {
                 let options = RemoveContainerOptions {
@@ -273,7 +278,11 @@ impl Engine {
     /// or link target, path. Read from `docker save` (as long as its bytes
     /// keep coming), so owners are the image's, not the host's (a remapped
     /// engine maps them back).
-    pub async fn image_files_text(&self, reference: &str, skip: usize) -> Result<String, ImageError> {
+    pub async fn image_files_text(
+        &self,
+        reference: &str,
+        skip: usize,
+    ) -> Result<String, ImageError> {
         let moved = Moved::default();
         let docker = long_client(&self.docker);
         let read = async {

@@ -442,7 +442,11 @@ pub enum ImageProgress {
     Begun(String),
     /// A copy between engines (`what`) has moved `bytes` so far; `done`
     /// once it has ended, either way.
-    Moving { what: String, bytes: u64, done: bool },
+    Moving {
+        what: String,
+        bytes: u64,
+        done: bool,
+    },
 }
 
 impl ImageProgress {

@@ -27,15 +27,15 @@ mod images;
 mod run;
 mod saved;
 mod stream;
-mod transfer;
 pub mod trace;
+mod transfer;
 
 pub use build::{BuildOutput, BuildRequest};
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
 pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, ImageProgress};
-pub use transfer::{TRANSFER_STALL, size_text};
-pub use saved::saved_files_text;
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
+pub use saved::saved_files_text;
 pub use stream::{Channel, Chunk, Drained};
+pub use transfer::{TRANSFER_STALL, size_text};

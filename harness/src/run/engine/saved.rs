@@ -162,7 +162,9 @@ fn blob_path(digest: &str) -> Result<String, String> {
         {
             Ok(format!("blobs/{alg}/{hex}"))
         }
-        _ => Err(format!("the saved image names a malformed digest {digest:?}")),
+        _ => Err(format!(
+            "the saved image names a malformed digest {digest:?}"
+        )),
     }
 }
 
@@ -406,7 +408,11 @@ mod tests {
     fn an_oci_archive_without_manifest_json_is_read_through_its_index() {
         for nested in [false, true] {
             let saved = oci_archive(&[base(), mine()], false, nested);
-            assert_eq!(saved_files_text(&saved, 1).unwrap(), WANT, "nested {nested}");
+            assert_eq!(
+                saved_files_text(&saved, 1).unwrap(),
+                WANT,
+                "nested {nested}"
+            );
         }
     }
 
