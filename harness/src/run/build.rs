@@ -255,7 +255,10 @@ pub async fn observe(
         .filter(|s| !s.is_from)
         .filter_map(|s| s.image.clone())
         .collect();
-    let removed = engine.remove_build(&request.tag, &committed).await;
+    // A timed-out build's builder may still commit its current step.
+    let removed = engine
+        .remove_build(&request.tag, &committed, output.timed_out)
+        .await;
     // The last step is the builder's LABEL of parity's run label, which
     // names the run: not the author's, not compared.
     if steps

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    BuildImageOptions, BuilderVersion, ListContainersOptions, RemoveContainerOptions,
-    RemoveImageOptions,
+    BuildImageOptions, BuilderVersion, ListContainersOptions, ListImagesOptions,
+    RemoveContainerOptions, RemoveImageOptions,
 };
 use futures_util::StreamExt;
 
@@ -87,16 +87,24 @@ impl Engine {
     }
 
     /// Removes the built `tag` and the images the build's steps committed
-    /// (`step_images`, newest last), so neither a tag nor an untagged intermediate image
-    /// stays. They go children first (an image's child holds it); one the
+    /// (`step_images`, newest last), so neither a tag nor an untagged
+    /// intermediate image stays. Images made on top of those (a step the
+    /// builder committed after the build was cut short: nobody else can
+    /// build on the build's untagged images) are the build's too; after a
+    /// timed-out build (`settle`) they are awaited until none has come for
+    /// a few seconds, so the builder cannot commit onto a parent already
+    /// gone. Images go children first (a child holds its parent); one the
     /// engine still calls in use is tried again while the builder lets go
     /// of it, and a stopped or running container made from one of these
-    /// images (the build's own, e.g. a step's container still being
-    /// removed after a timed-out build) is removed with it. A container of
-    /// anyone else's image, or a child image the build did not make, is
-    /// never touched: the image stays and the error names what holds it.
-    /// An image already gone is fine.
-    pub async fn remove_build(&self, tag: &str, step_images: &[String]) -> Result<(), ImageError> {
+    /// images (the build's own) is removed with it. A container of anyone
+    /// else's image is never touched: the image stays and the error names
+    /// what holds it. An image already gone is fine.
+    pub async fn remove_build(
+        &self,
+        tag: &str,
+        step_images: &[String],
+        settle: bool,
+    ) -> Result<(), ImageError> {
         let mut trouble = Vec::new();
         let mut owned: Vec<(String, String)> = Vec::new();
         let mut names = vec![tag.to_string()];
@@ -122,10 +130,28 @@ impl Engine {
                 Err(e) => trouble.push(format!("{name}: {e}")),
             }
         }
-        let ids: Vec<String> = owned.iter().map(|(id, _)| id.clone()).collect();
-        let mut pending = children_first(&owned);
         let until = tokio::time::Instant::now() + super::REMOVE_TIMEOUT;
-        while !pending.is_empty() {
+        if settle && !owned.is_empty() {
+            let mut quiet_since = tokio::time::Instant::now();
+            while tokio::time::Instant::now() < until
+                && quiet_since.elapsed() < std::time::Duration::from_secs(3)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if self.add_descendants(&mut owned).await {
+                    quiet_since = tokio::time::Instant::now();
+                }
+            }
+        }
+        let mut gone: Vec<String> = Vec::new();
+        loop {
+            self.add_descendants(&mut owned).await;
+            let pending: Vec<String> = children_first(&owned)
+                .into_iter()
+                .filter(|id| !gone.contains(id))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
             let mut held = Vec::new();
             for id in pending {
                 let options = RemoveImageOptions {
@@ -138,36 +164,43 @@ impl Engine {
                     | Err(bollard::errors::Error::DockerResponseServerError {
                         status_code: 404,
                         ..
-                    }) => {}
+                    }) => gone.push(id),
                     Err(bollard::errors::Error::DockerResponseServerError {
                         status_code: 409,
                         message,
                     }) => held.push((id, message)),
-                    Err(e) => trouble.push(format!("{id}: {e}")),
+                    Err(e) => {
+                        trouble.push(format!("{id}: {e}"));
+                        gone.push(id);
+                    }
                 }
             }
             if held.is_empty() {
-                break;
+                continue;
             }
-            let mut next = Vec::new();
+            let ids: Vec<String> = owned.iter().map(|(id, _)| id.clone()).collect();
+            let late = tokio::time::Instant::now() >= until;
             for (id, message) in held {
                 match self.own_containers_of(&id, &ids).await {
-                    Ok(foreign) if foreign.is_empty() => next.push((id, message)),
-                    Ok(foreign) => trouble.push(format!(
-                        "{id}: in use by a container this build did not make ({}): {message}",
-                        foreign.join(", ")
-                    )),
-                    Err(e) => trouble.push(format!("{id}: {e}")),
+                    Ok(foreign) if foreign.is_empty() && !late => {}
+                    Ok(foreign) if foreign.is_empty() => {
+                        trouble.push(format!("{id}: {message}"));
+                        gone.push(id);
+                    }
+                    Ok(foreign) => {
+                        trouble.push(format!(
+                            "{id}: in use by a container this build did not make ({}): {message}",
+                            foreign.join(", ")
+                        ));
+                        gone.push(id);
+                    }
+                    Err(e) => {
+                        trouble.push(format!("{id}: {e}"));
+                        gone.push(id);
+                    }
                 }
             }
-            if tokio::time::Instant::now() >= until {
-                trouble.extend(next.into_iter().map(|(id, m)| format!("{id}: {m}")));
-                break;
-            }
-            if !next.is_empty() {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            }
-            pending = next.into_iter().map(|(id, _)| id).collect();
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
         match trouble.is_empty() {
             true => Ok(()),
@@ -176,6 +209,27 @@ impl Engine {
                 message: format!("removing the build's images: {}", trouble.join("; ")),
             }),
         }
+    }
+
+    /// Adds to `owned` (id, parent) every image of the engine whose parent
+    /// is in it, to any depth; whether it found any.
+    async fn add_descendants(&self, owned: &mut Vec<(String, String)>) -> bool {
+        let options = ListImagesOptions {
+            all: true,
+            ..Default::default()
+        };
+        let Ok(all) = self.docker.list_images(Some(options)).await else {
+            return false;
+        };
+        let found = descendants(
+            owned,
+            &all.into_iter()
+                .map(|i| (i.id, i.parent_id))
+                .collect::<Vec<_>>(),
+        );
+        let any = !found.is_empty();
+        owned.extend(found);
+        any
     }
 
     /// Removes the containers made from the image `id` (or its children)
@@ -333,6 +387,30 @@ fn children_first(owned: &[(String, String)]) -> Vec<String> {
     out
 }
 
+/// The images of `all` (id, parent) not in `owned` whose parent is in
+/// `owned` or among those found, to any depth.
+fn descendants(owned: &[(String, String)], all: &[(String, String)]) -> Vec<(String, String)> {
+    let mut known: Vec<&str> = owned.iter().map(|(id, _)| id.as_str()).collect();
+    let mut found = Vec::new();
+    loop {
+        let more: Vec<&(String, String)> = all
+            .iter()
+            .filter(|(id, parent)| {
+                !parent.is_empty()
+                    && known.contains(&parent.as_str())
+                    && !known.contains(&id.as_str())
+            })
+            .collect();
+        if more.is_empty() {
+            return found;
+        }
+        for m in more {
+            known.push(&m.0);
+            found.push(m.clone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +436,21 @@ mod tests {
         assert!(at("y") < at("x"), "{order:?}");
         assert_eq!(children_first(&[pair("a", "")]), ["a"]);
         assert!(children_first(&[]).is_empty());
+    }
+
+    #[test]
+    fn images_made_on_the_builds_own_are_its_too() {
+        let owned = [pair("b", "a"), pair("a", "base")];
+        let all = [
+            pair("base", ""),
+            pair("a", "base"),
+            pair("b", "a"),
+            pair("late", "b"),
+            pair("later", "late"),
+            pair("other", "base"),
+        ];
+        let found = descendants(&owned, &all);
+        assert_eq!(found, [pair("late", "b"), pair("later", "late")]);
+        assert!(descendants(&all, &all).is_empty());
     }
 }
