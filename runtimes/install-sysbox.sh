@@ -196,6 +196,7 @@ runtimes_of() {
 
 wait_engine() {
 	local i
+	api_client_ok || exit 1
 	for ((i = 0; i < WAIT_SECS; i++)); do
 		engine_api "$ENGINE" >/dev/null && return 0
 		sleep 1
@@ -242,6 +243,7 @@ esac
 
 # ---------------------------------------------------------------- 1. containers
 
+api_client_ok || exit 1
 engine_api "$ENGINE" >/dev/null ||
 	die "the production engine ($ENGINE) does not answer: run runtimes/setup-host.sh first"
 CONTAINERS=$(engine_containers "$ENGINE") ||

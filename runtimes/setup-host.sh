@@ -40,16 +40,20 @@ usage() {
 usage: runtimes/setup-host.sh [--check | --stop | --verify] [--no-images] [--sysbox VERSION [-- INSTALL-SYSBOX-ARGS...]]
 
 Prepares this Debian/Ubuntu host (as root) for parity:
-  - installs what is missing: docker.io, containerd, runc, busybox-static,
-    iptables, jq (a host with Docker CE keeps it; apt-get update runs only
-    when something is missing);
+  - installs what is missing: docker.io and the docker CLI (docker-cli
+    where the distribution packages it apart, as Debian 13 does),
+    containerd, runc, busybox-static, iptables, jq, curl (a host with
+    Docker CE keeps it; apt-get update runs only when something is
+    missing);
   - starts the production engine on $PROD_SOCK unless one answers there
     (systemctl when systemd is init, else containerd + dockerd in the
     background, logs in $LOG_DIR);
   - starts the userns-remap engine (dockerd --userns-remap=default) on
     $USERNS_SOCK, data in $USERNS_DATA, sharing containerd under
     the namespace $USERNS_CTR_NS;
-  - waits up to ${WAIT_SECS}s (PARITY_WAIT_SECS) for both to answer;
+  - waits up to ${WAIT_SECS}s (PARITY_WAIT_SECS) for both to answer on
+    their API sockets (asked with curl, so a missing CLI is never taken
+    for an engine that does not answer);
   - provides the base images the scenario library builds on, in each
     engine that lacks them: ${BASE_IMAGES[*]} (pulled where a
     registry answers; else busybox from the host's static busybox and
@@ -160,6 +164,29 @@ userns_answers() { engine_api "$USERNS_HOST"; }
 
 # ---------------------------------------------------------------- packages
 
+# Succeeds when apt knows a package NAME it could install (a candidate
+# version in its lists).
+apt_has() {
+	local c
+	c=$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
+	[ -n "$c" ] && [ "$c" != "(none)" ]
+}
+
+# The package that gives this host the docker CLI: Docker CE's CLI beside
+# Docker CE; docker-cli where the distribution packages the CLI apart from
+# the engine (Debian 13: a Recommends of docker.io, which
+# --no-install-recommends leaves out); else docker.io, which holds it
+# (Debian 12, Ubuntu 22.04 and 24.04).
+cli_package() {
+	if pkg_installed docker-ce; then
+		echo docker-ce-cli
+	elif apt_has docker-cli; then
+		echo docker-cli
+	else
+		echo docker.io
+	fi
+}
+
 # Fills MISSING with the packages to install; dies on a half-installed
 # Docker CE that docker.io must not replace.
 find_missing() {
@@ -170,11 +197,7 @@ find_missing() {
 		fi
 		MISSING+=(docker.io)
 	elif ! command -v docker >/dev/null 2>&1; then
-		if pkg_installed docker-ce; then
-			MISSING+=(docker-ce-cli)
-		else
-			MISSING+=(docker.io)
-		fi
+		MISSING+=("$(cli_package)")
 	fi
 	# Docker CE ships containerd.io (containerd + runc); docker.io pulls
 	# Debian's containerd and runc.
@@ -183,6 +206,12 @@ find_missing() {
 	static_busybox >/dev/null || MISSING+=(busybox-static)
 	command -v iptables >/dev/null 2>&1 || MISSING+=(iptables)
 	command -v jq >/dev/null 2>&1 || MISSING+=(jq)
+	# asks the engines over their sockets (lib/common.sh engine_get)
+	command -v curl >/dev/null 2>&1 || MISSING+=(curl)
+}
+
+apt_install() {
+	apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 install_missing() {
@@ -199,9 +228,27 @@ install_missing() {
 	export DEBIAN_FRONTEND=noninteractive
 	say "installing ${MISSING[*]} (apt-get)"
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+	apt_install "${want[@]}"
 	for p in "${MISSING[@]}"; do
 		say "installed $p"
+	done
+	# The engine's package may come without the CLI: then the CLI is a
+	# package of its own (asked again now that the lists are fresh).
+	if ! command -v docker >/dev/null 2>&1; then
+		p=$(cli_package)
+		if [ "$p" = docker.io ]; then
+			die "dockerd is installed but the docker CLI is not, and apt offers no package of its own for it (docker-cli): install the docker CLI"
+		fi
+		say "installing $p (apt-get): the docker CLI, packaged apart from the engine here"
+		apt_install "$p"
+		command -v docker >/dev/null 2>&1 ||
+			die "installed $p, yet there is no docker command on PATH ($PATH)"
+		say "installed $p"
+	fi
+	local tool
+	for tool in dockerd docker containerd runc iptables jq curl; do
+		command -v "$tool" >/dev/null 2>&1 ||
+			die "$tool is still missing after installing ${MISSING[*]}"
 	done
 }
 
@@ -442,7 +489,7 @@ ensure_base_images() {
 
 do_check() {
 	local bad=0 api p
-	for p in dockerd docker containerd runc iptables jq; do
+	for p in dockerd docker containerd runc iptables jq curl; do
 		if command -v "$p" >/dev/null 2>&1; then
 			say "ok       $p ($(command -v "$p"))"
 		else
@@ -466,12 +513,18 @@ do_check() {
 	else
 		say "info     no containerd on $CONTAINERD_SOCK"
 	fi
+	if ! command -v curl >/dev/null 2>&1; then
+		# No client to ask them with: the engines' state is unknown, not bad.
+		say "unknown  the engines (curl, which asks them over their sockets, is missing)"
+		return 1
+	fi
 	if api=$(prod_answers); then
 		say "ok       production engine answers on $PROD_SOCK (API $api)"
-		local rt
-		# shellcheck disable=SC2016 # a Go template, not shell
-		rt=$(timeout 10 docker -H "$PROD_HOST" info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}default={{.DefaultRuntime}}' 2>/dev/null || true)
-		say "info     production runtimes: $rt"
+		local rt=
+		if command -v jq >/dev/null 2>&1; then
+			rt=$(engine_get "$PROD_HOST" /info | jq -r '((.Runtimes // {}) | keys | join(" ")) + " default=" + (.DefaultRuntime // "?")' 2>/dev/null || true)
+		fi
+		say "info     production runtimes: ${rt:-?}"
 	else
 		say "missing  production engine on $PROD_SOCK"
 		bad=1
@@ -493,7 +546,9 @@ do_check() {
 			label="production engine"
 			[ "$host" = "$USERNS_HOST" ] && label="userns-remap engine"
 			engine_api "$host" >/dev/null || continue
-			if has_image "$host" "$image"; then
+			if ! command -v docker >/dev/null 2>&1; then
+				say "unknown  $image in the $label (the docker CLI is missing)"
+			elif has_image "$host" "$image"; then
 				say "ok       $image in the $label ($(image_id "$host" "$image" | cut -c1-19))"
 			else
 				say "missing  $image in the $label (a run provides it)"
@@ -613,6 +668,7 @@ command -v apt-get >/dev/null 2>&1 || die "this script supports Debian/Ubuntu (a
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
 install_missing
+api_client_ok || exit 1
 start_production
 start_userns
 if [ "$STARTED_ANY" -eq 1 ] || [ "$VERIFY" -eq 1 ]; then

@@ -2,7 +2,8 @@
 //!
 //! Owns what the suite tells its consumers (terminal, JSON, reports, the
 //! `cargo test` harness): a run started, a scenario started, progress
-//! (image pulls and builds), a verdict landed, the run finished. Consumers implement [`Reporter`].
+//! (image pulls, builds and copies, with the bytes a copy has moved), a
+//! verdict landed, the run finished. Consumers implement [`Reporter`].
 
 use serde::{Deserialize, Serialize};
 
@@ -119,6 +120,13 @@ pub enum Event {
     /// or copy between engines), in a line.
     Progress {
         message: String,
+    },
+    /// A transfer under way (a copy of an image between engines): what it
+    /// is, the bytes moved so far, sent every second; `done` once it ended.
+    Transfer {
+        what: String,
+        bytes: u64,
+        done: bool,
     },
     Verdict(Box<ScenarioResult>),
     Finished {

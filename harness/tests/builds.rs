@@ -3,7 +3,8 @@
 //! engine's refusal of `--network host` compared as a refusal, a
 //! difference in the built image's files caught though every step agrees,
 //! and nothing left behind (images, intermediate images, build cache,
-//! volumes, containers) on either engine. Tests that need engines return
+//! volumes, containers) on either engine, and a copy of an image between
+//! the engines (same id, its bytes reported). Tests that need engines return
 //! where they are not running (CI always starts them). They run one at a
 //! time: the leftover checks compare the engines' untagged and build
 //! images, whose lists another test's build would change.
@@ -14,6 +15,7 @@ use std::sync::Mutex;
 
 mod common;
 use common::{ENGINES, engines_up, root};
+use parity::run::engine::Engine;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -33,7 +35,8 @@ fn docker(sock: &str, args: &[&str]) -> String {
 
 /// What a build could leave behind on both engines: the images a build
 /// makes (tagged `parity-build-run/...`, or untagged: intermediate and
-/// dangling ones), the build cache's size, and the containers of the
+/// dangling ones, but the parents of the library's kept images), the
+/// build cache's size, and the containers of the
 /// parity process `pid` (none given: of any parity run). The engines are
 /// shared with whatever else runs on the host, so only what a build of
 /// ours could leave is compared.
@@ -41,6 +44,28 @@ fn engine_state(pid: Option<u32>) -> String {
     ENGINES
         .iter()
         .map(|sock| {
+            // The library's images (`parity-build/...`, built once and
+            // kept, with the builder's cache) keep their parent images:
+            // not a build's leftovers, even when a run makes them first.
+            let kept: Vec<String> = docker(
+                sock,
+                &[
+                    "images",
+                    "--filter",
+                    "label=io.parity.build",
+                    "--format",
+                    "{{.ID}}",
+                ],
+            )
+            .lines()
+            .flat_map(|id| {
+                docker(sock, &["history", "-q", "--no-trunc", id])
+                    .lines()
+                    .filter(|l| l.starts_with("sha256:"))
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
             let mut images: Vec<String> = docker(
                 sock,
                 &[
@@ -53,6 +78,7 @@ fn engine_state(pid: Option<u32>) -> String {
             )
             .lines()
             .filter(|l| l.contains(" <none>:") || l.contains(" parity-build-run/"))
+            .filter(|l| !kept.iter().any(|k| l.starts_with(k.as_str())))
             .map(str::to_string)
             .collect();
             images.sort();
@@ -411,4 +437,47 @@ fn a_builder_container_that_cannot_start_its_engine_is_an_error() {
         })
         .collect();
     assert!(left.is_empty(), "socket folders left: {left:?}");
+}
+
+/// `docker save | docker load` between the engines (how a build's base
+/// images and the library's images reach another engine): the same id
+/// arrives, and the bytes moved are reported as they go.
+#[test]
+fn a_copy_between_engines_keeps_the_id_and_reports_its_bytes() {
+    if !engines_up() {
+        return;
+    }
+    let tag = format!("parity-copy-test/{}:latest", std::process::id());
+    docker(ENGINES[0], &["tag", "busybox:latest", &tag]);
+    let id = docker(
+        ENGINES[0],
+        &["image", "inspect", "--format", "{{.Id}}", &tag],
+    );
+    let seen = std::sync::Mutex::new(Vec::new());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let copied = rt.block_on(async {
+        let from = Engine::connect(&format!("unix://{}", ENGINES[0]))
+            .await
+            .map_err(|e| e.to_string())?;
+        let to = Engine::connect(&format!("unix://{}", ENGINES[1]))
+            .await
+            .map_err(|e| e.to_string())?;
+        from.copy_image_to(&to, &tag, &|bytes| seen.lock().unwrap().push(bytes))
+            .await
+            .map_err(|e| e.to_string())
+    });
+    // Untagging only: busybox:latest keeps the image in both engines.
+    for sock in ENGINES {
+        let _ = Command::new("docker")
+            .args(["-H", &format!("unix://{sock}"), "rmi", &tag])
+            .output();
+    }
+    assert_eq!(copied, Ok(id.trim().to_string()));
+    let seen = seen.into_inner().unwrap();
+    let last = seen.last().copied().unwrap_or(0);
+    assert!(
+        last > 1_000_000,
+        "the saved busybox moved {last} bytes: {seen:?}"
+    );
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
 }

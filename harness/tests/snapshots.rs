@@ -21,6 +21,7 @@ use libtest_mimic::{Arguments, Conclusion};
 use parity::config::workspace_root;
 use parity::judge::snapshot::{Artifacts, Recording};
 use parity::judge::snapshot_files;
+use parity::judge::snapshot_key::busybox_banner_version;
 use parity::trial::{Check, Harness};
 
 const RUNC: &str = "/var/run/docker.sock";
@@ -341,17 +342,9 @@ fn another_busybox_build(dir: &Path) -> PathBuf {
         .find(|p| p.is_file())
         .expect("a static busybox (the engines' default image needs one)");
     let mut bytes = std::fs::read(host).unwrap();
-    let banner = b"BusyBox v";
-    let at = bytes
-        .windows(banner.len())
-        .position(|w| w == banner)
-        .expect("busybox has a banner")
-        + banner.len();
-    let end = at
-        + bytes[at..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit() || **b == b'.')
-            .count();
+    // The version where the environment key reads it: the banner's.
+    let version = busybox_banner_version(&bytes).expect("busybox has a banner");
+    let end = version.end;
     bytes[end - 1] = if bytes[end - 1] == b'9' { b'8' } else { b'9' };
     let path = dir.join("busybox-other");
     std::fs::write(&path, bytes).unwrap();

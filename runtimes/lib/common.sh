@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Shared helpers for runtimes/*.sh. Sourced, never executed.
 #
-# Owns: talking to an engine from shell (is it answering, which API, which
-# containers), the locally built busybox image every host check uses (no
+# Owns: talking to an engine from shell (is it answering, which API, over
+# its socket with curl so no answer depends on the docker CLI; which
+# containers, with the CLI), the locally built busybox image every host check uses (no
 # registry is needed), and the log/die conventions of the setup scripts.
 # Callers set PROG before sourcing.
 
@@ -22,22 +23,65 @@ die() {
 dk() {
 	local host="$1"
 	shift
+	command -v docker >/dev/null 2>&1 ||
+		die "the docker CLI (docker) is missing: install it (docker-cli where the distribution packages it apart, as Debian 13 does; else docker.io or docker-ce-cli)"
 	timeout "${PARITY_DOCKER_TIMEOUT:-60}" docker -H "$host" "$@"
+}
+
+# Engines are asked over their API socket with curl, not with the docker
+# CLI: whether an engine answers must not depend on a client being there.
+# Succeeds when the client is there; else says what is missing.
+api_client_ok() {
+	command -v curl >/dev/null 2>&1 && return 0
+	printf '%s: error: curl is missing: it asks the engines over their API sockets (apt-get install curl)\n' "$PROG" >&2
+	return 1
+}
+
+# GET PATH from the Engine API at HOST (unix:// or plain tcp://); prints the
+# body, fails when the engine does not answer or there is no curl.
+engine_get() {
+	local host="$1" path="$2"
+	command -v curl >/dev/null 2>&1 || return 2
+	case "$host" in
+	unix://*) timeout 10 curl -fsS --max-time 8 --unix-socket "${host#unix://}" "http://localhost$path" ;;
+	tcp://*) timeout 10 curl -fsS --max-time 8 "http://${host#tcp://}$path" ;;
+	*) return 2 ;;
+	esac
+}
+
+# Whether HOST is asked with curl: a local socket or plain TCP; TLS and
+# ssh:// engines are asked with the docker CLI, which knows their setup.
+by_curl() {
+	case "$1" in
+	unix://*) return 0 ;;
+	tcp://*) [ -z "${DOCKER_TLS_VERIFY:-}" ] && [ -z "${DOCKER_CERT_PATH:-}" ] ;;
+	*) return 1 ;;
+	esac
 }
 
 # Prints the engine's API version and succeeds when HOST answers.
 engine_api() {
 	local out
-	out=$(timeout 10 docker -H "$1" version --format '{{.Server.APIVersion}}' 2>/dev/null) || return 1
+	if ! by_curl "$1"; then
+		out=$(timeout 10 docker -H "$1" version --format '{{.Server.APIVersion}}' 2>/dev/null) || return 1
+		[ -n "$out" ] && printf '%s\n' "$out"
+		return
+	fi
+	out=$(engine_get "$1" /version 2>/dev/null) || return 1
+	out=$(printf '%s' "$out" | sed -n 's/.*"ApiVersion":"\([^"]*\)".*/\1/p')
 	[ -n "$out" ] || return 1
 	printf '%s\n' "$out"
 }
 
 # Succeeds when the engine at HOST runs with user-namespace remapping.
 engine_has_userns() {
-	local opts
-	opts=$(timeout 10 docker -H "$1" info --format '{{json .SecurityOptions}}' 2>/dev/null) || return 1
-	[[ "$opts" == *name=userns* ]]
+	local info
+	if by_curl "$1"; then
+		info=$(engine_get "$1" /info 2>/dev/null) || return 1
+	else
+		info=$(timeout 10 docker -H "$1" info --format '{{json .SecurityOptions}}' 2>/dev/null) || return 1
+	fi
+	[[ "$info" == *'"name=userns'* ]]
 }
 
 # Lists all containers (running or not) on HOST: "ID NAME STATUS" lines.

@@ -125,6 +125,89 @@ else
 	not_ok "no setup-check container is left behind" "$left"
 fi
 
+# A distribution that packages the docker CLI apart from the engine
+# (Debian 13: docker-cli, a Recommends of docker.io). The host's own CLI is
+# hidden by a PATH without it, and apt-get/apt-cache are stand-ins that
+# record what they are asked and "install" docker-cli by putting the real
+# CLI back on that PATH: the engines and the host's packages are untouched.
+real_docker=$(command -v docker)
+shadow="$TMP/bin"
+mkdir -p "$shadow"
+IFS=: read -ra path_dirs <<<"$PATH"
+for d in "${path_dirs[@]}"; do
+	for f in "$d"/*; do
+		n=${f##*/}
+		[ "$n" = docker ] && continue
+		[ -x "$f" ] && [ ! -e "$shadow/$n" ] && ln -s "$f" "$shadow/$n"
+	done
+done
+rm -f "$shadow/apt-get" "$shadow/apt-cache"
+# apt-cache offers docker-cli (with SPLIT_CLI=1) only once the lists were
+# updated, as on a fresh Debian 13 whose lists are empty.
+cat >"$shadow/apt-cache" <<STUB
+#!/bin/sh
+if [ "\$1" = policy ] && [ "\$2" = docker-cli ] && [ "\${SPLIT_CLI:-0}" = 1 ] && [ -f "$TMP/apt-updated" ]; then
+	printf 'docker-cli:\n  Installed: (none)\n  Candidate: 26.1.5+dfsg1-9+b9\n'
+else
+	printf '%s:\n  Installed: (none)\n  Candidate: (none)\n' "\$2"
+fi
+STUB
+cat >"$shadow/apt-get" <<STUB
+#!/bin/sh
+echo "apt-get \$*" >>"$TMP/apt.log"
+case " \$* " in
+*" update "*) touch "$TMP/apt-updated" ;;
+*" docker-cli "*) ln -sf "$real_docker" "$shadow/docker" ;;
+esac
+STUB
+chmod +x "$shadow/apt-cache" "$shadow/apt-get"
+
+# run_split SPLIT_CLI ARGS...: the script on the PATH without the CLI.
+run_split() {
+	local split="$1"
+	shift
+	rm -f "$shadow/docker" "$TMP/apt-updated" "$TMP/apt.log"
+	PATH="$shadow" SPLIT_CLI="$split" "$SCRIPT" "$@" >"$TMP/out" 2>&1
+	RC=$?
+}
+
+run_split 1 --check
+expect "--check without the CLI names it and still finds the engines" 1 \
+	"missing  docker" "ok       production engine answers" "userns on"
+if has_line 'missing  (production|userns-remap) engine'; then
+	not_ok "--check blames no engine for a missing CLI"
+else
+	ok "--check blames no engine for a missing CLI"
+fi
+
+run_split 1 --no-images
+expect "docker.io without its CLI: the CLI's own package is installed" 0 \
+	"installing docker-cli (apt-get): the docker CLI, packaged apart from the engine here" \
+	"installed docker-cli" "production engine already running" "userns-remap engine already running"
+if grep -q 'install .*docker-cli' "$TMP/apt.log" 2>/dev/null && [ -x "$shadow/docker" ]; then
+	ok "the CLI came from the docker-cli package"
+else
+	not_ok "the CLI came from the docker-cli package" "$(cat "$TMP/apt.log" 2>/dev/null)"
+fi
+
+run_split 0 --no-images
+expect "no CLI and no package for it: the error says so" 1 \
+	"the docker CLI is not, and apt offers no package of its own for it"
+if has_line 'did not answer|production engine|userns-remap engine'; then
+	not_ok "a missing CLI is not blamed on an engine"
+else
+	ok "a missing CLI is not blamed on an engine"
+fi
+
+rm -f "$shadow/curl"
+run_split 1 --check
+expect "--check without curl says the engines are unknown, not missing" 1 "unknown  the engines (curl"
+if has_line 'missing  (production|userns-remap) engine'; then
+	not_ok "--check without curl blames no engine"
+else
+	ok "--check without curl blames no engine"
+fi
+
 if [ "${PARITY_TEST_STOP:-0}" = 1 ]; then
 	started=$(
 		shopt -s nullglob

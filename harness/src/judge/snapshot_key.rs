@@ -93,19 +93,35 @@ fn elf_arch(bytes: &[u8]) -> Option<&'static str> {
 
 /// The version in busybox's banner (`BusyBox v1.35.0 (Debian ...)`).
 fn busybox_version(bytes: &[u8]) -> String {
-    const BANNER: &[u8] = b"BusyBox v";
-    bytes
-        .windows(BANNER.len())
-        .position(|w| w == BANNER)
-        .map(|at| {
-            bytes[at + BANNER.len()..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit() || **b == b'.')
-                .map(|b| char::from(*b))
-                .collect::<String>()
-        })
-        .filter(|v| !v.is_empty())
+    busybox_banner_version(bytes)
+        .map(|r| String::from_utf8_lossy(&bytes[r]).into_owned())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Where the version of busybox's banner (what `busybox` prints first) is
+/// in the binary `bytes`. The banner is a string of its own that starts
+/// with `BusyBox v`; the same words also sit inside other messages
+/// (busybox 1.37's `syslogd started: BusyBox v1.37.0`, placed before the
+/// banner), so the first occurrence that starts a string wins, else the
+/// first anywhere.
+pub fn busybox_banner_version(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
+    const BANNER: &[u8] = b"BusyBox v";
+    let found: Vec<usize> = bytes
+        .windows(BANNER.len())
+        .enumerate()
+        .filter(|(_, w)| *w == BANNER)
+        .map(|(at, _)| at)
+        .collect();
+    let at = found
+        .iter()
+        .find(|&&at| at == 0 || bytes[at - 1] == 0)
+        .or(found.first())?;
+    let start = at + BANNER.len();
+    let len = bytes[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b'.')
+        .count();
+    (len > 0).then_some(start..start + len)
 }
 
 /// Six hex digits of an FNV-1a digest: enough to tell builds apart.
@@ -161,6 +177,14 @@ mod tests {
                 digest(&arm)
             )
         );
+    }
+
+    #[test]
+    fn the_version_is_the_banners_not_another_messages() {
+        let bb = b"x\0syslogd started: BusyBox v1.37.0\0BusyBox v1.37.1 (Debian 1:1.37.0-6)\0";
+        assert_eq!(busybox_version(bb), "1.37.1");
+        assert_eq!(busybox_version(b"..BusyBox v1.35.0 (Debian)"), "1.35.0");
+        assert_eq!(busybox_version(b"no banner"), "unknown");
     }
 
     #[test]

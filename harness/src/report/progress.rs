@@ -1,6 +1,7 @@
 //! The progress line of a `parity run` on a terminal: checks done of the
 //! total (one per scenario and candidate), containers running now,
-//! failures so far and the time elapsed, drawn on stderr with indicatif
+//! failures so far, the time elapsed and each image copy under way with
+//! the bytes it has moved, drawn on stderr with indicatif
 //! and redrawn below the verdict lines (they are printed inside
 //! [`Progress::suspend`], so the line never splits one). It draws nothing
 //! when stderr is not a terminal or with `--format json`. Owns the counts
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::event::{Event, Reporter};
+use crate::run::engine::ImageProgress;
 
 /// What the progress line shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,6 +64,8 @@ pub fn wanted(json: bool, stderr_is_terminal: bool) -> bool {
 pub struct Progress {
     bar: ProgressBar,
     counts: Counts,
+    /// Transfers under way: what, bytes moved so far.
+    transfers: Vec<(String, u64)>,
     started: Instant,
     shown: bool,
 }
@@ -76,6 +80,7 @@ impl Progress {
         Progress {
             bar,
             counts: Counts::default(),
+            transfers: Vec::new(),
             started: Instant::now(),
             shown: show,
         }
@@ -107,10 +112,18 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 
+    /// The line as drawn now.
+    pub fn text(&self) -> String {
+        let mut text = line(&self.counts, self.started.elapsed());
+        for (what, bytes) in &self.transfers {
+            text.push_str(&format!(", {}", ImageProgress::moving_text(what, *bytes)));
+        }
+        text
+    }
+
     fn redraw(&self) {
         if !self.bar.is_finished() {
-            self.bar
-                .set_message(line(&self.counts, self.started.elapsed()));
+            self.bar.set_message(self.text());
             self.bar.tick();
         }
     }
@@ -139,6 +152,12 @@ impl Reporter for Progress {
             Event::Finished { .. } | Event::SignedOff { .. } => {
                 self.clear();
                 return;
+            }
+            Event::Transfer { what, bytes, done } => {
+                self.transfers.retain(|(w, _)| w != what);
+                if !done {
+                    self.transfers.push((what.clone(), *bytes));
+                }
             }
             Event::ScenarioStarted { .. } | Event::Progress { .. } => {}
         }
@@ -176,6 +195,31 @@ mod tests {
         #[case] want: bool,
     ) {
         assert_eq!(wanted(json, terminal), want);
+    }
+
+    #[test]
+    fn a_copy_under_way_shows_its_bytes_until_it_ends() {
+        let mut p = Progress::new(false);
+        let what = "copying parity-build/ab into unix:///u.sock";
+        for bytes in [1_000, 466_000_000] {
+            p.on_event(&Event::Transfer {
+                what: what.into(),
+                bytes,
+                done: false,
+            });
+        }
+        assert!(
+            p.text()
+                .ends_with(", copying parity-build/ab into unix:///u.sock: 466 MB"),
+            "{}",
+            p.text()
+        );
+        p.on_event(&Event::Transfer {
+            what: what.into(),
+            bytes: 0,
+            done: true,
+        });
+        assert!(!p.text().contains("copying"), "{}", p.text());
     }
 
     #[test]

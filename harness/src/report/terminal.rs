@@ -167,7 +167,7 @@ impl<W: Write + Send> Reporter for TerminalReporter<W> {
                 }
                 text
             }
-            Event::ScenarioStarted { .. } => return,
+            Event::ScenarioStarted { .. } | Event::Transfer { .. } => return,
             Event::Progress { message } => format!("{}\n", dim(&format!("... {message}"))),
             Event::Verdict(r) if r.verdict == Verdict::Skipped && !self.verbose => return,
             Event::Verdict(r) => render_result(r, self.verbose),

@@ -180,7 +180,9 @@ async fn build_once(
         .filter(|s| !s.is_from)
         .filter_map(|s| s.image.clone())
         .collect();
-    let removed = engine.remove_build(&request.tag, &committed).await;
+    let removed = engine
+        .remove_build(&request.tag, &committed, output.timed_out)
+        .await;
     // The last step is the builder's LABEL of parity's run label, which
     // names the run: not the author's, not compared.
     if steps
@@ -352,9 +354,7 @@ async fn image_text(
         }
     }
     let config = engine.image_config_text(tag).await?;
-    let files = engine
-        .image_files_text(tag, skip, crate::run::engine::TRANSFER_TIMEOUT)
-        .await?;
+    let files = engine.image_files_text(tag, skip).await?;
     Ok(format!("config:\n{config}\nfiles:\n{files}\n"))
 }
 

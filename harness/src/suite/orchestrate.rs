@@ -23,7 +23,9 @@ use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Builds, Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
-use crate::run::engine::{Engine, EngineError, EngineInfo, Fault, ImageCache, RunContext};
+use crate::run::engine::{
+    Engine, EngineError, EngineInfo, Fault, ImageCache, ImageProgress, RunContext,
+};
 use crate::run::image::ImageSource;
 use crate::run::observe::{Observation, Subject, Texts};
 use crate::run::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
@@ -390,9 +392,15 @@ impl Suite {
         engine: &Arc<Engine>,
         spec: &RunSpec,
     ) -> Result<Option<String>, String> {
-        let progress = |message: String| {
+        let progress = |note: ImageProgress| {
+            let event = match note {
+                ImageProgress::Begun(message) => Event::Progress { message },
+                ImageProgress::Moving { what, bytes, done } => {
+                    Event::Transfer { what, bytes, done }
+                }
+            };
             if let Some(tx) = self.events.lock().expect("events lock").as_ref() {
-                let _ = tx.send(Event::Progress { message });
+                let _ = tx.send(event);
             }
         };
         let provided = match (&spec.build, &spec.image) {

@@ -7,20 +7,24 @@
 //! docs/design.md "Builds") without cache, with `rm`/`forcerm` so no
 //! intermediate container stays, the build's stream kept line by line
 //! with its error (an observation, not an `Err`), the built image's config
-//! and the files its own layers hold (from `docker save`), and the removal
+//! and the files its own layers hold (from `docker save`, read by
+//! `saved`), and the removal
 //! of the tagged image and of every image a step committed (a failed or
 //! multi-stage build leaves untagged ones). It does not parse steps or
 //! judge: `run::build` does.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::time::Duration;
 
-use bollard::query_parameters::{BuildImageOptions, BuilderVersion, RemoveImageOptions};
+use bollard::query_parameters::{
+    BuildImageOptions, BuilderVersion, ListContainersOptions, ListImagesOptions,
+    RemoveContainerOptions, RemoveImageOptions,
+};
 use futures_util::StreamExt;
 
 use super::client::Engine;
 use super::images::{BuildContext, ImageError};
+use super::transfer::{Moved, TRANSFER_STALL, long_client, watch};
 
 /// What the engine is asked to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,25 +88,119 @@ impl Engine {
 
     /// Removes the built `tag` and the images the build's steps committed
     /// (`step_images`, newest last), so neither a tag nor an untagged
-    /// intermediate image stays. An image already gone is fine; one still
-    /// in use by another tag or container is left and reported.
-    pub async fn remove_build(&self, tag: &str, step_images: &[String]) -> Result<(), ImageError> {
+    /// intermediate image stays. Images made on top of those (a step the
+    /// builder committed after the build was cut short: nobody else can
+    /// build on the build's untagged images) are the build's too; after a
+    /// timed-out build (`settle`) they are awaited until none has come for
+    /// a few seconds, so the builder cannot commit onto a parent already
+    /// gone. Images go children first (a child holds its parent); one the
+    /// engine still calls in use is tried again while the builder lets go
+    /// of it, and a stopped or running container made from one of these
+    /// images (the build's own) is removed with it. A container of anyone
+    /// else's image is never touched: the image stays and the error names
+    /// what holds it. An image already gone is fine.
+    pub async fn remove_build(
+        &self,
+        tag: &str,
+        step_images: &[String],
+        settle: bool,
+    ) -> Result<(), ImageError> {
         let mut trouble = Vec::new();
+        let mut owned: Vec<(String, String)> = Vec::new();
         let mut names = vec![tag.to_string()];
+        // Newest first: the order that holds where the engine records no
+        // parents (the containerd image store).
         names.extend(step_images.iter().rev().cloned());
-        for name in names {
-            let options = RemoveImageOptions {
-                force: false,
-                noprune: false,
-                ..Default::default()
-            };
-            match self.docker.remove_image(&name, Some(options), None).await {
-                Ok(_) => {}
+        for name in &names {
+            // The history's first entry is the image, its second the
+            // parent (`<missing>` where the engine keeps no parent image).
+            match self.docker.image_history(name).await {
+                Ok(history) => {
+                    let id = history
+                        .first()
+                        .map_or_else(|| name.clone(), |h| h.id.clone());
+                    let parent = history.get(1).map(|h| h.id.clone()).unwrap_or_default();
+                    if !owned.iter().any(|(o, _)| *o == id) {
+                        owned.push((id, parent));
+                    }
+                }
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => {}
                 Err(e) => trouble.push(format!("{name}: {e}")),
             }
+        }
+        let until = tokio::time::Instant::now() + super::REMOVE_TIMEOUT;
+        if settle && !owned.is_empty() {
+            let mut quiet_since = tokio::time::Instant::now();
+            while tokio::time::Instant::now() < until
+                && quiet_since.elapsed() < std::time::Duration::from_secs(3)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if self.add_descendants(&mut owned).await {
+                    quiet_since = tokio::time::Instant::now();
+                }
+            }
+        }
+        let mut gone: Vec<String> = Vec::new();
+        loop {
+            self.add_descendants(&mut owned).await;
+            let pending: Vec<String> = children_first(&owned)
+                .into_iter()
+                .filter(|id| !gone.contains(id))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            let mut held = Vec::new();
+            for id in pending {
+                let options = RemoveImageOptions {
+                    force: false,
+                    noprune: false,
+                    ..Default::default()
+                };
+                match self.docker.remove_image(&id, Some(options), None).await {
+                    Ok(_)
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => gone.push(id),
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 409,
+                        message,
+                    }) => held.push((id, message)),
+                    Err(e) => {
+                        trouble.push(format!("{id}: {e}"));
+                        gone.push(id);
+                    }
+                }
+            }
+            if held.is_empty() {
+                continue;
+            }
+            let ids: Vec<String> = owned.iter().map(|(id, _)| id.clone()).collect();
+            let late = tokio::time::Instant::now() >= until;
+            for (id, message) in held {
+                match self.own_containers_of(&id, &ids).await {
+                    Ok(foreign) if foreign.is_empty() && !late => {}
+                    Ok(foreign) if foreign.is_empty() => {
+                        trouble.push(format!("{id}: {message}"));
+                        gone.push(id);
+                    }
+                    Ok(foreign) => {
+                        trouble.push(format!(
+                            "{id}: in use by a container this build did not make ({}): {message}",
+                            foreign.join(", ")
+                        ));
+                        gone.push(id);
+                    }
+                    Err(e) => {
+                        trouble.push(format!("{id}: {e}"));
+                        gone.push(id);
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
         match trouble.is_empty() {
             true => Ok(()),
@@ -111,6 +209,72 @@ impl Engine {
                 message: format!("removing the build's images: {}", trouble.join("; ")),
             }),
         }
+    }
+
+    /// Adds to `owned` (id, parent) every image of the engine whose parent
+    /// is in it, to any depth; whether it found any.
+    async fn add_descendants(&self, owned: &mut Vec<(String, String)>) -> bool {
+        let options = ListImagesOptions {
+            all: true,
+            ..Default::default()
+        };
+        let Ok(all) = self.docker.list_images(Some(options)).await else {
+            return false;
+        };
+        let found = descendants(
+            owned,
+            &all.into_iter()
+                .map(|i| (i.id, i.parent_id))
+                .collect::<Vec<_>>(),
+        );
+        let any = !found.is_empty();
+        owned.extend(found);
+        any
+    }
+
+    /// Removes the containers made from the image `id` (or its children)
+    /// whose own image is one of `owned`; returns the others' names, which
+    /// it leaves alone.
+    async fn own_containers_of(&self, id: &str, owned: &[String]) -> Result<Vec<String>, String> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "ancestor".to_string(),
+                vec![id.to_string()],
+            )])),
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut foreign = Vec::new();
+        for c in list {
+            let name = c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default();
+            let cid = c.id.unwrap_or_default();
+            if c.image_id.as_ref().is_some_and(|i| owned.contains(i)) {
+                let options = RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                };
+                match self.docker.remove_container(&cid, Some(options)).await {
+                    Ok(())
+                    | Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404 | 409,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(format!("removing its container {cid}: {e}")),
+                }
+            } else {
+                foreign.push(format!("{} {name}", &cid[..cid.len().min(12)]));
+            }
+        }
+        Ok(foreign)
     }
 
     /// The layers (diff ids) of `reference`, oldest first.
@@ -165,31 +329,30 @@ impl Engine {
 
     /// The files of `reference`'s layers after the first `skip` (the base
     /// image's), one line each: layer number, type and mode, owner, size
-    /// or link target, path. Read from `docker save`, so owners are the
-    /// image's, not the host's (a remapped engine maps them back).
+    /// or link target, path. Read from `docker save` (as long as its bytes
+    /// keep coming), so owners are the image's, not the host's (a remapped
+    /// engine maps them back).
     pub async fn image_files_text(
         &self,
         reference: &str,
         skip: usize,
-        limit: Duration,
     ) -> Result<String, ImageError> {
+        let moved = Moved::default();
+        let docker = long_client(&self.docker);
         let read = async {
             let mut saved = Vec::new();
-            let mut stream = self.docker.export_image(reference);
+            let mut stream = docker.export_image(reference);
             while let Some(chunk) = stream.next().await {
-                saved.extend_from_slice(&chunk.map_err(|e| self.build_error(e))?);
+                let chunk = chunk.map_err(|e| self.build_error(e))?;
+                moved.bytes(chunk.len());
+                saved.extend_from_slice(&chunk);
             }
             Ok::<_, ImageError>(saved)
         };
-        let saved =
-            tokio::time::timeout(limit, read)
-                .await
-                .map_err(|_| ImageError::Stalled {
-                    endpoint: self.endpoint.clone(),
-                    what: format!("saving {reference}"),
-                    secs: limit.as_secs(),
-                })??;
-        saved_files_text(&saved, skip).map_err(|m| self.build_error(m))
+        let saved = watch(read, &moved, TRANSFER_STALL, &|_| {})
+            .await
+            .map_err(|e| self.build_error(format!("saving {reference}: {e}")))??;
+        super::saved::saved_files_text(&saved, skip).map_err(|m| self.build_error(m))
     }
 
     fn build_error(&self, e: impl std::fmt::Display) -> ImageError {
@@ -200,120 +363,94 @@ impl Engine {
     }
 }
 
-/// The listing of a `docker save` archive's layers after the first `skip`.
-pub fn saved_files_text(saved: &[u8], skip: usize) -> Result<String, String> {
-    let mut layers: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut manifest: Option<serde_json::Value> = None;
-    let mut archive = tar::Archive::new(saved);
-    for entry in archive.entries().map_err(|e| e.to_string())? {
-        let mut entry = entry.map_err(|e| e.to_string())?;
-        let name = entry
-            .path()
-            .map_err(|e| e.to_string())?
-            .display()
-            .to_string();
-        if name == "manifest.json" {
-            let mut text = String::new();
-            entry.read_to_string(&mut text).map_err(|e| e.to_string())?;
-            manifest = Some(serde_json::from_str(&text).map_err(|e| e.to_string())?);
-        } else if name.ends_with(".tar") {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
-            layers.insert(name, data);
-        }
-    }
-    let manifest = manifest.ok_or("the saved image has no manifest.json")?;
-    let order: Vec<String> = manifest[0]["Layers"]
-        .as_array()
-        .ok_or("the saved image's manifest lists no layers")?
-        .iter()
-        .filter_map(|l| l.as_str().map(str::to_string))
-        .collect();
+/// The images `owned` (id, parent id) in an order that removes every
+/// image before its parent: a child holds its parent, so the parent could
+/// not go first. Images whose parents are outside `owned` keep their
+/// given order among themselves.
+fn children_first(owned: &[(String, String)]) -> Vec<String> {
+    let mut left: Vec<&(String, String)> = owned.iter().collect();
     let mut out = Vec::new();
-    for (n, name) in order.iter().enumerate().skip(skip) {
-        let data = layers
-            .get(name)
-            .ok_or_else(|| format!("the saved image lacks its layer {name}"))?;
-        let mut lines = Vec::new();
-        let mut layer = tar::Archive::new(&data[..]);
-        for entry in layer.entries().map_err(|e| e.to_string())? {
-            let entry = entry.map_err(|e| e.to_string())?;
-            let h = entry.header();
-            let path = entry
-                .path()
-                .map_err(|e| e.to_string())?
-                .display()
-                .to_string();
-            let kind = match h.entry_type() {
-                tar::EntryType::Directory => 'd',
-                tar::EntryType::Symlink => 'l',
-                tar::EntryType::Link => 'h',
-                tar::EntryType::Char => 'c',
-                tar::EntryType::Block => 'b',
-                tar::EntryType::Fifo => 'p',
-                _ => '-',
-            };
-            let mode = h.mode().unwrap_or(0) & 0o7777;
-            let owner = format!("{}:{}", h.uid().unwrap_or(0), h.gid().unwrap_or(0));
-            let what = match kind {
-                'l' | 'h' => format!(
-                    "-> {}",
-                    h.link_name()
-                        .ok()
-                        .flatten()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                ),
-                'c' | 'b' => format!(
-                    "{},{}",
-                    h.device_major().ok().flatten().unwrap_or(0),
-                    h.device_minor().ok().flatten().unwrap_or(0)
-                ),
-                '-' => h.size().unwrap_or(0).to_string(),
-                _ => String::new(),
-            };
-            lines.push(format!(
-                "layer {n}: {kind}{mode:04o} {owner} {what} /{}",
-                path.trim_start_matches("./").trim_end_matches('/')
-            ));
+    while !left.is_empty() {
+        // Leaves: images no remaining image names as its parent.
+        let (leaves, rest): (Vec<_>, Vec<_>) = left
+            .iter()
+            .copied()
+            .partition(|(id, _)| !left.iter().any(|(_, parent)| parent == id));
+        if leaves.is_empty() {
+            // A cycle cannot happen in an engine; keep the rest as given.
+            out.extend(rest.iter().map(|(id, _)| id.clone()));
+            break;
         }
-        lines.sort();
-        out.extend(lines);
+        out.extend(leaves.iter().map(|(id, _)| id.clone()));
+        left = rest;
     }
-    Ok(out.join("\n"))
+    out
+}
+
+/// The images of `all` (id, parent) not in `owned` whose parent is in
+/// `owned` or among those found, to any depth.
+fn descendants(owned: &[(String, String)], all: &[(String, String)]) -> Vec<(String, String)> {
+    let mut known: Vec<&str> = owned.iter().map(|(id, _)| id.as_str()).collect();
+    let mut found = Vec::new();
+    loop {
+        let more: Vec<&(String, String)> = all
+            .iter()
+            .filter(|(id, parent)| {
+                !parent.is_empty()
+                    && known.contains(&parent.as_str())
+                    && !known.contains(&id.as_str())
+            })
+            .collect();
+        if more.is_empty() {
+            return found;
+        }
+        for m in more {
+            known.push(&m.0);
+            found.push(m.clone());
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o644);
-            h.set_uid(100);
-            h.set_gid(7);
-            h.set_size(data.len() as u64);
-            b.append_data(&mut h, name, *data).unwrap();
-        }
-        b.into_inner().unwrap()
+    fn pair(id: &str, parent: &str) -> (String, String) {
+        (id.to_string(), parent.to_string())
     }
 
     #[test]
-    fn the_listing_skips_base_layers_and_names_owners() {
-        let base = tar_of(&[("bin/sh", b"x")]);
-        let mine = tar_of(&[("tmp/b", b"yy"), ("tmp/a", b"z")]);
-        let manifest = br#"[{"Layers":["l0/layer.tar","l1/layer.tar"]}]"#;
-        let saved = tar_of(&[
-            ("l0/layer.tar", &base),
-            ("l1/layer.tar", &mine),
-            ("manifest.json", manifest),
-        ]);
-        assert_eq!(
-            saved_files_text(&saved, 1).unwrap(),
-            "layer 1: -0644 100:7 1 /tmp/a\nlayer 1: -0644 100:7 2 /tmp/b"
-        );
-        assert!(saved_files_text(&saved, 0).unwrap().contains("/bin/sh"));
+    fn children_go_before_their_parents() {
+        // Two stages: a <- b <- c, and x <- y; the tag (c) listed first.
+        let owned = [
+            pair("c", "b"),
+            pair("a", "base"),
+            pair("b", "a"),
+            pair("x", "base"),
+            pair("y", "x"),
+        ];
+        let order = children_first(&owned);
+        let at = |id: &str| order.iter().position(|o| o == id).unwrap();
+        assert_eq!(order.len(), 5);
+        assert!(at("c") < at("b") && at("b") < at("a"), "{order:?}");
+        assert!(at("y") < at("x"), "{order:?}");
+        assert_eq!(children_first(&[pair("a", "")]), ["a"]);
+        assert!(children_first(&[]).is_empty());
+    }
+
+    #[test]
+    fn images_made_on_the_builds_own_are_its_too() {
+        let owned = [pair("b", "a"), pair("a", "base")];
+        let all = [
+            pair("base", ""),
+            pair("a", "base"),
+            pair("b", "a"),
+            pair("late", "b"),
+            pair("later", "late"),
+            pair("other", "base"),
+        ];
+        let found = descendants(&owned, &all);
+        assert_eq!(found, [pair("late", "b"), pair("later", "late")]);
+        assert!(descendants(&all, &all).is_empty());
     }
 }

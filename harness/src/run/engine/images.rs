@@ -11,13 +11,13 @@
 //! on a builder engine that can reach the network (one without user
 //! namespaces, with `network: host`, so `RUN apt-get` works), and copied
 //! into every other engine with `docker save | docker load`, so both sides
-//! of a comparison run the very same image id. A failed build is the
+//! of a comparison run the very same image id; a copy takes as long as its
+//! bytes keep moving (`transfer`) and reports them as it goes. A failed build is the
 //! scenario's error with the build's last lines. [`BuildContext`] also packs
 //! build scenarios' contexts; their observed builds are `build`'s.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::client::Engine;
+use super::transfer::{Moved, TRANSFER_STALL, long_client, size_text, watch};
 use crate::run::capture::hex;
 
 /// Repository of images built from scenario folders.
@@ -41,8 +42,6 @@ pub const BUILD_LABEL: &str = "io.parity.build";
 pub const BUILD_FORMAT: &str = "parity-build v1: classic builder, rm, forcerm, label";
 /// How long one image build may take.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// How long a pull or a copy between engines may take.
-pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// Lines of a failed build's output kept in its error.
 const TAIL_LINES: usize = 15;
 
@@ -290,19 +289,22 @@ impl Engine {
             from_image: Some(reference.to_string()),
             ..Default::default()
         };
+        let moved = Moved::default();
+        let docker = long_client(&self.docker);
         let pull = async {
-            let mut stream = self.docker.create_image(Some(options), None, None);
+            let mut stream = docker.create_image(Some(options), None, None);
             while let Some(item) = stream.next().await {
                 let info = item.map_err(|e| missing(e.to_string()))?;
+                moved.touch();
                 if let Some(e) = info.error_detail.and_then(|d| d.message) {
                     return Err(missing(e));
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(TRANSFER_TIMEOUT, pull)
+        watch(pull, &moved, TRANSFER_STALL, &|_| {})
             .await
-            .map_err(|_| missing(format!("no answer within {}s", TRANSFER_TIMEOUT.as_secs())))??;
+            .map_err(|e| missing(e.to_string()))??;
         match self.image_id(reference).await? {
             Some(_) => Ok(()),
             None => Err(missing("the pull ended without the image".into())),
@@ -387,14 +389,15 @@ impl Engine {
 
     /// Copies `reference` from this engine into `to` (`docker save |
     /// docker load`, streamed, over whatever transports reach the two
-    /// engines); returns its id in `to`. `progress` hears how much has
-    /// gone every [`PROGRESS_EVERY`] and when it is done: a copy to or
-    /// from another machine can take a while.
+    /// engines); returns its id in `to`. It takes as long as bytes keep
+    /// moving (or the loading engine keeps reporting), and fails once
+    /// nothing has moved for [`TRANSFER_STALL`]; `on_bytes` hears the
+    /// bytes copied so far every second.
     pub async fn copy_image_to(
         &self,
         to: &Engine,
         reference: &str,
-        progress: &(dyn Fn(String) + Sync),
+        on_bytes: &(dyn Fn(u64) + Sync),
     ) -> Result<String, ImageError> {
         let err = |m: String| ImageError::Copy {
             image: reference.to_string(),
@@ -402,65 +405,57 @@ impl Engine {
             to: to.endpoint.clone(),
             message: m,
         };
-        let sent = Arc::new(AtomicU64::new(0));
-        let started = std::time::Instant::now();
+        let moved = Moved::default();
+        let (source, target) = (long_client(&self.docker), long_client(&to.docker));
         let copy = async {
-            let counter = sent.clone();
-            let saved = self.docker.export_image(reference).inspect(move |r| {
-                if let Ok(b) = r {
-                    counter.fetch_add(b.len() as u64, Ordering::Relaxed);
+            let counter = moved.clone();
+            let saved = source.export_image(reference).inspect(move |chunk| {
+                if let Ok(bytes) = chunk {
+                    counter.bytes(bytes.len());
                 }
             });
-            let mut loading = to.docker.import_image_stream(
-                ImportImageOptions {
-                    quiet: true,
-                    ..Default::default()
-                },
-                saved,
-                None,
-            );
-            let mut tick = tokio::time::interval(PROGRESS_EVERY);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    item = loading.next() => {
-                        let Some(item) = item else { break };
-                        let info = item.map_err(|e| err(e.to_string()))?;
-                        if let Some(m) = info.error_detail.and_then(|d| d.message) {
-                            return Err(err(m));
-                        }
-                    }
-                    _ = tick.tick() => progress(format!(
-                        "copying {reference} into the engine at {}: {} so far",
-                        to.endpoint,
-                        megabytes(sent.load(Ordering::Relaxed))
-                    )),
+            // Not quiet: the loading engine reports each layer as it
+            // registers it, after the last byte has gone.
+            let mut loading =
+                target.import_image_stream(ImportImageOptions::default(), saved, None);
+            while let Some(item) = loading.next().await {
+                let info = item.map_err(|e| err(e.to_string()))?;
+                moved.touch();
+                if let Some(m) = info.error_detail.and_then(|d| d.message) {
+                    return Err(err(m));
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(TRANSFER_TIMEOUT, copy)
+        watch(copy, &moved, TRANSFER_STALL, on_bytes)
             .await
-            .map_err(|_| err(format!("not done within {}s", TRANSFER_TIMEOUT.as_secs())))??;
-        let id = to
-            .image_id(reference)
+            .map_err(|e| err(e.to_string()))??;
+        on_bytes(moved.total());
+        to.image_id(reference)
             .await?
-            .ok_or_else(|| err("the load ended without the image".into()))?;
-        progress(format!(
-            "copied {reference} into the engine at {} ({} in {:.1}s)",
-            to.endpoint,
-            megabytes(sent.load(Ordering::Relaxed)),
-            started.elapsed().as_secs_f64()
-        ));
-        Ok(id)
+            .ok_or_else(|| err("the load ended without the image".into()))
     }
 }
 
-/// How often a copy between engines says how far it is.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// What providing an image tells its caller as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageProgress {
+    /// Work that takes a while starts (a pull, a build, a copy), in a line.
+    Begun(String),
+    /// A copy between engines (`what`) has moved `bytes` so far; `done`
+    /// once it has ended, either way.
+    Moving {
+        what: String,
+        bytes: u64,
+        done: bool,
+    },
+}
 
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
+impl ImageProgress {
+    /// `copying X into E: 123 MB`, the transfer's part of a progress line.
+    pub fn moving_text(what: &str, bytes: u64) -> String {
+        format!("{what}: {}", size_text(bytes))
+    }
 }
 
 type Cell = Arc<OnceCell<Result<String, ImageError>>>;
@@ -489,7 +484,7 @@ impl ImageCache {
         target: &Engine,
         name: &str,
         sources: &[Arc<Engine>],
-        progress: &(dyn Fn(String) + Sync),
+        progress: &(dyn Fn(ImageProgress) + Sync),
     ) -> Result<String, ImageError> {
         self.cell(target, &format!("name:{name}"))
             .get_or_init(|| async {
@@ -498,18 +493,14 @@ impl ImageCache {
                 }
                 for source in sources.iter().filter(|s| s.endpoint != target.endpoint) {
                     if source.image_id(name).await?.is_some() {
-                        progress(format!(
-                            "copying {name} from the engine at {} into the engine at {}",
-                            source.endpoint, target.endpoint
-                        ));
-                        source.copy_image_to(target, name, progress).await?;
+                        copy_reporting(source, target, name, "", progress).await?;
                         return Ok(name.to_string());
                     }
                 }
-                progress(format!(
+                progress(ImageProgress::Begun(format!(
                     "pulling {name} into the engine at {}",
                     target.endpoint
-                ));
+                )));
                 target.pull(name).await?;
                 Ok(name.to_string())
             })
@@ -529,7 +520,7 @@ impl ImageCache {
         builder: &Engine,
         dir: &Path,
         sources: &[Arc<Engine>],
-        progress: &(dyn Fn(String) + Sync),
+        progress: &(dyn Fn(ImageProgress) + Sync),
     ) -> Result<String, ImageError> {
         let key = format!("build:{}", dir.display());
         let on_builder = self
@@ -543,11 +534,7 @@ impl ImageCache {
                     let others = sources.iter().filter(|s| s.endpoint != builder.endpoint);
                     for source in others {
                         if source.image_id(base).await?.is_some() {
-                            progress(format!(
-                                "copying {base} from the engine at {} into the engine at {} to build on",
-                                source.endpoint, builder.endpoint
-                            ));
-                            source.copy_image_to(builder, base, progress).await?;
+                            copy_reporting(source, builder, base, " to build on", progress).await?;
                             break;
                         }
                     }
@@ -563,11 +550,11 @@ impl ImageCache {
                 }
                 let tag = context.tag(&base_ids);
                 if builder.image_id(&tag).await?.is_none() {
-                    progress(format!(
+                    progress(ImageProgress::Begun(format!(
                         "building {} as {tag} on the engine at {}",
                         dir.display(),
                         builder.endpoint
-                    ));
+                    )));
                     builder
                         .build(&context, &tag, !builder.info().userns_remap)
                         .await?;
@@ -585,11 +572,7 @@ impl ImageCache {
                 if want.is_some() && target.image_id(&on_builder).await? == want {
                     return Ok(on_builder.clone());
                 }
-                progress(format!(
-                    "copying {on_builder} from the engine at {} into the engine at {}",
-                    builder.endpoint, target.endpoint
-                ));
-                let got = builder.copy_image_to(target, &on_builder, progress).await?;
+                let got = copy_reporting(builder, target, &on_builder, "", progress).await?;
                 match want {
                     Some(w) if w != got => Err(ImageError::Copy {
                         image: on_builder.clone(),
@@ -603,6 +586,38 @@ impl ImageCache {
             .await
             .clone()
     }
+}
+
+/// Copies `name` from `from` into `to`, telling `progress` that it begins,
+/// how many bytes have moved, and that it is done (either way); `why` ends
+/// the line that announces it.
+async fn copy_reporting(
+    from: &Engine,
+    to: &Engine,
+    name: &str,
+    why: &str,
+    progress: &(dyn Fn(ImageProgress) + Sync),
+) -> Result<String, ImageError> {
+    progress(ImageProgress::Begun(format!(
+        "copying {name} from the engine at {} into the engine at {}{why}",
+        from.endpoint, to.endpoint
+    )));
+    let what = format!("copying {name} into {}", to.endpoint);
+    let copied = from
+        .copy_image_to(to, name, &|bytes| {
+            progress(ImageProgress::Moving {
+                what: what.clone(),
+                bytes,
+                done: false,
+            })
+        })
+        .await;
+    progress(ImageProgress::Moving {
+        what,
+        bytes: 0,
+        done: true,
+    });
+    copied
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@
 //! every path; `control` asks whether a container still runs, how it
 //! ended, and kills it; `exec` runs commands inside a running container;
 //! `ssh` is the `ssh://` transport (OpenSSH running `docker system
-//! dial-stdio` remotely); `images` provides the images scenarios name or build (pull, build, copy
-//! between engines); `build` runs a build scenario's `docker build`
-//! and removes what it made; `trace` records every call's duration when
+//! dial-stdio` remotely); `images` provides the images scenarios name or
+//! build (pull, build, copy between engines); `transfer` bounds pulls and
+//! copies by progress, not by a clock; `build` runs a build scenario's
+//! `docker build` and removes what it made; `saved` reads a `docker save`
+//! archive in either layout (legacy or OCI); `trace` records every call's duration when
 //! `PARITY_TRACE_API` is set.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
@@ -26,17 +28,21 @@ mod create;
 mod exec;
 mod images;
 mod run;
+mod saved;
 mod ssh;
 mod stream;
 pub mod trace;
+mod transfer;
 
 pub use attempts::{Attempts, Fault, Next, Refusal};
-pub use build::{BuildOutput, BuildRequest, saved_files_text};
+pub use build::{BuildOutput, BuildRequest};
 pub use classify::{
     Answer, Basis, Decision, Look, Phase, Second, Speaker, Verdict as Decided, look, settle,
 };
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
-pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, TRANSFER_TIMEOUT};
+pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, ImageProgress};
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
+pub use saved::saved_files_text;
 pub use stream::{Channel, Chunk, Drained};
+pub use transfer::{TRANSFER_STALL, size_text};
