@@ -3,8 +3,9 @@
 //!
 //! Owns the author-facing form of DESIGN.md's `build:` example: the
 //! Dockerfile inline (`dockerfile`) or in a file (`file`, relative to the
-//! context), the context folder (relative to the scenario file), the
-//! build's `network` (`default` | `none` | `host`), the BuildKit
+//! context), the `builder` (`buildkit`, the default, or `classic`), the
+//! context folder (relative to the scenario file), the build's default
+//! `network` (`none`, the default, `default` | `host`), the BuildKit
 //! `entitlements` (`network.host`, `security.insecure`) and build `args`;
 //! and the checks serde cannot express (exactly one Dockerfile source, a
 //! context folder and Dockerfile that exist), each located at its key. It
@@ -23,6 +24,10 @@ use crate::load::yaml::YamlError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
+    /// The builder: `buildkit` (the default, as `docker build` on every
+    /// current engine) or `classic` (the legacy builder, `BuilderV1`).
+    #[serde(default, skip_serializing_if = "BuilderKind::is_default")]
+    pub builder: BuilderKind,
     /// The Dockerfile, inline (exactly one of `dockerfile` and `file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile: Option<String>,
@@ -34,17 +39,45 @@ pub struct Build {
     /// folder for `file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
-    /// The network `RUN` steps get (`docker build --network`).
+    /// The build's default network for `RUN` steps (`docker build
+    /// --network`); default `none` (the engines parity starts have no
+    /// bridge for builds; `default` asks for the engine's own).
     #[serde(default, skip_serializing_if = "BuildNetwork::is_default")]
     pub network: BuildNetwork,
-    /// BuildKit entitlements the build asks for (`--allow`); checked by
-    /// policy. The classic builder parity runs has no entitlements: see
-    /// docs/design.md, "Builds".
+    /// BuildKit entitlements the build asks for, as `docker buildx build
+    /// --allow` passes them; checked by policy. The classic builder has
+    /// none: see docs/design.md, "Builds".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entitlements: Vec<Entitlement>,
     /// Build arguments (`--build-arg NAME=VALUE`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub args: BTreeMap<String, String>,
+}
+
+/// Which builder builds.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BuilderKind {
+    /// BuildKit through the Engine API (`version=2`, with a session).
+    #[default]
+    Buildkit,
+    /// The classic builder (`BuilderV1`).
+    Classic,
+}
+
+impl BuilderKind {
+    pub fn is_default(&self) -> bool {
+        *self == BuilderKind::Buildkit
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BuilderKind::Buildkit => "buildkit",
+            BuilderKind::Classic => "classic",
+        }
+    }
 }
 
 /// The network of a build's `RUN` steps.
@@ -53,10 +86,11 @@ pub struct Build {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum BuildNetwork {
-    /// The engine's default (a bridge).
-    #[default]
+    /// The engine's default network for builds (a bridge; the engines
+    /// parity starts have none).
     Default,
-    /// No network at all.
+    /// No network at all (the default).
+    #[default]
     None,
     /// The host's network namespace (refused by engines with user
     /// namespaces, and by ECI).
@@ -65,7 +99,7 @@ pub enum BuildNetwork {
 
 impl BuildNetwork {
     pub fn is_default(&self) -> bool {
-        *self == BuildNetwork::Default
+        *self == BuildNetwork::None
     }
 
     pub fn name(self) -> &'static str {
@@ -129,7 +163,9 @@ impl Build {
     /// when the build says so or asks for the `network.host` entitlement
     /// (the classic builder's only way to grant it).
     pub fn network_mode(&self) -> BuildNetwork {
-        if self.entitlements.contains(&Entitlement::NetworkHost) {
+        if self.builder == BuilderKind::Classic
+            && self.entitlements.contains(&Entitlement::NetworkHost)
+        {
             BuildNetwork::Host
         } else {
             self.network
@@ -299,9 +335,16 @@ mod tests {
     fn the_network_host_entitlement_is_the_host_network() {
         let b: Build = crate::load::yaml::from_str(
             Path::new("b.yaml"),
-            "dockerfile: x\nentitlements: [network.host]\n",
+            "builder: classic\ndockerfile: x\nentitlements: [network.host]\n",
         )
         .unwrap();
         assert_eq!(b.network_mode(), BuildNetwork::Host);
+        let b: Build = crate::load::yaml::from_str(
+            Path::new("b.yaml"),
+            "dockerfile: x\nentitlements: [network.host]\n",
+        )
+        .unwrap();
+        assert_eq!(b.builder, BuilderKind::Buildkit);
+        assert_eq!(b.network_mode(), BuildNetwork::None, "granted, not imposed");
     }
 }

@@ -17,7 +17,8 @@ use std::time::Instant;
 
 use regex::Regex;
 
-use crate::load::build::{BuildNetwork, Entitlement};
+use crate::load::build::{BuildNetwork, BuilderKind, Entitlement};
+use crate::run::buildkit::{self, KitEnd};
 use crate::load::scenario::Scenario;
 use crate::run::engine::{BuildContext, BuildRequest, Engine, RUN_LABEL, RunContext};
 use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation, StepObservation};
@@ -165,47 +166,31 @@ pub async fn observe(
         .ok_or_else(|| format!("{} is not a build scenario", scenario.id))?;
     let started = Instant::now();
     let dir = build.context_dir(&scenario.path);
-    let (context, dockerfile) = match (&build.dockerfile, &build.file) {
+    let (context, dockerfile, text) = match (&build.dockerfile, &build.file) {
         (Some(text), _) => {
             let name = match dir.as_ref().is_some_and(|d| d.join("Dockerfile").exists()) {
                 true => ".parity.Dockerfile",
                 false => "Dockerfile",
             };
             let c = BuildContext::pack(dir.as_deref(), Some((name, text)), text);
-            (c, name.to_string())
+            (c, name.to_string(), text.clone())
         }
         (None, Some(file)) => {
             let d = dir.clone().unwrap_or_default();
             let text = std::fs::read_to_string(d.join(file))
                 .map_err(|e| format!("{}: {file}: {e}", scenario.id))?;
-            (BuildContext::pack(Some(&d), None, &text), file.clone())
+            (BuildContext::pack(Some(&d), None, &text), file.clone(), text)
         }
         (None, None) => return Err(format!("{}: build has no Dockerfile", scenario.id)),
     };
     let context = context.map_err(|e| e.to_string())?;
     if let Some(source) = bases_from {
-        for base in &context.bases {
-            if engine
-                .image_id(base)
-                .await
-                .map_err(|e| e.to_string())?
-                .is_none()
-                && source
-                    .image_id(base)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .is_some()
-            {
-                source
-                    .copy_image_to(engine, base)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-        }
+        copy_bases(engine, source, &context.bases).await?;
     }
-    let network = match build.network_mode() {
-        BuildNetwork::Default => None,
-        n => Some(n.name().to_string()),
+    let kit = build.builder == BuilderKind::Buildkit;
+    let network = match (kit, build.network_mode()) {
+        (_, BuildNetwork::Default) => None,
+        (_, n) => Some(n.name().to_string()),
     };
     let request = BuildRequest {
         tag: format!(
@@ -222,19 +207,34 @@ pub async fn observe(
             .collect(),
         labels: HashMap::from([(RUN_LABEL.to_string(), ctx.run_id.clone())]),
         cache: false,
+        buildkit_session: kit.then(|| {
+            format!(
+                "parity-{}-{}-{}",
+                ctx.run_id.to_lowercase(),
+                ctx.seq,
+                std::process::id()
+            )
+        }),
     };
     let config = serde_json::json!({
         "build": {
-            "builder": "classic (BuilderV1)",
+            "builder": match kit {
+                true => "buildkit (Engine API version=2, session over /session)",
+                false => "classic (BuilderV1)",
+            },
             "tag": request.tag,
             "dockerfile": request.dockerfile,
             "network": request.network,
+            "entitlements": build.entitlements,
             "args": build.args,
             "nocache": true,
-            "rm": true,
-            "forcerm": true,
         }
     });
+    if kit {
+        let obs = observe_buildkit(engine, &context, &request, &text, scenario, runtime, started)
+            .await?;
+        return Ok((obs, config));
+    }
     let output = engine
         .build_observed(&context, &request, scenario.file.timeout.0)
         .await;
@@ -270,6 +270,65 @@ pub async fn observe(
     Ok((obs, config))
 }
 
+/// Copies the `bases` `engine` lacks from `source` (a builder
+/// container's engine gets them from the side's engine).
+async fn copy_bases(engine: &Engine, source: &Engine, bases: &[String]) -> Result<(), String> {
+    for base in bases {
+        if engine
+            .image_id(base)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+            && source
+                .image_id(base)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some()
+        {
+            source
+                .copy_image_to(engine, base)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A BuildKit build: one at a time per engine in this process, so the
+/// build cache records it made (pruned after it, with its image, on
+/// every path) are its own.
+async fn observe_buildkit(
+    engine: &Engine,
+    context: &BuildContext,
+    request: &BuildRequest,
+    dockerfile: &str,
+    scenario: &Scenario,
+    runtime: &str,
+    started: Instant,
+) -> Result<Observation, String> {
+    let _one_at_a_time = engine.build_lock().await;
+    let before = engine
+        .build_cache_records()
+        .await
+        .map_err(|e| e.to_string())?;
+    let output = engine
+        .build_observed(context, request, scenario.file.timeout.0)
+        .await;
+    let built = output.error.is_none() && !output.timed_out;
+    let steps = buildkit::steps(&output.trace, dockerfile, built);
+    let end = buildkit::end(&steps, output.error.as_deref(), output.timed_out);
+    let image = match end {
+        KitEnd::Built => Some(image_text(engine, &request.tag, &context.bases).await),
+        _ => None,
+    };
+    let removed = engine.remove_build(&request.tag, &[]).await;
+    let pruned = engine.prune_build_cache_since(&before).await;
+    let image = image.transpose().map_err(|e| e.to_string())?;
+    removed.map_err(|e| e.to_string())?;
+    pruned.map_err(|e| e.to_string())?;
+    Ok(buildkit::observation(runtime, &steps, &end, image, started))
+}
+
 /// The `image` step's text: the config, then the files of the layers the
 /// build added over its base.
 async fn image_text(
@@ -298,7 +357,7 @@ async fn image_text(
     Ok(format!("config:\n{config}\nfiles:\n{files}\n"))
 }
 
-fn step_obs(name: &str, exit: Option<ExitStatus>, out: &str, err: &str) -> StepObservation {
+pub(crate) fn step_obs(name: &str, exit: Option<ExitStatus>, out: &str, err: &str) -> StepObservation {
     StepObservation {
         name: name.to_string(),
         engine: EngineOutcome::Started,

@@ -13,6 +13,7 @@
 //! Nothing here compares two sides.
 
 pub mod build;
+pub mod buildkit;
 pub mod builder;
 pub mod capture;
 pub mod engine;

@@ -26,7 +26,9 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
+use super::buildkit::Trace;
 use super::client::Engine;
+use bollard::models::BuildInfoAux;
 use crate::run::capture::hex;
 
 /// Repository of images built from scenario folders.
@@ -36,7 +38,7 @@ pub const BUILD_REPOSITORY: &str = "parity-build";
 pub const BUILD_LABEL: &str = "io.parity.build";
 /// How parity builds (options, labels); part of every tag, so a change
 /// here builds anew instead of reusing an image built the old way.
-pub const BUILD_FORMAT: &str = "parity-build v1: classic builder, rm, forcerm, label";
+pub const BUILD_FORMAT: &str = "parity-build v2: buildkit, label";
 /// How long one image build may take.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long a pull or a copy between engines may take.
@@ -308,13 +310,16 @@ impl Engine {
     }
 
     /// Sends `context` to the engine's builder with `options`, keeping the
-    /// stream's `stream` texts in `lines` as they come; returns the error
-    /// the build ended with (the engine's or the stream's), if any.
+    /// stream's `stream` texts in `lines` and BuildKit's status messages in
+    /// `trace` as they come; returns the error the build ended with (the
+    /// engine's or the stream's), if any. A BuildKit build (`version=2`
+    /// with a session id) gets its session over `/session` from bollard.
     pub(super) async fn stream_build(
         &self,
         options: BuildImageOptions,
         context: &BuildContext,
         lines: &mut Vec<String>,
+        trace: &mut Trace,
     ) -> Option<String> {
         let mut stream = self.docker.build_image(
             options,
@@ -327,6 +332,9 @@ impl Engine {
                     if let Some(s) = info.stream {
                         lines.push(s);
                     }
+                    if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
+                        trace.absorb(status);
+                    }
                     if let Some(m) = info.error_detail.and_then(|d| d.message) {
                         return Some(m);
                     }
@@ -338,27 +346,32 @@ impl Engine {
         None
     }
 
-    /// Builds `context` as `tag` with the classic builder; `network_host`
-    /// gives `RUN` steps the host's network. Returns the image id.
+    /// Builds `context` as `tag` with BuildKit; `network_host` gives `RUN`
+    /// steps the host's network, else they have none. The build cache
+    /// records it made are pruned (the image stays). Returns the image id.
     pub async fn build(
         &self,
         context: &BuildContext,
         tag: &str,
         network_host: bool,
     ) -> Result<String, ImageError> {
-        let failed = |message: String, lines: &[String]| ImageError::Build {
+        let failed = |message: String, tail: Vec<String>| ImageError::Build {
             dir: context.dir.clone(),
             endpoint: self.endpoint.clone(),
             message,
-            tail: tail(lines, TAIL_LINES),
+            tail,
         };
+        let _one_at_a_time = self.build_lock().await;
+        let before = self.build_cache_records().await?;
         let options = BuildImageOptions {
             t: Some(tag.to_string()),
-            version: BuilderVersion::BuilderV1,
-            // Intermediate containers go on every path, failures included.
-            rm: true,
-            forcerm: true,
-            networkmode: network_host.then(|| "host".to_string()),
+            version: BuilderVersion::BuilderBuildKit,
+            session: Some(format!(
+                "parity-build-{}-{}",
+                &context.digest[..16],
+                std::process::id()
+            )),
+            networkmode: Some(if network_host { "host" } else { "none" }.to_string()),
             labels: Some(HashMap::from([(
                 BUILD_LABEL.to_string(),
                 context.dir.display().to_string(),
@@ -366,9 +379,16 @@ impl Engine {
             ..Default::default()
         };
         let mut lines: Vec<String> = Vec::new();
-        let build = self.stream_build(options, context, &mut lines);
-        match tokio::time::timeout(BUILD_TIMEOUT, build).await {
-            Ok(Some(error)) => return Err(failed(error, &lines)),
+        let mut trace = Trace::default();
+        let build = self.stream_build(options, context, &mut lines, &mut trace);
+        let ended = tokio::time::timeout(BUILD_TIMEOUT, build).await;
+        let pruned = self.prune_build_cache_since(&before).await;
+        let tail = match trace.vertices.is_empty() {
+            true => tail(&lines, TAIL_LINES),
+            false => trace.tail(TAIL_LINES),
+        };
+        match ended {
+            Ok(Some(error)) => return Err(failed(error, tail)),
             Ok(None) => {}
             Err(_) => {
                 return Err(ImageError::Stalled {
@@ -378,9 +398,10 @@ impl Engine {
                 });
             }
         }
-        self.image_id(tag)
-            .await?
-            .ok_or_else(|| failed("the build ended without the image".into(), &lines))
+        pruned?;
+        self.image_id(tag).await?.ok_or_else(|| {
+failed("the build ended without the image".into(), tail)
+        })
     }
 
     /// Copies `reference` from this engine into `to` (`docker save |

@@ -16,6 +16,7 @@
 //! [`RunSpec`]: crate::run::plan::RunSpec
 
 mod build;
+mod buildkit;
 mod classify;
 mod client;
 mod control;
@@ -27,6 +28,7 @@ mod stream;
 pub mod trace;
 
 pub use build::{BuildOutput, BuildRequest, saved_files_text};
+pub use buildkit::{Trace, Vertex};
 pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
