@@ -52,6 +52,11 @@ pub struct Build {
     /// Build arguments (`--build-arg NAME=VALUE`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub args: BTreeMap<String, String>,
+    /// The text of the `file` Dockerfile, read when the scenario loads
+    /// (for the policy rules on `RUN` flags).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub file_text: Option<String>,
 }
 
 /// Which builder builds.
@@ -170,6 +175,38 @@ impl Build {
         } else {
             self.network
         }
+    }
+}
+
+impl Build {
+    /// Reads the `file` Dockerfile (if any) into `file_text`; a file that
+    /// cannot be read is left to `problems` to report.
+    pub fn resolve(&mut self, scenario_path: &Path) {
+        if let (Some(file), Some(dir)) = (&self.file, self.context_dir(scenario_path)) {
+            self.file_text = std::fs::read_to_string(dir.join(file)).ok();
+        }
+    }
+
+    /// The flags of the Dockerfile's `RUN` instructions as written
+    /// (`--network=host`, `--security=insecure`, `--mount=type=cache,...`),
+    /// continuation lines joined.
+    pub fn run_flags(&self) -> Vec<String> {
+        let text = self.dockerfile.as_deref().or(self.file_text.as_deref());
+        let joined = text.unwrap_or_default().replace("\\\n", " ");
+        let mut out = Vec::new();
+        for line in joined.lines() {
+            let mut words = line.split_whitespace();
+            if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("run")) {
+                continue;
+            }
+            for w in words {
+                match w.starts_with("--") {
+                    true => out.push(w.to_string()),
+                    false => break,
+                }
+            }
+        }
+        out
     }
 }
 
@@ -328,6 +365,19 @@ mod tests {
         assert!(
             err.to_string().starts_with(&format!("{}:", path.display())),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn run_flags_are_read_as_written() {
+        let b: Build = crate::load::yaml::from_str(
+            Path::new("b.yaml"),
+            "dockerfile: |\n  FROM busybox\n  RUN --network=host --security=insecure \\\n    --mount=type=cache,target=/c echo --not-a-flag\n  run echo x\n",
+        )
+        .unwrap();
+        assert_eq!(
+            b.run_flags(),
+            ["--network=host", "--security=insecure", "--mount=type=cache,target=/c"]
         );
     }
 

@@ -230,6 +230,13 @@ pub async fn observe(
             "nocache": true,
         }
     });
+    if kit && !build.entitlements.is_empty() {
+        return Err(format!(
+            "{}: BuildKit entitlements go in a Solve request through the engine's /grpc endpoint, \
+             which this build path does not send yet",
+            scenario.id
+        ));
+    }
     if kit {
         let obs = observe_buildkit(engine, &context, &request, &text, scenario, runtime, started)
             .await?;
