@@ -230,13 +230,6 @@ pub async fn observe(
             "nocache": true,
         }
     });
-    if kit && !build.entitlements.is_empty() {
-        return Err(format!(
-            "{}: BuildKit entitlements go in a Solve request through the engine's /grpc endpoint, \
-             which this build path does not send yet",
-            scenario.id
-        ));
-    }
     if kit {
         let obs = observe_buildkit(engine, &context, &request, &text, scenario, runtime, started)
             .await?;
@@ -318,9 +311,27 @@ async fn observe_buildkit(
         .build_cache_records()
         .await
         .map_err(|e| e.to_string())?;
-    let output = engine
-        .build_observed(context, request, scenario.file.timeout.0)
-        .await;
+    let build = scenario.file.build.as_ref().expect("a build scenario");
+    let limit = scenario.file.timeout.0;
+    // Entitlements have no field in `/build`: they go in a Solve through
+    // `/grpc`, as buildx's `--allow` sends them; `network: host` asks for
+    // network.host there, as buildx adds it for `--network host`.
+    let mut entitlements: Vec<String> = build
+        .entitlements
+        .iter()
+        .map(|e| e.name().to_string())
+        .collect();
+    if build.network == BuildNetwork::Host && !entitlements.iter().any(|e| e == "network.host") {
+        entitlements.push("network.host".into());
+    }
+    let output = match build.entitlements.is_empty() {
+        true => engine.build_observed(context, request, limit).await,
+        false => {
+            engine
+                .solve_observed(context, request, &entitlements, limit)
+                .await
+        }
+    };
     let built = output.error.is_none() && !output.timed_out;
     let steps = buildkit::steps(&output.trace, dockerfile, built);
     let end = buildkit::end(&steps, output.error.as_deref(), output.timed_out);

@@ -24,6 +24,7 @@ mod create;
 mod exec;
 mod images;
 mod run;
+mod solve;
 mod stream;
 pub mod trace;
 
