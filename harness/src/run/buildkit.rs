@@ -140,6 +140,37 @@ fn step_end(v: &Vertex, built: bool) -> StepEnd {
     }
 }
 
+/// An image reference as BuildKit names it and as a `FROM` line may:
+/// without `docker.io/library/` and `:latest`.
+fn short_ref(image: &str) -> String {
+    let i = image.strip_prefix("docker.io/").unwrap_or(image);
+    let i = i.strip_prefix("library/").unwrap_or(i);
+    i.strip_suffix(":latest").unwrap_or(i).to_lowercase()
+}
+
+/// A `FROM` vertex's name and place. BuildKit runs one vertex for stages
+/// that start from the same image and names it after whichever stage it
+/// met first, so it is named by its image alone (`FROM
+/// docker.io/library/busybox`) and placed at the first stage that names
+/// that image.
+fn from_step(name: &str, dockerfile: &str) -> Option<(String, (usize, u64))> {
+    let re = Regex::new(r"^\[[^\]]*\] (FROM (\S+).*)$").expect("a valid regex");
+    let c = re.captures(name)?;
+    let image = short_ref(&c[2]);
+    let stage = dockerfile
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.first().is_some_and(|w| w.eq_ignore_ascii_case("from")))
+        .position(|w| {
+            w[1..]
+                .iter()
+                .find(|w| !w.starts_with("--"))
+                .is_some_and(|i| short_ref(i) == image)
+        })
+        .unwrap_or(usize::MAX);
+    Some((c[1].to_string(), (stage, 0)))
+}
+
 /// The author's steps among `trace`'s vertices, in Dockerfile order.
 pub fn steps(trace: &Trace, dockerfile: &str, built: bool) -> Vec<KitStep> {
     let stages = stage_names(dockerfile);
@@ -148,10 +179,11 @@ pub fn steps(trace: &Trace, dockerfile: &str, built: bool) -> Vec<KitStep> {
         .iter()
         .filter_map(|v| {
             let at = position(&v.name, &stages)?;
+            let (name, at) = from_step(&v.name, dockerfile).unwrap_or((v.name.clone(), at));
             Some((
                 at,
                 KitStep {
-                    name: cut(&v.name),
+                    name: cut(&name),
                     cached: v.cached,
                     end: step_end(v, built),
                     stdout: v.stdout.clone(),
@@ -160,7 +192,7 @@ pub fn steps(trace: &Trace, dockerfile: &str, built: bool) -> Vec<KitStep> {
             ))
         })
         .collect();
-    found.sort_by_key(|(at, _)| *at);
+    found.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.name.cmp(&y.name)));
     let mut out: Vec<KitStep> = Vec::new();
     for (_, mut s) in found {
         // Step names key the comparison: keep them unique.
@@ -331,7 +363,7 @@ mod tests {
             vertex("[internal] load build definition from Dockerfile", "", false, b""),
             vertex("[stage-1 2/2] COPY --from=build /a /a", "", false, b""),
             vertex("[build 2/2] RUN echo a", "", false, b"a\n"),
-            vertex("[build 1/2] FROM docker.io/library/busybox", "", true, b""),
+            vertex("[build 1/2] FROM docker.io/library/busybox:latest", "", true, b""),
             vertex("exporting to image", "", false, b""),
         ];
         let s = steps(&t, df, true);
@@ -339,7 +371,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "[build 1/2] FROM docker.io/library/busybox",
+                "FROM docker.io/library/busybox:latest",
                 "[build 2/2] RUN echo a",
                 "[stage-1 2/2] COPY --from=build /a /a"
             ]
@@ -348,7 +380,7 @@ mod tests {
         assert_eq!(end(&s, None, false), KitEnd::Built);
         assert_eq!(
             summary(&s, &KitEnd::Built),
-            "built in 3 steps\n[build 1/2] FROM docker.io/library/busybox: cached\n[build 2/2] RUN echo a: ran\n[stage-1 2/2] COPY --from=build /a /a: ran\n"
+            "built in 3 steps\nFROM docker.io/library/busybox:latest: cached\n[build 2/2] RUN echo a: ran\n[stage-1 2/2] COPY --from=build /a /a: ran\n"
         );
     }
 
