@@ -168,7 +168,9 @@ fn a_build_is_observed_step_by_step_with_its_image() {
         // A no-cache build runs every RUN step.
         assert!(summary.contains("\n[3/3] RUN echo"), "{summary}");
         assert!(
-            !summary.lines().any(|l| l.contains("] RUN ") && l.ends_with(": cached")),
+            !summary
+                .lines()
+                .any(|l| l.contains("] RUN ") && l.ends_with(": cached")),
             "{summary}"
         );
         let names: Vec<&str> = run["steps"]

@@ -377,7 +377,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             b.run_flags(),
-            ["--network=host", "--security=insecure", "--mount=type=cache,target=/c"]
+            [
+                "--network=host",
+                "--security=insecure",
+                "--mount=type=cache,target=/c"
+            ]
         );
     }
 

@@ -308,7 +308,10 @@ mod tests {
     #[case::network_host("network: host", Some("B1"))]
     #[case::entitlement_network_host("entitlements: [network.host]", Some("B2"))]
     #[case::entitlement_insecure("entitlements: [security.insecure]", Some("B2"))]
-    #[case::run_network_host("dockerfile: |\n  FROM busybox\n  RUN --network=host true", Some("B1"))]
+    #[case::run_network_host(
+        "dockerfile: |\n  FROM busybox\n  RUN --network=host true",
+        Some("B1")
+    )]
     #[case::run_insecure(
         "dockerfile: |\n  FROM busybox\n  RUN --security=insecure true",
         Some("B2")
@@ -317,12 +320,14 @@ mod tests {
     #[case::network_none("network: none", None)]
     #[case::plain("network: default", None)]
     fn eci_build_rules(#[case] build: &str, #[case] rule: Option<&str>) {
-        let b: Build =
-            crate::load::yaml::from_str(Path::new("b.yaml"), &match build.starts_with("dockerfile") {
+        let b: Build = crate::load::yaml::from_str(
+            Path::new("b.yaml"),
+            &match build.starts_with("dockerfile") {
                 true => format!("{build}\n"),
                 false => format!("dockerfile: x\n{build}\n"),
-            })
-            .unwrap();
+            },
+        )
+        .unwrap();
         let hits = eci().check(&spec("{}"), Some(&b));
         assert_eq!(hits.first().map(|h| h.rule.as_str()), rule, "{hits:?}");
         assert!(eci().check(&spec("{}"), None).is_empty(), "not a build");

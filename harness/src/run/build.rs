@@ -1,10 +1,13 @@
 //! Build scenarios: a Dockerfile built on one side's engine, observed step
 //! by step, and the built image's config and files.
 //!
-//! Owns turning a scenario's `build:` into a build request (a tag unique to
-//! the run, labelled with the run id; no cache, so both sides print the
-//! same steps; the classic builder's network), reading the build's output
-//! into one [`StepObservation`] per Dockerfile step (`Step N/M : ...`; ids,
+//! Owns turning a scenario's `build:` into a build request (BuildKit by
+//! default, one build at a time per engine so the cache records it adds
+//! are its own, with entitlements through `/grpc`; or the classic
+//! builder; a tag unique to the run, labelled with the run id; no cache,
+//! so both sides run the same steps), BuildKit's observation (from
+//! `run::buildkit`), and, for the classic builder, reading the build's
+//! output into one [`StepObservation`] per Dockerfile step (`Step N/M : ...`; ids,
 //! `Running in` and `Removing intermediate container` lines and colour
 //! codes dropped), the outcome (built; failed at a step with its exit code;
 //! refused by the engine with its message, such as a user-namespaced
@@ -18,8 +21,8 @@ use std::time::Instant;
 use regex::Regex;
 
 use crate::load::build::{BuildNetwork, BuilderKind, Entitlement};
-use crate::run::buildkit::{self, KitEnd};
 use crate::load::scenario::Scenario;
+use crate::run::buildkit::{self, KitEnd};
 use crate::run::engine::{BuildContext, BuildRequest, Engine, RUN_LABEL, RunContext};
 use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation, StepObservation};
 
@@ -179,7 +182,11 @@ pub async fn observe(
             let d = dir.clone().unwrap_or_default();
             let text = std::fs::read_to_string(d.join(file))
                 .map_err(|e| format!("{}: {file}: {e}", scenario.id))?;
-            (BuildContext::pack(Some(&d), None, &text), file.clone(), text)
+            (
+                BuildContext::pack(Some(&d), None, &text),
+                file.clone(),
+                text,
+            )
         }
         (None, None) => return Err(format!("{}: build has no Dockerfile", scenario.id)),
     };
@@ -231,8 +238,10 @@ pub async fn observe(
         }
     });
     if kit {
-        let obs = observe_buildkit(engine, &context, &request, &text, scenario, runtime, started)
-            .await?;
+        let obs = observe_buildkit(
+            engine, &context, &request, &text, scenario, runtime, started,
+        )
+        .await?;
         return Ok((obs, config));
     }
     let output = engine
@@ -375,7 +384,12 @@ async fn image_text(
     Ok(format!("config:\n{config}\nfiles:\n{files}\n"))
 }
 
-pub(crate) fn step_obs(name: &str, exit: Option<ExitStatus>, out: &str, err: &str) -> StepObservation {
+pub(crate) fn step_obs(
+    name: &str,
+    exit: Option<ExitStatus>,
+    out: &str,
+    err: &str,
+) -> StepObservation {
     StepObservation {
         name: name.to_string(),
         engine: EngineOutcome::Started,

@@ -298,7 +298,11 @@ pub fn observation(
         observed.push(step_obs(IMAGE_STEP, Some(ExitStatus::Code(0)), text, ""));
     }
     let (engine, exit_code, stderr) = match end {
-        KitEnd::Built => (EngineOutcome::Started, Some(ExitStatus::Code(0)), String::new()),
+        KitEnd::Built => (
+            EngineOutcome::Started,
+            Some(ExitStatus::Code(0)),
+            String::new(),
+        ),
         KitEnd::Failed { code, message, .. } => (
             EngineOutcome::Started,
             Some(ExitStatus::Code(*code)),
@@ -311,7 +315,11 @@ pub fn observation(
             None,
             String::new(),
         ),
-        KitEnd::TimedOut => (EngineOutcome::Started, Some(ExitStatus::Timeout), String::new()),
+        KitEnd::TimedOut => (
+            EngineOutcome::Started,
+            Some(ExitStatus::Timeout),
+            String::new(),
+        ),
     };
     Observation {
         runtime: runtime.to_string(),
@@ -360,10 +368,20 @@ mod tests {
         let df = "FROM busybox AS build\nRUN echo a\nFROM busybox\nCOPY --from=build /a /a\n";
         let mut t = Trace::default();
         t.vertices = vec![
-            vertex("[internal] load build definition from Dockerfile", "", false, b""),
+            vertex(
+                "[internal] load build definition from Dockerfile",
+                "",
+                false,
+                b"",
+            ),
             vertex("[stage-1 2/2] COPY --from=build /a /a", "", false, b""),
             vertex("[build 2/2] RUN echo a", "", false, b"a\n"),
-            vertex("[build 1/2] FROM docker.io/library/busybox:latest", "", true, b""),
+            vertex(
+                "[build 1/2] FROM docker.io/library/busybox:latest",
+                "",
+                true,
+                b"",
+            ),
             vertex("exporting to image", "", false, b""),
         ];
         let s = steps(&t, df, true);
@@ -410,7 +428,9 @@ mod tests {
         assert!(summary(&s, &e).ends_with("[3/3] RUN true: not run\n"));
         let e = end(
             &[],
-            Some("failed to solve with frontend dockerfile.v0: Dockerfile parse error line 2: Unknown flag: network"),
+            Some(
+                "failed to solve with frontend dockerfile.v0: Dockerfile parse error line 2: Unknown flag: network",
+            ),
             false,
         );
         assert!(matches!(e, KitEnd::Refused { step: None, .. }), "{e:?}");

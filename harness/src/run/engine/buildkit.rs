@@ -191,7 +191,10 @@ fn records(body: &[u8]) -> Result<BTreeMap<String, bool>, String> {
         .flatten()
         .filter_map(|r| {
             let id = r.get("ID")?.as_str()?.to_string();
-            Some((id, r.get("InUse").and_then(|u| u.as_bool()).unwrap_or(false)))
+            Some((
+                id,
+                r.get("InUse").and_then(|u| u.as_bool()).unwrap_or(false),
+            ))
         })
         .collect())
 }
@@ -206,14 +209,22 @@ async fn raw_get(endpoint: &str, path: &str) -> Result<Vec<u8>, String> {
         let mut s = tokio::net::UnixStream::connect(socket)
             .await
             .map_err(|e| format!("{socket}: {e}"))?;
-        s.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-        s.read_to_end(&mut answer).await.map_err(|e| e.to_string())?;
+        s.write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        s.read_to_end(&mut answer)
+            .await
+            .map_err(|e| e.to_string())?;
     } else if let Some(addr) = endpoint.strip_prefix("tcp://") {
         let mut s = tokio::net::TcpStream::connect(addr.trim_end_matches('/'))
             .await
             .map_err(|e| format!("{addr}: {e}"))?;
-        s.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
-        s.read_to_end(&mut answer).await.map_err(|e| e.to_string())?;
+        s.write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        s.read_to_end(&mut answer)
+            .await
+            .map_err(|e| e.to_string())?;
     } else {
         return Err(format!(
             "build cache records are read over unix:// or plain tcp:// only, not {endpoint}"
@@ -226,7 +237,10 @@ async fn raw_get(endpoint: &str, path: &str) -> Result<Vec<u8>, String> {
     let head = String::from_utf8_lossy(&answer[..split]);
     let status = head.split_whitespace().nth(1).unwrap_or("");
     if status != "200" {
-        return Err(format!("{path} answered {}", head.lines().next().unwrap_or("")));
+        return Err(format!(
+            "{path} answered {}",
+            head.lines().next().unwrap_or("")
+        ));
     }
     Ok(answer[split + 4..].to_vec())
 }

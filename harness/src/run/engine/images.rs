@@ -6,9 +6,10 @@
 //! `image: { build: DIR }`: DIR's Dockerfile and files are packed into a
 //! deterministic build context whose digest, with the ids of its `FROM`
 //! images, names the image `parity-build/<hash>`. It is built once per
-//! content with the classic builder (`BuilderV1`, what Docker 20.10 has)
-//! on a builder engine that can reach the network (one without user
-//! namespaces, with `network: host`, so `RUN apt-get` works), and copied
+//! content with BuildKit (`version=2`, a session over `/session`; the
+//! build cache records it adds are pruned after it) on a builder engine
+//! that can reach the network (one without user namespaces, with the
+//! host's network, so `RUN apt-get` works), and copied
 //! into every other engine with `docker save | docker load`, so both sides
 //! of a comparison run the very same image id. A failed build is the
 //! scenario's error with the build's last lines. [`BuildContext`] also packs
@@ -28,8 +29,8 @@ use tokio::sync::OnceCell;
 
 use super::buildkit::Trace;
 use super::client::Engine;
-use bollard::models::BuildInfoAux;
 use crate::run::capture::hex;
+use bollard::models::BuildInfoAux;
 
 /// Repository of images built from scenario folders.
 pub const BUILD_REPOSITORY: &str = "parity-build";
@@ -399,9 +400,9 @@ impl Engine {
             }
         }
         pruned?;
-        self.image_id(tag).await?.ok_or_else(|| {
-failed("the build ended without the image".into(), tail)
-        })
+        self.image_id(tag)
+            .await?
+            .ok_or_else(|| failed("the build ended without the image".into(), tail))
     }
 
     /// Copies `reference` from this engine into `to` (`docker save |

@@ -10,7 +10,10 @@
 //! ended, and kills it; `exec` runs commands inside a running container;
 //! `images` provides the images scenarios name or build (pull, build, copy
 //! between engines); `build` runs a build scenario's `docker build`
-//! and removes what it made; `trace` records every call's duration when
+//! (BuildKit or classic) and removes what it made; `buildkit` folds
+//! BuildKit's progress per vertex and prunes the build cache records a
+//! build added; `solve` sends a BuildKit Solve with entitlements through
+//! the engine's `/grpc`; `trace` records every call's duration when
 //! `PARITY_TRACE_API` is set.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec

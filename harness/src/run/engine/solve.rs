@@ -23,7 +23,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bollard::health::health_server::{Health, HealthServer};
-use bollard::health::{HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse};
+use bollard::health::{
+    HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse,
+};
 use bollard::moby::buildkit::v1::control_client::ControlClient;
 use bollard::moby::buildkit::v1::{SolveRequest, StatusRequest};
 use bollard::moby::upload::v1::BytesMessage;
@@ -97,8 +99,14 @@ impl Engine {
             format!("/{}/check", <HealthServer<Healthy> as NamedService>::NAME),
         ];
         let mut headers = vec![
-            ("X-Docker-Expose-Session-Uuid".to_string(), session.to_string()),
-            ("X-Docker-Expose-Session-Name".to_string(), "parity".to_string()),
+            (
+                "X-Docker-Expose-Session-Uuid".to_string(),
+                session.to_string(),
+            ),
+            (
+                "X-Docker-Expose-Session-Name".to_string(),
+                "parity".to_string(),
+            ),
             (
                 "X-Docker-Expose-Session-Sharedkey".to_string(),
                 session.to_string(),
@@ -115,9 +123,7 @@ impl Engine {
             tonic::transport::Server::builder()
                 .add_service(HealthServer::new(Healthy))
                 .add_service(UploadServer::new(uploads))
-                .serve_with_incoming(futures_util::stream::iter([Ok::<_, std::io::Error>(
-                    conn,
-                )])),
+                .serve_with_incoming(futures_util::stream::iter([Ok::<_, std::io::Error>(conn)])),
         );
         let result = self
             .solve_on(&socket, context, request, entitlements, session, trace)
@@ -303,7 +309,8 @@ struct Uploads {
 
 #[tonic::async_trait]
 impl Upload for Uploads {
-    type PullStream = Pin<Box<dyn futures_util::Stream<Item = Result<BytesMessage, Status>> + Send>>;
+    type PullStream =
+        Pin<Box<dyn futures_util::Stream<Item = Result<BytesMessage, Status>> + Send>>;
 
     async fn pull(
         &self,
