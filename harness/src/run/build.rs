@@ -28,8 +28,7 @@ use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation, Step
 
 /// Repository of build scenarios' images (each removed after its run).
 pub const SCENARIO_BUILD_REPOSITORY: &str = "parity-build-run";
-/// The name of the step that holds the built image's config and files.
-pub const IMAGE_STEP: &str = "image";
+pub use crate::run::buildkit::IMAGE_STEP;
 /// Longest step name kept (the instruction is cut after it).
 const NAME_CAP: usize = 80;
 
@@ -384,23 +383,6 @@ async fn image_text(
     Ok(format!("config:\n{config}\nfiles:\n{files}\n"))
 }
 
-pub(crate) fn step_obs(
-    name: &str,
-    exit: Option<ExitStatus>,
-    out: &str,
-    err: &str,
-) -> StepObservation {
-    StepObservation {
-        name: name.to_string(),
-        engine: EngineOutcome::Started,
-        exit_code: exit,
-        stdout: Captured::from_bytes(out.as_bytes()),
-        stderr: Captured::from_bytes(err.as_bytes()),
-        probe: Default::default(),
-        duration_ms: 0,
-    }
-}
-
 /// The observation of a build: its outcome, its steps, the built image.
 pub fn observation(
     runtime: &str,
@@ -415,7 +397,12 @@ pub fn observation(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut o = step_obs(&s.name, Some(ExitStatus::Code(0)), &s.output, "");
+            let mut o = StepObservation::started(
+                &s.name,
+                Some(ExitStatus::Code(0)),
+                s.output.as_bytes(),
+                b"",
+            );
             if i == last {
                 match end {
                     BuildEnd::Built => {}
@@ -436,7 +423,12 @@ pub fn observation(
         })
         .collect();
     if let Some(text) = &image {
-        observed.push(step_obs(IMAGE_STEP, Some(ExitStatus::Code(0)), text, ""));
+        observed.push(StepObservation::started(
+            IMAGE_STEP,
+            Some(ExitStatus::Code(0)),
+            text.as_bytes(),
+            b"",
+        ));
     }
     let at = steps.last().map(|s| s.name.as_str()).unwrap_or("its start");
     let ungranted: Vec<&str> = build

@@ -17,10 +17,12 @@ use std::time::Instant;
 
 use regex::Regex;
 
-use crate::run::build::{IMAGE_STEP, step_obs};
 use crate::run::engine::{Trace, Vertex};
 use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation, StepObservation};
 
+/// The name of the step that holds the built image's config and files
+/// (both builders).
+pub const IMAGE_STEP: &str = "image";
 /// Longest step name kept (the instruction is cut after it).
 const NAME_CAP: usize = 80;
 
@@ -274,9 +276,7 @@ pub fn observation(
     let mut observed: Vec<StepObservation> = steps
         .iter()
         .map(|s| {
-            let mut o = step_obs(&s.name, None, "", "");
-            o.stdout = Captured::from_bytes(&s.stdout);
-            o.stderr = Captured::from_bytes(&s.stderr);
+            let mut o = StepObservation::started(&s.name, None, &s.stdout, &s.stderr);
             match &s.end {
                 StepEnd::Done => o.exit_code = Some(ExitStatus::Code(0)),
                 StepEnd::Exited(code) => o.exit_code = Some(ExitStatus::Code(*code)),
@@ -295,7 +295,12 @@ pub fn observation(
         })
         .collect();
     if let Some(text) = &image {
-        observed.push(step_obs(IMAGE_STEP, Some(ExitStatus::Code(0)), text, ""));
+        observed.push(StepObservation::started(
+            IMAGE_STEP,
+            Some(ExitStatus::Code(0)),
+            text.as_bytes(),
+            b"",
+        ));
     }
     let (engine, exit_code, stderr) = match end {
         KitEnd::Built => (
