@@ -33,7 +33,8 @@ pub enum StepEnd {
     Done,
     /// Its command exited with this code.
     Exited(i64),
-    /// BuildKit could not run it: its error.
+    /// BuildKit would not run it (a mount it could not make, a runtime
+    /// that refused it): its error.
     Refused(String),
     /// It never ran: the build stopped before (or it was cancelled).
     NotRun(String),
@@ -256,6 +257,7 @@ pub fn summary(steps: &[KitStep], end: &KitEnd) -> String {
     for s in steps {
         let how = match (&s.end, s.cached) {
             (StepEnd::NotRun(_), _) => "not run",
+            (StepEnd::Refused(_), _) => "refused",
             (_, true) => "cached",
             (_, false) => "ran",
         };
