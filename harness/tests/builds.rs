@@ -1,6 +1,8 @@
 //! Build scenarios through the `parity` binary against the real engines:
-//! a build's outcome and steps, a failure at step N, the userns-remap
-//! engine's refusal of `--network host` compared as a refusal, a
+//! a BuildKit build's outcome and steps, a failure at step N, the
+//! classic builder's refusal of `--network host` on the userns-remap
+//! engine compared as a refusal and BuildKit's failed first step there,
+//! entitlements through `/grpc` and frontend refusals as observations, a
 //! difference in the built image's files caught though every step agrees,
 //! and nothing left behind (images, intermediate images, build cache,
 //! volumes, containers) on either engine, and a copy of an image between
@@ -186,17 +188,27 @@ fn a_build_is_observed_step_by_step_with_its_image() {
     assert_eq!(r["verdict"], "parity", "{r:#}");
     for run in [&r["baseline_runs"][0], &r["candidate_runs"][0]] {
         assert_eq!(run["exit_code"]["code"], 0, "{run:#}");
-        assert_eq!(run["stdout"]["text"], "built in 4 steps\n", "{run:#}");
+        let summary = run["stdout"]["text"].as_str().unwrap();
+        // ENV sets metadata only: BuildKit has no vertex for it.
+        assert!(summary.starts_with("built in 3 steps\n"), "{run:#}");
+        // A no-cache build runs every RUN step.
+        assert!(summary.contains("\n[3/3] RUN echo"), "{summary}");
+        assert!(
+            !summary
+                .lines()
+                .any(|l| l.contains("] RUN ") && l.ends_with(": cached")),
+            "{summary}"
+        );
         let names: Vec<&str> = run["steps"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| s["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names[0], "step 1/4: FROM busybox", "{names:?}");
-        assert!(names[3].starts_with("step 4/4: RUN echo"), "{names:?}");
-        assert_eq!(names[4], "image", "{names:?}");
-        let run_step = step(run, names[3]);
+        assert_eq!(names[0], "FROM docker.io/library/busybox", "{names:?}");
+        assert!(names[2].starts_with("[3/3] RUN echo"), "{names:?}");
+        assert_eq!(names[3], "image", "{names:?}");
+        let run_step = step(run, names[2]);
         assert_eq!(
             run_step["stdout"]["text"], "hello from the build\n",
             "{run_step:#}"
@@ -220,19 +232,27 @@ fn a_failed_step_is_named_with_its_exit_code() {
     assert_eq!(r["verdict"], "parity", "{r:#}");
     for run in [&r["baseline_runs"][0], &r["candidate_runs"][0]] {
         assert_eq!(run["exit_code"]["code"], 3, "{run:#}");
-        assert_eq!(
-            run["stdout"]["text"], "failed at step 3/4: RUN echo about to fail && exit 3\n",
+        assert!(
+            run["stdout"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("failed at [3/4] RUN echo about to fail && exit 3 (exit code 3)\n"),
             "{run:#}"
         );
-        let failed = step(run, "step 3/4: RUN echo about to fail && exit 3");
+        let failed = step(run, "[3/4] RUN echo about to fail && exit 3");
         assert_eq!(failed["exit_code"]["code"], 3, "{failed:#}");
         assert_eq!(failed["stdout"]["text"], "about to fail\n", "{failed:#}");
-        let steps = run["steps"].as_array().unwrap();
-        assert_eq!(
-            steps.len(),
-            3,
-            "no step after the failure, no image: {run:#}"
+        let never = step(run, "[4/4] RUN echo never");
+        assert_eq!(never["engine"]["status"], "refused", "{never:#}");
+        assert!(
+            never["engine"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("not run"),
+            "{never:#}"
         );
+        let steps = run["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 4, "no image after the failure: {run:#}");
     }
 }
 
@@ -246,9 +266,10 @@ fn a_refused_host_network_build_is_compared_as_a_refusal() {
     let undeclared = scenario(
         dir.path(),
         "host_undeclared",
-        "description: d\nbuild:\n  dockerfile: |\n    FROM busybox\n    RUN echo hi\n  network: host\n",
+        "description: d\nbuild:\n  builder: classic\n  dockerfile: |\n    FROM busybox\n    RUN echo hi\n  network: host\n",
     );
-    let (results, code, stderr) = run_json(&root(), &["scenarios/builds/network_host.yaml"]);
+    let (results, code, stderr) =
+        run_json(&root(), &["scenarios/builds/network_host_classic.yaml"]);
     assert_eq!(code, Some(0), "{stderr}");
     let r = &results[0];
     assert_eq!(r["verdict"], "expected", "{r:#}");
@@ -275,6 +296,84 @@ fn a_refused_host_network_build_is_compared_as_a_refusal() {
             .any(|d| d["field"] == "engine"),
         "{r:#}"
     );
+}
+
+/// The same build with BuildKit: the remapped engine starts it, and its
+/// first RUN step fails (runc cannot mount sysfs in the host's network
+/// namespace from a user namespace), where the classic builder was
+/// refused before any step.
+#[test]
+fn buildkit_starts_a_host_network_build_the_classic_builder_is_refused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !engines_up() {
+        return;
+    }
+    let (results, code, stderr) = run_json(&root(), &["scenarios/builds/network_host.yaml"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let r = &results[0];
+    assert_eq!(r["verdict"], "expected", "{r:#}");
+    let base = &r["baseline_runs"][0];
+    assert_eq!(base["exit_code"]["code"], 0, "{base:#}");
+    let run = &r["candidate_runs"][0];
+    assert_eq!(run["engine"]["status"], "started", "{run:#}");
+    assert_eq!(run["exit_code"]["code"], 1, "{run:#}");
+    let first = step(run, "[2/2] RUN echo built with the host network");
+    assert_eq!(first["exit_code"]["code"], 1, "{first:#}");
+    assert!(
+        first["stderr"]["text"].as_str().unwrap().contains("sysfs"),
+        "{first:#}"
+    );
+}
+
+/// Entitlements go in a Solve through the engine's /grpc: the 20.10
+/// engine grants network.host (the build's network stays none) and
+/// refuses security.insecure by its configuration; its built-in
+/// Dockerfile frontend refuses RUN --network. Refusals are observations,
+/// the same on both engines.
+#[test]
+fn entitlements_and_buildkit_flags_are_observed_as_the_engine_answers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !engines_up() {
+        return;
+    }
+    let (results, code, stderr) = run_json(
+        &root(),
+        &[
+            "scenarios/builds/entitlement_network_host_buildkit.yaml",
+            "scenarios/builds/entitlement_insecure_buildkit.yaml",
+            "scenarios/builds/run_network_host.yaml",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let by_id = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no {id}: {results:#?}"))
+    };
+    let granted = by_id("builds/entitlement_network_host_buildkit");
+    assert_eq!(granted["verdict"], "parity", "{granted:#}");
+    for run in [&granted["baseline_runs"][0], &granted["candidate_runs"][0]] {
+        assert_eq!(run["exit_code"]["code"], 0, "{run:#}");
+        let s = step(run, "[2/2] RUN echo granted && grep -c : /proc/net/dev");
+        assert_eq!(s["stdout"]["text"], "granted\n1\n", "only lo: {s:#}");
+    }
+    for (id, needle) in [
+        (
+            "builds/entitlement_insecure_buildkit",
+            "granting entitlement security.insecure is not allowed",
+        ),
+        ("builds/run_network_host", "Unknown flag: network"),
+    ] {
+        let r = by_id(id);
+        assert_eq!(r["verdict"], "parity", "{r:#}");
+        for run in [&r["baseline_runs"][0], &r["candidate_runs"][0]] {
+            assert_eq!(run["engine"]["status"], "refused", "{run:#}");
+            let m = run["engine"]["message"].as_str().unwrap();
+            assert!(m.contains(needle), "{m}");
+            assert_eq!(run["stdout"]["text"], "refused before any step\n");
+        }
+    }
 }
 
 #[test]
@@ -329,10 +428,13 @@ fn builds_leave_no_image_cache_volume_or_container_behind() {
             "scenarios/builds/multi_stage.yaml",
             "scenarios/builds/multi_stage_owner.yaml",
             "scenarios/builds/network_host.yaml",
+            "scenarios/builds/network_host_classic.yaml",
             "scenarios/builds/add_copy_ownership.yaml",
+            "scenarios/builds/run_mount_cache.yaml",
+            "scenarios/builds/entitlement_network_host_buildkit.yaml",
         ],
     );
-    assert_eq!(results.len(), 6, "{stderr}");
+    assert_eq!(results.len(), 9, "{stderr}");
     for r in &results {
         assert!(
             r["verdict"] == "parity" || r["verdict"] == "expected",

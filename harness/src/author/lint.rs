@@ -220,7 +220,7 @@ pub fn lint_text(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     schema_line(path, id, text, &mut out);
-    let file: ScenarioFile = match yaml::from_str(path, text) {
+    let mut file: ScenarioFile = match yaml::from_str(path, text) {
         Ok(f) => f,
         Err(e) => {
             out.push(Finding::from_yaml(Severity::Error, "schema", &e));
@@ -229,6 +229,9 @@ pub fn lint_text(
     };
     for (rule, err) in problems(path, text, &file) {
         out.push(Finding::from_yaml(Severity::Error, rule, &err));
+    }
+    if let Some(b) = &mut file.build {
+        b.resolve(path);
     }
     let expect_at = locate_nth_key(text, "expect", 0)
         .map(|(l, _)| l)

@@ -3,8 +3,9 @@
 //!
 //! Owns the author-facing form of DESIGN.md's `build:` example: the
 //! Dockerfile inline (`dockerfile`) or in a file (`file`, relative to the
-//! context), the context folder (relative to the scenario file), the
-//! build's `network` (`default` | `none` | `host`), the BuildKit
+//! context), the `builder` (`buildkit`, the default, or `classic`), the
+//! context folder (relative to the scenario file), the build's default
+//! `network` (`none`, the default, `default` | `host`), the BuildKit
 //! `entitlements` (`network.host`, `security.insecure`) and build `args`;
 //! and the checks serde cannot express (exactly one Dockerfile source, a
 //! context folder and Dockerfile that exist), each located at its key. It
@@ -23,6 +24,10 @@ use crate::load::yaml::YamlError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
+    /// The builder: `buildkit` (the default, as `docker build` on every
+    /// current engine) or `classic` (the legacy builder, `BuilderV1`).
+    #[serde(default, skip_serializing_if = "BuilderKind::is_default")]
+    pub builder: BuilderKind,
     /// The Dockerfile, inline (exactly one of `dockerfile` and `file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile: Option<String>,
@@ -34,17 +39,50 @@ pub struct Build {
     /// folder for `file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
-    /// The network `RUN` steps get (`docker build --network`).
+    /// The build's default network for `RUN` steps (`docker build
+    /// --network`); default `none` (the engines parity starts have no
+    /// bridge for builds; `default` asks for the engine's own).
     #[serde(default, skip_serializing_if = "BuildNetwork::is_default")]
     pub network: BuildNetwork,
-    /// BuildKit entitlements the build asks for (`--allow`); checked by
-    /// policy. The classic builder parity runs has no entitlements: see
-    /// docs/design.md, "Builds".
+    /// BuildKit entitlements the build asks for, as `docker buildx build
+    /// --allow` passes them; checked by policy. The classic builder has
+    /// none: see docs/design.md, "Builds".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entitlements: Vec<Entitlement>,
     /// Build arguments (`--build-arg NAME=VALUE`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub args: BTreeMap<String, String>,
+    /// The text of the `file` Dockerfile, read when the scenario loads
+    /// (for the policy rules on `RUN` flags).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub file_text: Option<String>,
+}
+
+/// Which builder builds.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BuilderKind {
+    /// BuildKit through the Engine API (`version=2`, with a session).
+    #[default]
+    Buildkit,
+    /// The classic builder (`BuilderV1`).
+    Classic,
+}
+
+impl BuilderKind {
+    pub fn is_default(&self) -> bool {
+        *self == BuilderKind::Buildkit
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BuilderKind::Buildkit => "buildkit",
+            BuilderKind::Classic => "classic",
+        }
+    }
 }
 
 /// The network of a build's `RUN` steps.
@@ -53,10 +91,11 @@ pub struct Build {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum BuildNetwork {
-    /// The engine's default (a bridge).
-    #[default]
+    /// The engine's default network for builds (a bridge; the engines
+    /// parity starts have none).
     Default,
-    /// No network at all.
+    /// No network at all (the default).
+    #[default]
     None,
     /// The host's network namespace (refused by engines with user
     /// namespaces, and by ECI).
@@ -65,7 +104,7 @@ pub enum BuildNetwork {
 
 impl BuildNetwork {
     pub fn is_default(&self) -> bool {
-        *self == BuildNetwork::Default
+        *self == BuildNetwork::None
     }
 
     pub fn name(self) -> &'static str {
@@ -129,11 +168,45 @@ impl Build {
     /// when the build says so or asks for the `network.host` entitlement
     /// (the classic builder's only way to grant it).
     pub fn network_mode(&self) -> BuildNetwork {
-        if self.entitlements.contains(&Entitlement::NetworkHost) {
+        if self.builder == BuilderKind::Classic
+            && self.entitlements.contains(&Entitlement::NetworkHost)
+        {
             BuildNetwork::Host
         } else {
             self.network
         }
+    }
+}
+
+impl Build {
+    /// Reads the `file` Dockerfile (if any) into `file_text`; a file that
+    /// cannot be read is left to `problems` to report.
+    pub fn resolve(&mut self, scenario_path: &Path) {
+        if let (Some(file), Some(dir)) = (&self.file, self.context_dir(scenario_path)) {
+            self.file_text = std::fs::read_to_string(dir.join(file)).ok();
+        }
+    }
+
+    /// The flags of the Dockerfile's `RUN` instructions as written
+    /// (`--network=host`, `--security=insecure`, `--mount=type=cache,...`),
+    /// continuation lines joined.
+    pub fn run_flags(&self) -> Vec<String> {
+        let text = self.dockerfile.as_deref().or(self.file_text.as_deref());
+        let joined = text.unwrap_or_default().replace("\\\n", " ");
+        let mut out = Vec::new();
+        for line in joined.lines() {
+            let mut words = line.split_whitespace();
+            if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("run")) {
+                continue;
+            }
+            for w in words {
+                match w.starts_with("--") {
+                    true => out.push(w.to_string()),
+                    false => break,
+                }
+            }
+        }
+        out
     }
 }
 
@@ -296,12 +369,36 @@ mod tests {
     }
 
     #[test]
+    fn run_flags_are_read_as_written() {
+        let b: Build = crate::load::yaml::from_str(
+            Path::new("b.yaml"),
+            "dockerfile: |\n  FROM busybox\n  RUN --network=host --security=insecure \\\n    --mount=type=cache,target=/c echo --not-a-flag\n  run echo x\n",
+        )
+        .unwrap();
+        assert_eq!(
+            b.run_flags(),
+            [
+                "--network=host",
+                "--security=insecure",
+                "--mount=type=cache,target=/c"
+            ]
+        );
+    }
+
+    #[test]
     fn the_network_host_entitlement_is_the_host_network() {
+        let b: Build = crate::load::yaml::from_str(
+            Path::new("b.yaml"),
+            "builder: classic\ndockerfile: x\nentitlements: [network.host]\n",
+        )
+        .unwrap();
+        assert_eq!(b.network_mode(), BuildNetwork::Host);
         let b: Build = crate::load::yaml::from_str(
             Path::new("b.yaml"),
             "dockerfile: x\nentitlements: [network.host]\n",
         )
         .unwrap();
-        assert_eq!(b.network_mode(), BuildNetwork::Host);
+        assert_eq!(b.builder, BuilderKind::Buildkit);
+        assert_eq!(b.network_mode(), BuildNetwork::None, "granted, not imposed");
     }
 }

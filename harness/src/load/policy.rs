@@ -85,6 +85,10 @@ pub struct PolicyMatch {
     /// Any of a build scenario's `build.entitlements` (regex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_entitlement: Option<String>,
+    /// Any flag of a build scenario's Dockerfile `RUN` instructions, as
+    /// written (`--network=host`, `--security=insecure`; regex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_run_flag: Option<String>,
 }
 
 /// Whether a rule refuses or ignores.
@@ -129,7 +133,7 @@ pub struct PolicyError {
 }
 
 impl PolicyMatch {
-    fn patterns(&self) -> [(&'static str, Option<&String>); 11] {
+    fn patterns(&self) -> [(&'static str, Option<&String>); 12] {
         [
             ("pid", self.pid.as_ref()),
             ("network_mode", self.network_mode.as_ref()),
@@ -142,6 +146,7 @@ impl PolicyMatch {
             ("runtime", self.runtime.as_ref()),
             ("network", self.build_network.as_ref()),
             ("entitlements", self.build_entitlement.as_ref()),
+            ("dockerfile", self.build_run_flag.as_ref()),
         ]
     }
 
@@ -186,6 +191,7 @@ impl PolicyMatch {
                     .iter()
                     .flat_map(|b| b.entitlements.iter().map(|e| e.name().to_string()))
                     .collect(),
+                "dockerfile" => build.iter().flat_map(|b| b.run_flags()).collect(),
                 _ => spec.runtime.iter().cloned().collect(),
             };
             let hit = candidates.into_iter().find(|c| re.is_match(c))?;
@@ -302,12 +308,26 @@ mod tests {
     #[case::network_host("network: host", Some("B1"))]
     #[case::entitlement_network_host("entitlements: [network.host]", Some("B2"))]
     #[case::entitlement_insecure("entitlements: [security.insecure]", Some("B2"))]
+    #[case::run_network_host(
+        "dockerfile: |\n  FROM busybox\n  RUN --network=host true",
+        Some("B1")
+    )]
+    #[case::run_insecure(
+        "dockerfile: |\n  FROM busybox\n  RUN --security=insecure true",
+        Some("B2")
+    )]
+    #[case::run_network_none("dockerfile: |\n  FROM busybox\n  RUN --network=none true", None)]
     #[case::network_none("network: none", None)]
     #[case::plain("network: default", None)]
     fn eci_build_rules(#[case] build: &str, #[case] rule: Option<&str>) {
-        let b: Build =
-            crate::load::yaml::from_str(Path::new("b.yaml"), &format!("dockerfile: x\n{build}\n"))
-                .unwrap();
+        let b: Build = crate::load::yaml::from_str(
+            Path::new("b.yaml"),
+            &match build.starts_with("dockerfile") {
+                true => format!("{build}\n"),
+                false => format!("dockerfile: x\n{build}\n"),
+            },
+        )
+        .unwrap();
         let hits = eci().check(&spec("{}"), Some(&b));
         assert_eq!(hits.first().map(|h| h.rule.as_str()), rule, "{hits:?}");
         assert!(eci().check(&spec("{}"), None).is_empty(), "not a build");

@@ -63,9 +63,9 @@ pub struct RuntimeProfile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Builds {
-    /// On the profile's engine, by its classic builder: `RUN` steps run
-    /// under the engine's default runtime and its user namespace, if any
-    /// (runc, userns-remap).
+    /// On the profile's engine: `RUN` steps run under runc (BuildKit's
+    /// executor) or the engine's default runtime (the classic builder),
+    /// in its user namespace, if any (runc, userns-remap).
     #[default]
     Engine,
     /// In a builder container that runs under the profile's runtime, as

@@ -373,8 +373,11 @@ impl Scenario {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: ScenarioFile = yaml::from_str(path, &text)?;
+        let mut file: ScenarioFile = yaml::from_str(path, &text)?;
         validate(path, &text, &file)?;
+        if let Some(b) = &mut file.build {
+            b.resolve(path);
+        }
         Ok(Scenario {
             id: scenario_id(root, path)?,
             path: path.to_path_buf(),

@@ -246,8 +246,9 @@ pub struct Keys<'a> {
     pub steps: &'a [Step],
     /// Each `expect.diverges` entry's runtime and `steps`, in order.
     pub declared_steps: &'a [(&'a str, &'a [String])],
-    /// A build scenario: its steps are the Dockerfile's (`step N/M: ...`)
-    /// and the built `image`, named by the build, not by `steps:`.
+    /// A build scenario: its steps are the Dockerfile's (`step N/M: ...`
+    /// with the classic builder, `[N/M] ...` with BuildKit) and the built
+    /// `image`, named by the build, not by `steps:`.
     pub is_build: bool,
     /// Line and column of the n-th (from 0) `key:` of the file.
     pub locate: &'a Locate<'a>,
@@ -383,7 +384,9 @@ pub fn problems(path: &Path, text: &str, file: &Keys<'_>) -> Vec<(&'static str, 
         let nth = nth_steps_key + usize::from(own_first);
         nth_steps_key += 1;
         for s in declared.iter() {
-            if file.is_build && (s == "image" || s.starts_with("step ")) {
+            // Classic steps (`step N/M: ...`), BuildKit's (`[N/M] ...`,
+            // `[STAGE N/M] ...`) and the built `image`.
+            if file.is_build && (s == "image" || s.starts_with("step ") || s.starts_with('[')) {
                 continue;
             }
             if !file.steps.iter().any(|st| &st.name == s) {

@@ -1,10 +1,13 @@
 //! Build scenarios: a Dockerfile built on one side's engine, observed step
 //! by step, and the built image's config and files.
 //!
-//! Owns turning a scenario's `build:` into a build request (a tag unique to
-//! the run, labelled with the run id; no cache, so both sides print the
-//! same steps; the classic builder's network), reading the build's output
-//! into one [`StepObservation`] per Dockerfile step (`Step N/M : ...`; ids,
+//! Owns turning a scenario's `build:` into a build request (BuildKit by
+//! default, one build at a time per engine so the cache records it adds
+//! are its own, with entitlements through `/grpc`; or the classic
+//! builder; a tag unique to the run, labelled with the run id; no cache,
+//! so both sides run the same steps), BuildKit's observation (from
+//! `run::buildkit`), and, for the classic builder, reading the build's
+//! output into one [`StepObservation`] per Dockerfile step (`Step N/M : ...`; ids,
 //! `Running in` and `Removing intermediate container` lines and colour
 //! codes dropped), the outcome (built; failed at a step with its exit code;
 //! refused by the engine with its message, such as a user-namespaced
@@ -18,8 +21,9 @@ use std::time::Instant;
 
 use regex::Regex;
 
-use crate::load::build::{BuildNetwork, Entitlement};
+use crate::load::build::{BuildNetwork, BuilderKind, Entitlement};
 use crate::load::scenario::Scenario;
+use crate::run::buildkit::{self, KitEnd};
 use crate::run::engine::{
     Answer, BuildContext, BuildRequest, Decision, Engine, Fault, Look, Phase, RUN_LABEL,
     RunContext, Second, look, settle,
@@ -28,8 +32,7 @@ use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation, Step
 
 /// Repository of build scenarios' images (each removed after its run).
 pub const SCENARIO_BUILD_REPOSITORY: &str = "parity-build-run";
-/// The name of the step that holds the built image's config and files.
-pub const IMAGE_STEP: &str = "image";
+pub use crate::run::buildkit::IMAGE_STEP;
 /// Longest step name kept (the instruction is cut after it).
 const NAME_CAP: usize = 80;
 
@@ -214,47 +217,35 @@ pub async fn observe(
         .ok_or_else(|| format!("{} is not a build scenario", scenario.id))?;
     let started = Instant::now();
     let dir = build.context_dir(&scenario.path);
-    let (context, dockerfile) = match (&build.dockerfile, &build.file) {
+    let (context, dockerfile, text) = match (&build.dockerfile, &build.file) {
         (Some(text), _) => {
             let name = match dir.as_ref().is_some_and(|d| d.join("Dockerfile").exists()) {
                 true => ".parity.Dockerfile",
                 false => "Dockerfile",
             };
             let c = BuildContext::pack(dir.as_deref(), Some((name, text)), text);
-            (c, name.to_string())
+            (c, name.to_string(), text.clone())
         }
         (None, Some(file)) => {
             let d = dir.clone().unwrap_or_default();
             let text = std::fs::read_to_string(d.join(file))
                 .map_err(|e| format!("{}: {file}: {e}", scenario.id))?;
-            (BuildContext::pack(Some(&d), None, &text), file.clone())
+            (
+                BuildContext::pack(Some(&d), None, &text),
+                file.clone(),
+                text,
+            )
         }
         (None, None) => return Err(format!("{}: build has no Dockerfile", scenario.id).into()),
     };
     let context = context.map_err(|e| e.to_string())?;
     if let Some(source) = bases_from {
-        for base in &context.bases {
-            if engine
-                .image_id(base)
-                .await
-                .map_err(|e| e.to_string())?
-                .is_none()
-                && source
-                    .image_id(base)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .is_some()
-            {
-                source
-                    .copy_image_to(engine, base, &|_| {})
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-        }
+        copy_bases(engine, source, &context.bases).await?;
     }
-    let network = match build.network_mode() {
-        BuildNetwork::Default => None,
-        n => Some(n.name().to_string()),
+    let kit = build.builder == BuilderKind::Buildkit;
+    let network = match (kit, build.network_mode()) {
+        (_, BuildNetwork::Default) => None,
+        (_, n) => Some(n.name().to_string()),
     };
     let request = BuildRequest {
         tag: format!(
@@ -271,19 +262,36 @@ pub async fn observe(
             .collect(),
         labels: HashMap::from([(RUN_LABEL.to_string(), ctx.run_id.clone())]),
         cache: false,
+        buildkit_session: kit.then(|| {
+            format!(
+                "parity-{}-{}-{}",
+                ctx.run_id.to_lowercase(),
+                ctx.seq,
+                std::process::id()
+            )
+        }),
     };
     let config = serde_json::json!({
         "build": {
-            "builder": "classic (BuilderV1)",
+            "builder": match kit {
+                true => "buildkit (Engine API version=2, session over /session)",
+                false => "classic (BuilderV1)",
+            },
             "tag": request.tag,
             "dockerfile": request.dockerfile,
             "network": request.network,
+            "entitlements": build.entitlements,
             "args": build.args,
             "nocache": true,
-            "rm": true,
-            "forcerm": true,
         }
     });
+    if kit {
+        let obs = observe_buildkit(
+            engine, &context, &request, &text, scenario, runtime, started,
+        )
+        .await?;
+        return Ok((obs, config));
+    }
     let limit = scenario.file.timeout.0;
     let (mut steps, mut end, mut image) = build_once(engine, &context, &request, limit).await?;
     // An error that is not a step's exit status is settled by building
@@ -332,6 +340,135 @@ pub async fn observe(
     Ok((obs, config))
 }
 
+/// Copies the `bases` `engine` lacks from `source` (a builder
+/// container's engine gets them from the side's engine).
+async fn copy_bases(engine: &Engine, source: &Engine, bases: &[String]) -> Result<(), String> {
+    for base in bases {
+        if engine
+            .image_id(base)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+            && source
+                .image_id(base)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some()
+        {
+            source
+                .copy_image_to(engine, base, &|_| {})
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A BuildKit build, observed. A refusal that is not a step's exit
+/// status is settled by building again (`classify`): a refusal answers
+/// the same way twice; trouble that passes gives the second build.
+async fn observe_buildkit(
+    engine: &Engine,
+    context: &BuildContext,
+    request: &BuildRequest,
+    dockerfile: &str,
+    scenario: &Scenario,
+    runtime: &str,
+    started: Instant,
+) -> Result<Observation, Fault> {
+    let (mut steps, mut end, mut image) =
+        build_buildkit(engine, context, request, dockerfile, scenario).await?;
+    let mut decision = None;
+    if let KitEnd::Refused { message, .. } = &end {
+        let first = Answer::streamed(message);
+        let d = match look(Phase::Build, &first) {
+            Look::Decided(d) => d,
+            _ => {
+                let again = build_buildkit(engine, context, request, dockerfile, scenario).await?;
+                let second = match &again.1 {
+                    KitEnd::Built => Second::Succeeded,
+                    KitEnd::Refused { message, .. } | KitEnd::Failed { message, .. } => {
+                        Second::Answered(Answer::streamed(message))
+                    }
+                    KitEnd::TimedOut => Second::NotMade("the second build timed out".into()),
+                };
+                let d = settle(Phase::Build, &first, &second);
+                if !d.is_refusal() && matches!(again.1, KitEnd::Built) {
+                    // Trouble that passed: the second build is the observation.
+                    (steps, end, image) = again;
+                    return Ok(buildkit::observation(
+                        runtime, &steps, &end, None, image, started,
+                    ));
+                }
+                d
+            }
+        };
+        if !d.is_refusal() {
+            return Err(Fault {
+                message: format!("build: {message} ({})", d.describe()),
+                decision: Some(d),
+            });
+        }
+        decision = Some(d);
+    }
+    Ok(buildkit::observation(
+        runtime, &steps, &end, decision, image, started,
+    ))
+}
+
+/// A BuildKit build: one at a time per engine in this process, so the
+/// build cache records it made (pruned after it, with its image, on
+/// every path) are its own.
+async fn build_buildkit(
+    engine: &Engine,
+    context: &BuildContext,
+    request: &BuildRequest,
+    dockerfile: &str,
+    scenario: &Scenario,
+) -> Result<(Vec<buildkit::KitStep>, KitEnd, Option<String>), String> {
+    let _one_at_a_time = engine.build_lock().await;
+    let before = engine
+        .build_cache_records()
+        .await
+        .map_err(|e| e.to_string())?;
+    let build = scenario.file.build.as_ref().expect("a build scenario");
+    let limit = scenario.file.timeout.0;
+    // Entitlements have no field in `/build`: they go in a Solve through
+    // `/grpc`, as buildx's `--allow` sends them; `network: host` asks for
+    // network.host there, as buildx adds it for `--network host`.
+    let mut entitlements: Vec<String> = build
+        .entitlements
+        .iter()
+        .map(|e| e.name().to_string())
+        .collect();
+    if build.network == BuildNetwork::Host && !entitlements.iter().any(|e| e == "network.host") {
+        entitlements.push("network.host".into());
+    }
+    let output = match build.entitlements.is_empty() {
+        true => engine.build_observed(context, request, limit).await,
+        false => {
+            engine
+                .solve_observed(context, request, &entitlements, limit)
+                .await
+        }
+    };
+    let built = output.error.is_none() && !output.timed_out;
+    let steps = buildkit::steps(&output.trace, dockerfile, built);
+    let end = buildkit::end(&steps, output.error.as_deref(), output.timed_out);
+    let image = match end {
+        KitEnd::Built => Some(image_text(engine, &request.tag, &context.bases).await),
+        _ => None,
+    };
+    let removed = engine
+        .remove_build(&request.tag, &[], output.timed_out)
+        .await;
+    let pruned = engine.prune_build_cache_since(&before).await;
+    let image = image.transpose().map_err(|e| e.to_string())?;
+    removed.map_err(|e| e.to_string())?;
+    pruned.map_err(|e| e.to_string())?;
+    Ok((steps, end, image))
+}
+
 /// The `image` step's text: the config, then the files of the layers the
 /// build added over its base.
 async fn image_text(
@@ -358,18 +495,6 @@ async fn image_text(
     Ok(format!("config:\n{config}\nfiles:\n{files}\n"))
 }
 
-fn step_obs(name: &str, exit: Option<ExitStatus>, out: &str, err: &str) -> StepObservation {
-    StepObservation {
-        name: name.to_string(),
-        engine: EngineOutcome::Started,
-        exit_code: exit,
-        stdout: Captured::from_bytes(out.as_bytes()),
-        stderr: Captured::from_bytes(err.as_bytes()),
-        probe: Default::default(),
-        duration_ms: 0,
-    }
-}
-
 /// The observation of a build: its outcome, its steps, the built image.
 pub fn observation(
     runtime: &str,
@@ -384,7 +509,12 @@ pub fn observation(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut o = step_obs(&s.name, Some(ExitStatus::Code(0)), &s.output, "");
+            let mut o = StepObservation::started(
+                &s.name,
+                Some(ExitStatus::Code(0)),
+                s.output.as_bytes(),
+                b"",
+            );
             if i == last {
                 match end {
                     BuildEnd::Built => {}
@@ -406,7 +536,12 @@ pub fn observation(
         })
         .collect();
     if let Some(text) = &image {
-        observed.push(step_obs(IMAGE_STEP, Some(ExitStatus::Code(0)), text, ""));
+        observed.push(StepObservation::started(
+            IMAGE_STEP,
+            Some(ExitStatus::Code(0)),
+            text.as_bytes(),
+            b"",
+        ));
     }
     let at = steps.last().map(|s| s.name.as_str()).unwrap_or("its start");
     let ungranted: Vec<&str> = build

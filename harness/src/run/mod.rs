@@ -8,12 +8,14 @@
 //! into that text. `service` drives service scenarios (a container that
 //! keeps running, exec steps) over the engine's primitives, with `ready`
 //! waiting for it to be up; `build` drives build scenarios (a Dockerfile
-//! built on each side, observed step by step), in a `builder`
+//! built on each side, observed step by step; `buildkit` turns BuildKit's
+//! vertices into the author's steps and the outcome), in a `builder`
 //! container under the profile's runtime when the profile says so.
 //! Nothing here compares two sides.
 
 pub mod build;
 pub mod builder;
+pub mod buildkit;
 pub mod capture;
 pub mod engine;
 pub mod image;

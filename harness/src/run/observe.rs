@@ -339,6 +339,25 @@ impl Observation {
 }
 
 impl StepObservation {
+    /// A step the engine started, with its exit status and output, and no
+    /// timing (build steps have none).
+    pub fn started(
+        name: &str,
+        exit: Option<ExitStatus>,
+        out: &[u8],
+        err: &[u8],
+    ) -> StepObservation {
+        StepObservation {
+            name: name.to_string(),
+            engine: EngineOutcome::Started,
+            exit_code: exit,
+            stdout: Captured::from_bytes(out),
+            stderr: Captured::from_bytes(err),
+            probe: Default::default(),
+            duration_ms: 0,
+        }
+    }
+
     /// The canonical text of one of the step's fields; a step that did not
     /// run has only `engine`.
     pub fn text(&self, field: Field) -> Option<String> {

@@ -378,8 +378,12 @@ impl Suite {
         let inner = builder.engine.info().clone();
         builder.stop(engine).await;
         let (obs, mut config) = built?;
+        let kind = config["build"]["builder"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         config["build"]["builder"] = serde_json::json!(format!(
-            "classic (BuilderV1) of Docker {} inside a builder container ({image} under {})",
+            "{kind} of Docker {} inside a builder container ({image} under {})",
             inner.server_version, spec.oci_runtime
         ));
         Ok((obs, config))

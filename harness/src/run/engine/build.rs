@@ -1,11 +1,10 @@
 //! A build scenario's `docker build` on one engine, observed rather than
 //! provisioned, and everything it made removed afterwards.
 //!
-//! Owns the Engine API side of build scenarios: the classic builder
-//! (`BuilderV1`: Docker 20.10's API offers BuildKit only with a session,
-//! which the 20.10 engines and this host's CLI do not give, see
-//! docs/design.md "Builds") without cache, with `rm`/`forcerm` so no
-//! intermediate container stays, the build's stream kept line by line
+//! Owns the Engine API side of build scenarios: BuildKit (`version=2`
+//! with a session bollard opens over `/session`) or the classic builder
+//! (`BuilderV1`, with `rm`/`forcerm` so no intermediate container stays),
+//! without cache, the build's stream kept (lines, and BuildKit's vertices)
 //! with its error (an observation, not an `Err`), the built image's config
 //! and the files its own layers hold (from `docker save`, read by
 //! `saved`), and the removal
@@ -22,6 +21,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use super::buildkit::Trace;
 use super::client::Engine;
 use super::images::{BuildContext, ImageError};
 use super::transfer::{Moved, TRANSFER_STALL, long_client, watch};
@@ -41,6 +41,9 @@ pub struct BuildRequest {
     /// Use the build cache (parity's provisioning does; build scenarios do
     /// not, so both sides print the same steps).
     pub cache: bool,
+    /// BuildKit (`version=2`, with this session id) rather than the
+    /// classic builder (`None`).
+    pub buildkit_session: Option<String>,
 }
 
 /// What a build printed and how it ended.
@@ -52,12 +55,14 @@ pub struct BuildOutput {
     pub error: Option<String>,
     /// The build did not end within its time limit (then it was dropped).
     pub timed_out: bool,
+    /// BuildKit's vertices (empty for the classic builder).
+    pub trace: Trace,
 }
 
 impl Engine {
-    /// Runs `request` over `context` with the classic builder and keeps
-    /// what it said, its error included: a failed or refused build is an
-    /// observation.
+    /// Runs `request` over `context` with its builder and keeps what it
+    /// said, its error included: a failed or refused build is an
+    /// observation. A BuildKit build's cache records are pruned after it.
     pub async fn build_observed(
         &self,
         context: &BuildContext,
@@ -67,7 +72,11 @@ impl Engine {
         let options = BuildImageOptions {
             t: Some(request.tag.clone()),
             dockerfile: request.dockerfile.clone(),
-            version: BuilderVersion::BuilderV1,
+            version: match request.buildkit_session {
+                Some(_) => BuilderVersion::BuilderBuildKit,
+                None => BuilderVersion::BuilderV1,
+            },
+            session: request.buildkit_session.clone(),
             nocache: !request.cache,
             // Intermediate containers go on every path, failures included.
             rm: true,
@@ -78,12 +87,19 @@ impl Engine {
             ..Default::default()
         };
         let mut out = BuildOutput::default();
-        let build = self.stream_build(options, context, &mut out.lines);
+        let build = self.stream_build(options, context, &mut out.lines, &mut out.trace);
         match tokio::time::timeout(limit, build).await {
             Ok(error) => out.error = error,
             Err(_) => out.timed_out = true,
         }
         out
+    }
+
+    /// Holds this engine's BuildKit builds one at a time within the
+    /// process, from the cache listing before a build to the pruning of
+    /// its records after it.
+    pub async fn build_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.builds.lock().await
     }
 
     /// Removes the built `tag` and the images the build's steps committed

@@ -181,6 +181,9 @@ pub struct Engine {
     pub(crate) docker: Docker,
     info: EngineInfo,
     image: OnceCell<Result<String, EngineError>>,
+    /// Held by each BuildKit build of this process from its cache listing
+    /// to its cache pruning, so the records a build made are its own.
+    pub(crate) builds: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -250,6 +253,7 @@ impl Engine {
             docker,
             info: EngineInfo::default(),
             image: OnceCell::new(),
+            builds: tokio::sync::Mutex::new(()),
         };
         engine.info = engine.read_info().await?;
         Ok(engine)

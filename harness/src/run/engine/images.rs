@@ -7,9 +7,10 @@
 //! `image: { build: DIR }`: DIR's Dockerfile and files are packed into a
 //! deterministic build context whose digest, with the ids of its `FROM`
 //! images, names the image `parity-build/<hash>`. It is built once per
-//! content with the classic builder (`BuilderV1`, what Docker 20.10 has)
-//! on a builder engine that can reach the network (one without user
-//! namespaces, with `network: host`, so `RUN apt-get` works), and copied
+//! content with BuildKit (`version=2`, a session over `/session`; the
+//! build cache records it adds are pruned after it) on a builder engine
+//! that can reach the network (one without user namespaces, with the
+//! host's network, so `RUN apt-get` works), and copied
 //! into every other engine with `docker save | docker load`, so both sides
 //! of a comparison run the very same image id; a copy takes as long as its
 //! bytes keep moving (`transfer`) and reports them as it goes. A failed build is the
@@ -28,9 +29,11 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
+use super::buildkit::Trace;
 use super::client::Engine;
 use super::transfer::{Moved, TRANSFER_STALL, long_client, size_text, watch};
 use crate::run::capture::hex;
+use bollard::models::BuildInfoAux;
 
 /// Repository of images built from scenario folders.
 pub const BUILD_REPOSITORY: &str = "parity-build";
@@ -39,7 +42,7 @@ pub const BUILD_REPOSITORY: &str = "parity-build";
 pub const BUILD_LABEL: &str = "io.parity.build";
 /// How parity builds (options, labels); part of every tag, so a change
 /// here builds anew instead of reusing an image built the old way.
-pub const BUILD_FORMAT: &str = "parity-build v1: classic builder, rm, forcerm, label";
+pub const BUILD_FORMAT: &str = "parity-build v2: buildkit, label";
 /// How long one image build may take.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Lines of a failed build's output kept in its error.
@@ -312,13 +315,16 @@ impl Engine {
     }
 
     /// Sends `context` to the engine's builder with `options`, keeping the
-    /// stream's `stream` texts in `lines` as they come; returns the error
-    /// the build ended with (the engine's or the stream's), if any.
+    /// stream's `stream` texts in `lines` and BuildKit's status messages in
+    /// `trace` as they come; returns the error the build ended with (the
+    /// engine's or the stream's), if any. A BuildKit build (`version=2`
+    /// with a session id) gets its session over `/session` from bollard.
     pub(super) async fn stream_build(
         &self,
         options: BuildImageOptions,
         context: &BuildContext,
         lines: &mut Vec<String>,
+        trace: &mut Trace,
     ) -> Option<String> {
         let mut stream = self.docker.build_image(
             options,
@@ -331,6 +337,9 @@ impl Engine {
                     if let Some(s) = info.stream {
                         lines.push(s);
                     }
+                    if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
+                        trace.absorb(status);
+                    }
                     if let Some(m) = info.error_detail.and_then(|d| d.message) {
                         return Some(m);
                     }
@@ -342,27 +351,32 @@ impl Engine {
         None
     }
 
-    /// Builds `context` as `tag` with the classic builder; `network_host`
-    /// gives `RUN` steps the host's network. Returns the image id.
+    /// Builds `context` as `tag` with BuildKit; `network_host` gives `RUN`
+    /// steps the host's network, else they have none. The build cache
+    /// records it made are pruned (the image stays). Returns the image id.
     pub async fn build(
         &self,
         context: &BuildContext,
         tag: &str,
         network_host: bool,
     ) -> Result<String, ImageError> {
-        let failed = |message: String, lines: &[String]| ImageError::Build {
+        let failed = |message: String, tail: Vec<String>| ImageError::Build {
             dir: context.dir.clone(),
             endpoint: self.endpoint.clone(),
             message,
-            tail: tail(lines, TAIL_LINES),
+            tail,
         };
+        let _one_at_a_time = self.build_lock().await;
+        let before = self.build_cache_records().await?;
         let options = BuildImageOptions {
             t: Some(tag.to_string()),
-            version: BuilderVersion::BuilderV1,
-            // Intermediate containers go on every path, failures included.
-            rm: true,
-            forcerm: true,
-            networkmode: network_host.then(|| "host".to_string()),
+            version: BuilderVersion::BuilderBuildKit,
+            session: Some(format!(
+                "parity-build-{}-{}",
+                &context.digest[..16],
+                std::process::id()
+            )),
+            networkmode: Some(if network_host { "host" } else { "none" }.to_string()),
             labels: Some(HashMap::from([(
                 BUILD_LABEL.to_string(),
                 context.dir.display().to_string(),
@@ -370,9 +384,16 @@ impl Engine {
             ..Default::default()
         };
         let mut lines: Vec<String> = Vec::new();
-        let build = self.stream_build(options, context, &mut lines);
-        match tokio::time::timeout(BUILD_TIMEOUT, build).await {
-            Ok(Some(error)) => return Err(failed(error, &lines)),
+        let mut trace = Trace::default();
+        let build = self.stream_build(options, context, &mut lines, &mut trace);
+        let ended = tokio::time::timeout(BUILD_TIMEOUT, build).await;
+        let pruned = self.prune_build_cache_since(&before).await;
+        let tail = match trace.vertices.is_empty() {
+            true => tail(&lines, TAIL_LINES),
+            false => trace.tail(TAIL_LINES),
+        };
+        match ended {
+            Ok(Some(error)) => return Err(failed(error, tail)),
             Ok(None) => {}
             Err(_) => {
                 return Err(ImageError::Stalled {
@@ -382,9 +403,10 @@ impl Engine {
                 });
             }
         }
+        pruned?;
         self.image_id(tag)
             .await?
-            .ok_or_else(|| failed("the build ended without the image".into(), &lines))
+            .ok_or_else(|| failed("the build ended without the image".into(), tail))
     }
 
     /// Copies `reference` from this engine into `to` (`docker save |

@@ -13,14 +13,19 @@
 //! dial-stdio` remotely); `images` provides the images scenarios name or
 //! build (pull, build, copy between engines); `transfer` bounds pulls and
 //! copies by progress, not by a clock; `build` runs a build scenario's
-//! `docker build` and removes what it made; `saved` reads a `docker save`
-//! archive in either layout (legacy or OCI); `trace` records every call's duration when
+//! `docker build` (BuildKit or classic) and removes what it made;
+//! `buildkit` folds BuildKit's progress per vertex and prunes the build
+//! cache records a build added; `solve` sends a BuildKit Solve with
+//! entitlements through the engine's `/grpc`; `saved` reads a `docker
+//! save` archive in either layout (legacy or OCI); `trace` records every
+//! call's duration when
 //! `PARITY_TRACE_API` is set.
 //!
 //! [`RunSpec`]: crate::run::plan::RunSpec
 
 mod attempts;
 mod build;
+mod buildkit;
 mod classify;
 mod client;
 mod control;
@@ -29,6 +34,7 @@ mod exec;
 mod images;
 mod run;
 mod saved;
+mod solve;
 mod ssh;
 mod stream;
 pub mod trace;
@@ -36,6 +42,7 @@ mod transfer;
 
 pub use attempts::{Attempts, Fault, Next, Refusal};
 pub use build::{BuildOutput, BuildRequest};
+pub use buildkit::{Trace, Vertex};
 pub use classify::{
     Answer, Basis, Decision, Look, Phase, Second, Speaker, Verdict as Decided, look, settle,
 };
