@@ -384,7 +384,12 @@ async fn observe_buildkit(
         let d = match look(Phase::Build, &first) {
             Look::Decided(d) => d,
             _ => {
-                let again = build_buildkit(engine, context, request, dockerfile, scenario).await?;
+                // The same request in a session of its own: the engine
+                // still knows the first one's id.
+                let mut retry = request.clone();
+                retry.buildkit_session =
+                    request.buildkit_session.as_ref().map(|s| format!("{s}-2"));
+                let again = build_buildkit(engine, context, &retry, dockerfile, scenario).await?;
                 let second = match &again.1 {
                     KitEnd::Built => Second::Succeeded,
                     KitEnd::Refused { message, .. } | KitEnd::Failed { message, .. } => {
