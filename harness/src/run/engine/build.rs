@@ -52,7 +52,16 @@ pub struct BuildOutput {
     pub error: Option<String>,
     /// The build did not end within its time limit (then it was dropped).
     pub timed_out: bool,
+    /// After a time-out: what the builder said in the few seconds it was
+    /// still heard ([`LATE_GRACE`]), for the images it committed then; not
+    /// part of the observation.
+    pub late_lines: Vec<String>,
 }
+
+/// How long a timed-out build is still heard before it is dropped, so the
+/// step it was in reports the image it commits (the classic builder
+/// commits a step it has begun even when its client goes away).
+pub const LATE_GRACE: Duration = Duration::from_secs(10);
 
 impl Engine {
     /// Runs `request` over `context` with the classic builder and keeps
@@ -78,11 +87,7 @@ impl Engine {
             ..Default::default()
         };
         let mut out = BuildOutput::default();
-        let build = self.stream_build(options, context, &mut out.lines);
-        match tokio::time::timeout(limit, build).await {
-            Ok(error) => out.error = error,
-            Err(_) => out.timed_out = true,
-        }
+        self.stream_build(options, context, limit, &mut out).await;
         out
     }
 
