@@ -178,7 +178,15 @@ async fn build_once(
         BuildEnd::Built => Some(image_text(engine, &request.tag, &context.bases).await),
         _ => None,
     };
-    let committed: Vec<String> = steps
+    // Every image a step committed, those of a timed-out build's last
+    // seconds included (read in context, so a FROM's base is never taken).
+    let all_lines: Vec<String> = output
+        .lines
+        .iter()
+        .chain(&output.late_lines)
+        .cloned()
+        .collect();
+    let committed: Vec<String> = parse_steps(&all_lines)
         .iter()
         .filter(|s| !s.is_from)
         .filter_map(|s| s.image.clone())

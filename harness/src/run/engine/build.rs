@@ -57,7 +57,16 @@ pub struct BuildOutput {
     pub timed_out: bool,
     /// BuildKit's vertices (empty for the classic builder).
     pub trace: Trace,
+    /// After a time-out: what the builder said in the few seconds it was
+    /// still heard ([`LATE_GRACE`]), for the images it committed then; not
+    /// part of the observation.
+    pub late_lines: Vec<String>,
 }
+
+/// How long a timed-out build is still heard before it is dropped, so the
+/// step it was in reports the image it commits (the classic builder
+/// commits a step it has begun even when its client goes away).
+pub const LATE_GRACE: Duration = Duration::from_secs(10);
 
 impl Engine {
     /// Runs `request` over `context` with its builder and keeps what it
@@ -87,11 +96,7 @@ impl Engine {
             ..Default::default()
         };
         let mut out = BuildOutput::default();
-        let build = self.stream_build(options, context, &mut out.lines, &mut out.trace);
-        match tokio::time::timeout(limit, build).await {
-            Ok(error) => out.error = error,
-            Err(_) => out.timed_out = true,
-        }
+        self.stream_build(options, context, limit, &mut out).await;
         out
     }
 

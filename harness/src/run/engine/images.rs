@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use super::buildkit::Trace;
+use super::build::{BuildOutput, LATE_GRACE};
 use super::client::Engine;
 use super::transfer::{Moved, TRANSFER_STALL, long_client, size_text, watch};
 use crate::run::capture::hex;
@@ -315,40 +315,59 @@ impl Engine {
     }
 
     /// Sends `context` to the engine's builder with `options`, keeping the
-    /// stream's `stream` texts in `lines` and BuildKit's status messages in
-    /// `trace` as they come; returns the error the build ended with (the
-    /// engine's or the stream's), if any. A BuildKit build (`version=2`
-    /// with a session id) gets its session over `/session` from bollard.
+    /// stream's `stream` texts in `out.lines` and BuildKit's status
+    /// messages in `out.trace` as they come, and the error the build ended
+    /// with (the engine's or the stream's), if any. A build not done within
+    /// `limit` is `timed_out`; it is still heard for [`LATE_GRACE`] (its
+    /// texts in `out.late_lines`), then dropped. A BuildKit build
+    /// (`version=2` with a session id) gets its session over `/session`
+    /// from bollard.
     pub(super) async fn stream_build(
         &self,
         options: BuildImageOptions,
         context: &BuildContext,
-        lines: &mut Vec<String>,
-        trace: &mut Trace,
-    ) -> Option<String> {
+        limit: Duration,
+        out: &mut BuildOutput,
+    ) {
         let mut stream = self.docker.build_image(
             options,
             None,
             Some(bollard::body_full(context.tar.clone().into())),
         );
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Ok(Some(Ok(info))) => {
                     if let Some(s) = info.stream {
-                        lines.push(s);
+                        out.lines.push(s);
                     }
                     if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
-                        trace.absorb(status);
+                        out.trace.absorb(status);
                     }
                     if let Some(m) = info.error_detail.and_then(|d| d.message) {
-                        return Some(m);
+                        out.error = Some(m);
+                        return;
                     }
                 }
-                Err(bollard::errors::Error::DockerStreamError { error }) => return Some(error),
-                Err(e) => return Some(e.to_string()),
+                Ok(Some(Err(bollard::errors::Error::DockerStreamError { error }))) => {
+                    out.error = Some(error);
+                    return;
+                }
+                Ok(Some(Err(e))) => {
+                    out.error = Some(e.to_string());
+                    return;
+                }
+                Ok(None) => return,
+                Err(_) => break,
             }
         }
-        None
+        out.timed_out = true;
+        let grace = tokio::time::Instant::now() + LATE_GRACE;
+        while let Ok(Some(Ok(info))) = tokio::time::timeout_at(grace, stream.next()).await {
+            if let Some(s) = info.stream {
+                out.late_lines.push(s);
+            }
+        }
     }
 
     /// Builds `context` as `tag` with BuildKit; `network_host` gives `RUN`
@@ -383,25 +402,23 @@ impl Engine {
             )])),
             ..Default::default()
         };
-        let mut lines: Vec<String> = Vec::new();
-        let mut trace = Trace::default();
-        let build = self.stream_build(options, context, &mut lines, &mut trace);
-        let ended = tokio::time::timeout(BUILD_TIMEOUT, build).await;
+        let mut out = BuildOutput::default();
+        self.stream_build(options, context, BUILD_TIMEOUT, &mut out)
+            .await;
         let pruned = self.prune_build_cache_since(&before).await;
-        let tail = match trace.vertices.is_empty() {
-            true => tail(&lines, TAIL_LINES),
-            false => trace.tail(TAIL_LINES),
+        let tail = match out.trace.vertices.is_empty() {
+            true => tail(&out.lines, TAIL_LINES),
+            false => out.trace.tail(TAIL_LINES),
         };
-        match ended {
-            Ok(Some(error)) => return Err(failed(error, tail)),
-            Ok(None) => {}
-            Err(_) => {
-                return Err(ImageError::Stalled {
-                    endpoint: self.endpoint.clone(),
-                    what: format!("the build of {}", context.dir.display()),
-                    secs: BUILD_TIMEOUT.as_secs(),
-                });
-            }
+        if let Some(error) = out.error {
+            return Err(failed(error, tail));
+        }
+        if out.timed_out {
+            return Err(ImageError::Stalled {
+                endpoint: self.endpoint.clone(),
+                what: format!("the build of {}", context.dir.display()),
+                secs: BUILD_TIMEOUT.as_secs(),
+            });
         }
         pruned?;
         self.image_id(tag)
