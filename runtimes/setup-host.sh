@@ -50,6 +50,13 @@ Prepares this Debian/Ubuntu host (as root) for parity:
     $USERNS_SOCK, data in $USERNS_DATA, sharing containerd under
     the namespace $USERNS_CTR_NS;
   - waits up to ${WAIT_SECS}s (PARITY_WAIT_SECS) for both to answer;
+  - lets containers on one bridge network talk to each other on every
+    engine alike: with br_netfilter loaded (Docker loads it) frames
+    switched inside a bridge pass the FORWARD chain, whose policy Docker
+    sets to DROP, and an engine started with --iptables=false (the
+    userns-remap one) adds no rule for its networks; one rule accepts
+    bridged frames (physdev --physdev-is-bridged), which never leave the
+    bridge, so nothing is forwarded to or from the outside world;
   - provides the base images the scenario library builds on, in each
     engine that lacks them: ${BASE_IMAGES[*]} (pulled where a
     registry answers; else busybox from the host's static busybox and
@@ -450,6 +457,12 @@ do_check() {
 			bad=1
 		fi
 	done
+	if iptables -C "${BRIDGED_RULE[@]}" 2>/dev/null; then
+		say "ok       bridged traffic between containers of one network is accepted"
+	else
+		say "missing  the FORWARD rule for bridged traffic (containers of one network may not reach each other)"
+		bad=1
+	fi
 	if p=$(static_busybox); then
 		say "ok       static busybox ($p)"
 	else
@@ -511,6 +524,19 @@ do_check() {
 
 # Stops the process recorded in marker NAME when it is still the daemon we
 # started (executable EXE); waits up to 30 s, then kills.
+# The FORWARD rule that lets containers on one bridge network reach each
+# other on every engine (see usage). Idempotent.
+BRIDGED_RULE=(FORWARD -m physdev --physdev-is-bridged -m comment --comment "parity: frames switched inside one bridge network" -j ACCEPT)
+allow_bridged() {
+	if iptables -C "${BRIDGED_RULE[@]}" 2>/dev/null; then
+		say "bridged traffic between containers of one network: already accepted"
+		return
+	fi
+	iptables -I "${BRIDGED_RULE[@]}" ||
+		die "could not add the FORWARD rule for bridged traffic (iptables -I ${BRIDGED_RULE[*]})"
+	say "accepted bridged traffic between containers of one network (FORWARD, physdev --physdev-is-bridged)"
+}
+
 stop_marked() {
 	local name="$1" exe="$2" what="$3" rec pid i
 	[ -f "$MARKERS/$name" ] || return 0
@@ -615,6 +641,7 @@ mkdir -p "$RUN_DIR" "$LOG_DIR"
 install_missing
 start_production
 start_userns
+allow_bridged
 if [ "$STARTED_ANY" -eq 1 ] || [ "$VERIFY" -eq 1 ]; then
 	verify_engines
 fi

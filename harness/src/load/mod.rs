@@ -27,6 +27,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod schema;
 pub mod service;
+pub mod stack;
 pub mod walk;
 pub mod yaml;
 

@@ -4,7 +4,7 @@
 //! [`Scenario`], its id (the path under the scenarios root without `.yaml`),
 //! and every load error with file, line and column. It does not run anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,6 +16,7 @@ use crate::load::container::ContainerSpec;
 pub use crate::load::duration::Timeout;
 pub use crate::load::service::DEFAULT_IMAGE;
 use crate::load::service::{ImageRef, Ready, Step};
+use crate::load::stack::{HostAccess, NetworkDef, Stack, StackService, VolumeDef};
 use crate::load::walk::{self, WalkError};
 use crate::load::yaml::{self, YamlError};
 
@@ -78,18 +79,110 @@ pub struct ScenarioFile {
     /// `S9`), including rows where the runtimes must agree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub covers: Vec<String>,
+    /// A stack scenario's services, one container per service and side
+    /// (Compose's form); with `compose:`, the names of the Compose file's
+    /// services to take (default all).
+    #[serde(default, skip_serializing_if = "Services::is_empty")]
+    pub services: Services,
+    /// A Compose file (relative to the scenario file) whose services,
+    /// networks and volumes make this a stack scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
+    /// A stack's named volumes: made per side and run, removed after.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, Option<VolumeDef>>,
+    /// A stack's networks: made per side and run, removed after (default:
+    /// one network, `default`, for the services that name none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, Option<NetworkDef>>,
+    /// What of the host a stack may use: `network` (`network_mode: host`),
+    /// `ports` (accepted, never published).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_host: Vec<HostAccess>,
 }
 
 impl ScenarioFile {
     /// A service scenario: the container keeps running while readiness is
     /// awaited and the steps run inside it.
     pub fn is_service(&self) -> bool {
-        self.build.is_none() && (self.ready.is_some() || !self.steps.is_empty())
+        self.build.is_none()
+            && !self.is_stack()
+            && (self.ready.is_some() || !self.steps.is_empty())
     }
 
     /// A build scenario: a Dockerfile built on each side.
     pub fn is_build(&self) -> bool {
         self.build.is_some()
+    }
+
+    /// A stack scenario: several services started together on each side.
+    pub fn is_stack(&self) -> bool {
+        !self.services.is_empty() || self.compose.is_some()
+    }
+
+    /// The stack keys, once the services are known (inline, or read from
+    /// the Compose file at load).
+    pub fn stack(&self) -> Option<Stack<'_>> {
+        match &self.services {
+            Services::Defined(services) if !services.is_empty() => Some(Stack {
+                services,
+                volumes: &self.volumes,
+                networks: &self.networks,
+                allow_host: &self.allow_host,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// `services:`: a stack's services, or (beside `compose:`) the names of
+/// the Compose file's services to take.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Services {
+    Defined(BTreeMap<String, StackService>),
+    Selected(Vec<String>),
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services::Defined(BTreeMap::new())
+    }
+}
+
+impl Services {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Services::Defined(m) => m.is_empty(),
+            Services::Selected(v) => v.is_empty(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Services {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Services;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of service name to service, or (with `compose:`) a list of service names")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Services, A::Error> {
+                let mut out = Vec::new();
+                while let Some(n) = seq.next_element::<String>()? {
+                    out.push(n);
+                }
+                Ok(Services::Selected(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Services, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, Option<StackService>>()? {
+                    out.insert(k, v.unwrap_or_default());
+                }
+                Ok(Services::Defined(out))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -385,6 +478,19 @@ impl Scenario {
         }
         let mut set: BTreeSet<Field> = self.file.observe.iter().copied().collect();
         set.insert(Field::Engine);
+        if let Some(stack) = self.file.stack() {
+            // Each service's start, readiness, exit and output; the probe
+            // does not go into a stack's services.
+            set.retain(|f| !f.needs_probe());
+            if stack
+                .services
+                .values()
+                .any(|s| s.ready.is_some() || s.healthcheck.as_ref().is_some_and(|h| h.active()))
+            {
+                set.insert(Field::Ready);
+            }
+            return set;
+        }
         if self.file.ready.is_some() {
             set.insert(Field::Ready);
         }
@@ -392,7 +498,9 @@ impl Scenario {
     }
 
     pub fn needs_probe(&self) -> bool {
-        !self.file.is_build() && self.file.observe.iter().any(|f| f.needs_probe())
+        !self.file.is_build()
+            && !self.file.is_stack()
+            && self.file.observe.iter().any(|f| f.needs_probe())
     }
 
     /// The declared divergences for one candidate runtime.
@@ -433,7 +541,12 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         .iter()
         .map(|d| (d.runtime.as_str(), d.steps.as_slice()))
         .collect();
+    let service_names: Vec<String> = match &file.services {
+        Services::Defined(m) => m.keys().cloned().collect(),
+        Services::Selected(v) => v.clone(),
+    };
     let keys = crate::load::service::Keys {
+        services: &service_names,
         image: &file.image,
         ready: file.ready.as_ref(),
         steps: &file.steps,
@@ -466,6 +579,8 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
                 ));
             }
         }
+    } else if file.is_stack() {
+        out.extend(stack_problems(path, text, file, &at));
     } else if file.command.is_empty() {
         out.push((
             "command",
@@ -502,6 +617,105 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
                     "reason",
                     i,
                     format!("the divergence for {} needs a reason", d.runtime),
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// The checks of a stack scenario's own keys: no one-container keys
+/// beside `services:`, steps naming a service, what parity refuses.
+fn stack_problems(
+    path: &Path,
+    text: &str,
+    file: &ScenarioFile,
+    at: &dyn Fn(&str, usize, String) -> YamlError,
+) -> Vec<(&'static str, YamlError)> {
+    let mut out = Vec::new();
+    let own = [
+        ("command", !file.command.is_empty()),
+        ("ready", file.ready.is_some()),
+        ("container", file.container != ContainerSpec::default()),
+        ("image", file.image != ImageRef::default()),
+    ];
+    for (key, given) in own {
+        if given {
+            out.push((
+                "stack-only",
+                at(
+                    key,
+                    0,
+                    format!("a stack scenario has no top-level `{key}`: each service under `services:` has its own"),
+                ),
+            ));
+        }
+    }
+    // The default set names the probe's fields; only a written one counts.
+    let written = locate_key(text, "observe").is_some();
+    if let Some(f) = file.observe.iter().find(|f| written && f.needs_probe()) {
+        out.push((
+            "stack-observe",
+            at(
+                "observe",
+                0,
+                format!("a stack observes each service's engine, ready, exit_code, stdout and stderr; `{f}` needs the probe, which does not go into a stack's services"),
+            ),
+        ));
+    }
+    if file.compose.is_some() && matches!(file.services, Services::Defined(ref m) if !m.is_empty()) {
+        out.push((
+            "stack-compose",
+            at(
+                "services",
+                0,
+                "beside `compose:`, `services:` lists the Compose file's services to take (e.g. [web, db]), not their definitions".into(),
+            ),
+        ));
+    }
+    if file.compose.is_none() && matches!(file.services, Services::Selected(_)) {
+        out.push((
+            "stack-compose",
+            at(
+                "services",
+                0,
+                "a list of service names selects from a Compose file: add `compose: PATH`, or define the services as a map".into(),
+            ),
+        ));
+    }
+    let Some(stack) = file.stack() else {
+        return out;
+    };
+    let locate = |key: &str, nth: usize| locate_nth_key(text, key, nth);
+    out.extend(crate::load::stack::problems(path, text, &stack, &locate));
+    let names: Vec<&str> = stack.services.keys().map(String::as_str).collect();
+    for (i, step) in file.steps.iter().enumerate() {
+        match &step.service {
+            None if names.len() > 1 => out.push((
+                "step-service",
+                at(
+                    "name",
+                    i,
+                    format!("step {:?} needs `service:`, the service it runs in ({})", step.name, names.join(", ")),
+                ),
+            )),
+            Some(s) if !stack.services.contains_key(s) => out.push((
+                "step-service",
+                at(
+                    "name",
+                    i,
+                    format!("step {:?} runs in service {s:?}, which the stack does not have ({})", step.name, names.join(", ")),
+                ),
+            )),
+            _ => {}
+        }
+        if stack.services.contains_key(&step.name) {
+            out.push((
+                "step-name",
+                at(
+                    "name",
+                    i,
+                    format!("step {:?} has a service's name; steps and services are compared and declared by name, so they must differ", step.name),
                 ),
             ));
         }

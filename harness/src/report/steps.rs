@@ -177,6 +177,8 @@ mod tests {
 
     fn step(name: &str, exit: Option<i64>) -> StepObservation {
         StepObservation {
+            kind: Default::default(),
+            ready: None,
             name: name.into(),
             engine: match exit {
                 Some(_) => EngineOutcome::Started,
@@ -207,6 +209,7 @@ mod tests {
 
     fn diff(step: Option<&str>, field: Field, declared: bool) -> FieldDiff {
         FieldDiff {
+            service: false,
             field,
             step: step.map(str::to_string),
             left: "a".into(),

@@ -300,6 +300,8 @@ async fn image_text(
 
 fn step_obs(name: &str, exit: Option<ExitStatus>, out: &str, err: &str) -> StepObservation {
     StepObservation {
+        kind: Default::default(),
+        ready: None,
         name: name.to_string(),
         engine: EngineOutcome::Started,
         exit_code: exit,

@@ -137,6 +137,7 @@ impl Suite {
                 };
                 if let Ok(e) = &engine {
                     let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
+                    let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep_objects(None)).await;
                 }
                 engines.insert(endpoint.clone(), engine);
             }
@@ -293,7 +294,13 @@ impl Suite {
             endpoint: profile.endpoint(),
         };
         let mut spec = plan(scenario, &rp, self.options.plan);
-        spec.image = self.provide_image(&engine, &spec).await?;
+        let mut members = crate::run::stack::specs(scenario, &rp, self.options.plan);
+        for (_, member) in members.iter_mut() {
+            member.image = self.provide_image(&engine, member).await?;
+        }
+        if !scenario.file.is_stack() {
+            spec.image = self.provide_image(&engine, &spec).await?;
+        }
         let repeat = self.options.repeat.unwrap_or(scenario.file.repeat).max(1);
         let mut runs = Vec::new();
         for _ in 0..repeat {
@@ -306,6 +313,13 @@ impl Suite {
             };
             if scenario.file.is_build() {
                 let (obs, config) = self.build(&engine, scenario, &spec, &ctx, runtime).await?;
+                runs.push((obs, spec.clone(), Some(config)));
+                continue;
+            }
+            if scenario.file.is_stack() {
+                let (obs, config) = crate::run::stack::observe(&engine, scenario, &members, &ctx)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 runs.push((obs, spec.clone(), Some(config)));
                 continue;
             }
@@ -625,6 +639,13 @@ impl Suite {
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or(0);
+            // A stack's networks and volumes, once no container uses them.
+            let objects = e.sweep_objects(Some(&self.run_id));
+            n += tokio::time::timeout(SWEEP_TIMEOUT, objects)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
         }
         n
     }
@@ -640,7 +661,10 @@ fn subject_of(obs: &Observation, d: &crate::judge::compare::FieldDiff) -> Subjec
                 .iter()
                 .position(|s| &s.name == name)
                 .unwrap_or(usize::MAX);
-            Subject::step(i, name, d.field)
+            match d.service {
+                true => Subject::service(i, name, d.field),
+                false => Subject::step(i, name, d.field),
+            }
         }
     }
 }

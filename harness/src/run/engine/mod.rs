@@ -9,7 +9,8 @@
 //! every path; `control` asks whether a container still runs, how it
 //! ended, and kills it; `exec` runs commands inside a running container;
 //! `images` provides the images scenarios name or build (pull, build, copy
-//! between engines); `build` runs a build scenario's `docker build`
+//! between engines); `objects` makes and removes a stack's networks and volumes
+//! and reads a container's health; `build` runs a build scenario's `docker build`
 //! and removes what it made; `trace` records every call's duration when
 //! `PARITY_TRACE_API` is set.
 //!
@@ -22,6 +23,7 @@ mod control;
 mod create;
 mod exec;
 mod images;
+mod objects;
 mod run;
 mod stream;
 pub mod trace;
@@ -31,5 +33,6 @@ pub use classify::{Class, classify};
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
 pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, TRANSFER_TIMEOUT};
+pub use objects::{Health, run_labels};
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
 pub use stream::{Channel, Chunk, Drained};
