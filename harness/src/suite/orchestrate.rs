@@ -188,6 +188,16 @@ impl Suite {
         &self.limits
     }
 
+    /// Every connected engine, once each.
+    pub fn engines(&self) -> Vec<Arc<Engine>> {
+        self.engines.values().filter_map(|e| e.as_ref().ok()).cloned().collect()
+    }
+
+    /// The id of this run (the label of everything it makes).
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
     /// Facts about every connected engine.
     pub fn engine_infos(&self) -> Vec<EngineInfo> {
         self.engines

@@ -215,3 +215,115 @@ impl Engine {
         Ok(removed)
     }
 }
+
+/// How long the network check's client may try to reach the server.
+const NETCHECK_SECS: u32 = 10;
+
+impl Engine {
+    /// Whether two containers on one network this engine makes reach each
+    /// other: a throwaway network, a busybox httpd and a client that
+    /// fetches from it by address, all removed after. `Ok(Err(why))` when
+    /// they cannot (a host firewall dropping bridged frames, typically).
+    pub async fn network_check(
+        &self,
+        image: &str,
+        run_id: &str,
+    ) -> Result<Result<(), String>, EngineError> {
+        let deadline = Deadline::after(std::time::Duration::from_secs(60));
+        let name = format!("parity-{run_id}-netcheck");
+        let labels = run_labels(run_id);
+        if let Err(m) = self
+            .create_network(&name, labels.clone(), false, HashMap::new(), &deadline)
+            .await?
+        {
+            return Ok(Err(format!("the engine refused a network: {m}")));
+        }
+        let mut made = Vec::new();
+        let outcome = self
+            .network_check_in(image, &name, &labels, &deadline, &mut made)
+            .await;
+        for id in made {
+            let _ = tokio::time::timeout(REMOVE_TIMEOUT, self.remove(&id)).await;
+        }
+        self.remove_network(&name).await;
+        outcome
+    }
+
+    async fn network_check_in(
+        &self,
+        image: &str,
+        network: &str,
+        labels: &HashMap<String, String>,
+        deadline: &Deadline,
+        made: &mut Vec<String>,
+    ) -> Result<Result<(), String>, EngineError> {
+        let body = |cmd: Vec<String>| bollard::models::ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(cmd),
+            labels: Some(labels.clone()),
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: Some(network.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let sh = |s: String| vec!["sh".to_string(), "-c".to_string(), s];
+        let server = body(sh("echo up > /tmp/up && exec httpd -f -p 8080 -h /tmp".into()));
+        let id = self.netcheck_start(server, deadline, made).await?;
+        let state = deadline
+            .within(self, "container inspect", self.docker.inspect_container(&id, None))
+            .await?
+            .map_err(|e| self.api_error(e))?;
+        let ip = state
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|n| n.get(network).and_then(|e| e.ip_address.clone()))
+            .unwrap_or_default();
+        if ip.is_empty() {
+            return Ok(Err("the server container got no address on the network".into()));
+        }
+        let fetch = format!(
+            "i=0; while [ $i -lt {NETCHECK_SECS} ]; do timeout 1 wget -q -O- http://{ip}:8080/up && exit 0; i=$((i+1)); sleep 0.2; done; exit 1"
+        );
+        let client = self.netcheck_start(body(sh(fetch)), deadline, made).await?;
+        deadline
+            .within(self, "the client's exit", self.wait_not_running(&client))
+            .await??;
+        let exit = self.ended(&client, deadline).await?;
+        match exit {
+            crate::run::observe::ExitStatus::Code(0) => Ok(Ok(())),
+            other => Ok(Err(format!(
+                "a container could not reach another on the same network ({ip}:8080, client exit {other}); if the host's FORWARD policy is DROP with br_netfilter loaded, accept bridged frames: iptables -I FORWARD -m physdev --physdev-is-bridged -j ACCEPT (runtimes/setup-host.sh does)"
+            ))),
+        }
+    }
+
+    async fn netcheck_start(
+        &self,
+        body: bollard::models::ContainerCreateBody,
+        deadline: &Deadline,
+        made: &mut Vec<String>,
+    ) -> Result<String, EngineError> {
+        let created = deadline
+            .within(
+                self,
+                "container create",
+                self.docker.create_container(
+                    None::<bollard::query_parameters::CreateContainerOptions>,
+                    body,
+                ),
+            )
+            .await?
+            .map_err(|e| self.api_error(format!("container create: {e}")))?;
+        made.push(created.id.clone());
+        deadline
+            .within(
+                self,
+                "container start",
+                self.docker.start_container(&created.id, None),
+            )
+            .await?
+            .map_err(|e| self.api_error(format!("container start: {e}")))?;
+        Ok(created.id)
+    }
+}
