@@ -17,6 +17,7 @@
 
 pub mod build;
 pub mod catalog;
+pub mod compose;
 pub mod container;
 pub mod duration;
 pub mod endpoint;

@@ -460,8 +460,11 @@ impl Scenario {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: ScenarioFile = yaml::from_str(path, &text)?;
+        let mut file: ScenarioFile = yaml::from_str(path, &text)?;
         validate(path, &text, &file)?;
+        if file.compose.is_some() {
+            resolve_compose(path, &text, &mut file)?;
+        }
         Ok(Scenario {
             id: scenario_id(root, path)?,
             path: path.to_path_buf(),
@@ -683,11 +686,28 @@ fn stack_problems(
             ),
         ));
     }
+    let resolved;
+    let (file, stack_path, stack_text) = match &file.compose {
+        Some(_) => {
+            let mut r = file.clone();
+            match resolve_compose(path, text, &mut r) {
+                Ok(compose) => {
+                    resolved = (r, compose);
+                    (&resolved.0, resolved.1.path.as_path(), resolved.1.text.as_str())
+                }
+                Err(e) => {
+                    out.push(("compose", e));
+                    return out;
+                }
+            }
+        }
+        None => (file, path, text),
+    };
     let Some(stack) = file.stack() else {
         return out;
     };
-    let locate = |key: &str, nth: usize| locate_nth_key(text, key, nth);
-    out.extend(crate::load::stack::problems(path, text, &stack, &locate));
+    let locate = |key: &str, nth: usize| locate_nth_key(stack_text, key, nth);
+    out.extend(crate::load::stack::problems(stack_path, stack_text, &stack, &locate));
     let names: Vec<&str> = stack.services.keys().map(String::as_str).collect();
     for (i, step) in file.steps.iter().enumerate() {
         match &step.service {
@@ -721,6 +741,61 @@ fn stack_problems(
         }
     }
     out
+}
+
+/// Takes a stack's services, networks and volumes from its `compose:`
+/// file (the scenario's own `volumes:` and `networks:` win), keeping the
+/// services `services: [..]` selects; the Compose file as read, for
+/// errors located in it.
+pub fn resolve_compose(
+    path: &Path,
+    text: &str,
+    file: &mut ScenarioFile,
+) -> Result<crate::load::compose::Compose, YamlError> {
+    let Some(rel) = file.compose.clone() else {
+        unreachable!("resolve_compose is called for a scenario with `compose:`")
+    };
+    let at = |message: String| {
+        let (line, column) = locate_key(text, "compose").unwrap_or((1, 1));
+        YamlError::at(path, text, line, column, message)
+    };
+    let compose = crate::load::compose::read(path, &rel, &at)?;
+    let selected = match &file.services {
+        Services::Selected(v) => v.clone(),
+        Services::Defined(_) => Vec::new(),
+    };
+    let services = crate::load::compose::select(&compose.file, &selected).map_err(|m| {
+        let (line, column) = locate_key(text, "services").unwrap_or((1, 1));
+        YamlError::at(path, text, line, column, m)
+    })?;
+    let mut volumes = compose.file.volumes.clone();
+    volumes.extend(std::mem::take(&mut file.volumes));
+    let mut networks = compose.file.networks.clone();
+    networks.extend(std::mem::take(&mut file.networks));
+    file.services = Services::Defined(services);
+    file.volumes = volumes;
+    file.networks = networks;
+    // Bind sources and build folders are relative to the Compose file.
+    if let Some(dir) = compose.path.parent() {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let dir = dir.as_path();
+        let rebase = |p: &str| dir.join(p).to_string_lossy().into_owned();
+        if let Services::Defined(m) = &mut file.services {
+            for s in m.values_mut() {
+                for v in s.container.volumes.iter_mut() {
+                    if v.starts_with('.') {
+                        *v = rebase(v);
+                    }
+                }
+                if let ImageRef::Build(d) = &mut s.image {
+                    if d.is_relative() {
+                        *d = dir.join(&*d);
+                    }
+                }
+            }
+        }
+    }
+    Ok(compose)
 }
 
 /// Line and column of the `n`-th (from 0) `key:` in `text`.
@@ -803,10 +878,25 @@ pub fn discover_all(path: &Path) -> (Vec<PathBuf>, Vec<WalkError>) {
     (files, found.problems)
 }
 
-/// Whether a file name is a scenario's (`.yaml` or `.yml`).
+/// Whether a file name is a scenario's (`.yaml` or `.yml`, but not one of
+/// the Compose specification's default file names, which a stack
+/// scenario's `compose:` may name beside it).
 pub fn is_scenario_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+    let compose = path.file_name().is_some_and(|n| {
+        COMPOSE_FILE_NAMES
+            .iter()
+            .any(|c| n.to_string_lossy() == *c)
+    });
+    !compose && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
+
+/// The file names `docker compose` looks for by default.
+pub const COMPOSE_FILE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
 
 /// The folder name of snapshots, beside the scenarios (never a scenario
 /// area).
@@ -914,6 +1004,87 @@ expect:
         assert_eq!(err.line, line, "{err}");
         assert!(err.to_string().contains(needle), "{err}");
         assert!(err.to_string().starts_with("s.yaml:"), "{err}");
+    }
+
+    #[rstest]
+    #[case::unknown_service_key(
+        "description: d\nservices:\n  a:\n    image: busybox\n    comand: [x]\n",
+        5,
+        "unknown field `comand`"
+    )]
+    #[case::unknown_dependency(
+        "description: d\nservices:\n  a:\n    command: [x]\n  b:\n    depends_on: [c]\n",
+        6,
+        "names service \"c\""
+    )]
+    #[case::unknown_namespace_service(
+        "description: d\nservices:\n  a:\n    command: [x]\n    network_mode: \"service:z\"\n",
+        5,
+        "names service \"z\""
+    )]
+    #[case::cycle(
+        "description: d\nservices:\n  a:\n    depends_on: [b]\n  b:\n    depends_on: [a]\n",
+        4,
+        "cycle"
+    )]
+    #[case::host_ports(
+        "description: d\nservices:\n  a:\n    command: [x]\n    ports: [\"80:80\"]\n",
+        5,
+        "never does"
+    )]
+    #[case::host_network(
+        "description: d\nservices:\n  a:\n    command: [x]\n    network_mode: host\n",
+        5,
+        "allow_host: [network]"
+    )]
+    #[case::undeclared_volume(
+        "description: d\nservices:\n  a:\n    volumes: [\"data:/d\"]\n",
+        4,
+        "does not declare"
+    )]
+    #[case::step_without_service(
+        "description: d\nservices:\n  a: {}\n  b: {}\nsteps:\n  - name: s\n    run: [x]\n",
+        6,
+        "needs `service:`"
+    )]
+    #[case::step_in_unknown_service(
+        "description: d\nservices:\n  a: {}\nsteps:\n  - name: s\n    run: [x]\n    service: q\n",
+        5,
+        "does not have"
+    )]
+    #[case::top_level_command(
+        "description: d\ncommand: [x]\nservices:\n  a: {}\n",
+        2,
+        "no top-level `command`"
+    )]
+    fn stack_errors_name_the_line(#[case] text: &str, #[case] line: u64, #[case] needle: &str) {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.line, line, "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+
+    #[test]
+    fn a_stack_loads_and_observes_per_service() {
+        let f = parse(
+            "description: d\nservices:\n  db:\n    image: busybox\n    healthcheck: { test: [CMD, 'true'] }\n  app:\n    depends_on: { db: { condition: service_healthy } }\nvolumes: { v: }\nsteps:\n  - { name: s, service: app, run: [x] }\n",
+        )
+        .unwrap();
+        assert!(f.is_stack() && !f.is_service());
+        let s = Scenario {
+            id: "s/s".into(),
+            path: "s.yaml".into(),
+            file: f,
+        };
+        assert_eq!(
+            s.observed(),
+            BTreeSet::from([
+                Field::Engine,
+                Field::Ready,
+                Field::ExitCode,
+                Field::Stdout,
+                Field::Stderr
+            ])
+        );
     }
 
     #[test]

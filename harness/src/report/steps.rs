@@ -173,18 +173,22 @@ pub fn step_lines(r: &ScenarioResult) -> Vec<String> {
         return Vec::new();
     }
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).min(30);
-    let what = match rows.iter().any(|r| r.kind == "service") {
+    let stack = rows.iter().any(|r| r.kind == "service");
+    let what = match stack {
         true => "services and steps",
         false => "steps",
     };
+    let extra = if stack { 10 } else { 2 };
     let mut out = vec![format!("{what} ({} | {}):", r.baseline, r.candidate)];
     for row in rows {
         let mark = if row.differs() { "≠" } else { "=" };
         let name = if row.readiness {
-            format!("{:width$}", row.name, width = width + 10)
-        } else {
+            format!("{:width$}", row.name, width = width + extra)
+        } else if stack {
             let kind = row.kind;
-            format!("{:width$}", format!("{kind} {:?}", row.name), width = width + 10)
+            format!("{:width$}", format!("{kind} {:?}", row.name), width = width + extra)
+        } else {
+            format!("{:width$}", format!("{:?}", row.name), width = width + extra)
         };
         out.push(format!(
             "  {mark} {name}  {} | {}  ({})",
