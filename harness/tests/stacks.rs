@@ -191,7 +191,10 @@ fn stacks_compare_per_service_and_leave_nothing() {
         assert_eq!(fetch["stdout"]["text"], "from setup\n", "{side}: {fetch:#}");
         let web = steps.iter().find(|s| s["name"] == "web").unwrap();
         assert_eq!(web["kind"], "service");
-        assert_eq!(web["ready"]["outcome"]["status"], "ready", "{side}: {web:#}");
+        assert_eq!(
+            web["ready"]["outcome"]["status"], "ready",
+            "{side}: {web:#}"
+        );
     }
     let differs = by_id("s/differs");
     let (v, reason) = verdict(differs);
@@ -242,7 +245,9 @@ networks: { back: {} }
         let child = p.parity(&["run", "--format", "json"]).spawn().unwrap();
         let pid = child.id();
         std::thread::sleep(Duration::from_millis(ms));
-        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
         let started = Instant::now();
         let out: Output = child.wait_with_output().unwrap();
         assert!(

@@ -301,7 +301,7 @@ pub fn compare_refusals_as_such(left: &mut Texts, right: &mut Texts) {
         t.keys()
             .find(|s| s.field == Field::Engine && &s.step == step)
             .and_then(|s| t.get(s))
-        .is_some_and(|e| e.starts_with("refused"))
+            .is_some_and(|e| e.starts_with("refused"))
     };
     let refused: BTreeSet<Option<String>> = left
         .keys()

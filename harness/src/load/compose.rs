@@ -53,20 +53,34 @@ pub fn read(
 ) -> Result<Compose, YamlError> {
     let dir = scenario_path.parent().unwrap_or(Path::new("."));
     let path = dir.join(rel);
-    let raw = std::fs::read_to_string(&path)
-        .map_err(|e| at(format!("cannot read the Compose file {}: {e}", path.display())))?;
+    let raw = std::fs::read_to_string(&path).map_err(|e| {
+        at(format!(
+            "cannot read the Compose file {}: {e}",
+            path.display()
+        ))
+    })?;
     let env_file = path.parent().unwrap_or(Path::new(".")).join(".env");
     let dotenv = match std::fs::read_to_string(&env_file) {
         Ok(t) => parse_env_file(&t),
         Err(_) => BTreeMap::new(),
     };
-    let lookup = |name: &str| std::env::var(name).ok().or_else(|| dotenv.get(name).cloned());
+    let lookup = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| dotenv.get(name).cloned())
+    };
     let mut text = String::with_capacity(raw.len());
     for (i, line) in raw.split_inclusive('\n').enumerate() {
         match interpolate(line, &lookup) {
             Ok(l) => text.push_str(&l),
             Err((col, message)) => {
-                return Err(YamlError::at(&path, &raw, i as u64 + 1, col as u64 + 1, message));
+                return Err(YamlError::at(
+                    &path,
+                    &raw,
+                    i as u64 + 1,
+                    col as u64 + 1,
+                    message,
+                ));
             }
         }
     }
@@ -157,8 +171,20 @@ fn expand(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
         "" => value.unwrap_or_default(),
         r if r.starts_with(":-") => value.filter(|_| non_empty).unwrap_or_else(|| arg(":-")),
         r if r.starts_with('-') => value.unwrap_or_else(|| arg("-")),
-        r if r.starts_with(":+") => if non_empty { arg(":+") } else { String::new() },
-        r if r.starts_with('+') => if set { arg("+") } else { String::new() },
+        r if r.starts_with(":+") => {
+            if non_empty {
+                arg(":+")
+            } else {
+                String::new()
+            }
+        }
+        r if r.starts_with('+') => {
+            if set {
+                arg("+")
+            } else {
+                String::new()
+            }
+        }
         r if r.starts_with(":?") || r.starts_with('?') => {
             let op = if r.starts_with(":?") { ":?" } else { "?" };
             let ok = if op == ":?" { non_empty } else { set };

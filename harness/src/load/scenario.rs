@@ -105,9 +105,7 @@ impl ScenarioFile {
     /// A service scenario: the container keeps running while readiness is
     /// awaited and the steps run inside it.
     pub fn is_service(&self) -> bool {
-        self.build.is_none()
-            && !self.is_stack()
-            && (self.ready.is_some() || !self.steps.is_empty())
+        self.build.is_none() && !self.is_stack() && (self.ready.is_some() || !self.steps.is_empty())
     }
 
     /// A build scenario: a Dockerfile built on each side.
@@ -118,6 +116,18 @@ impl ScenarioFile {
     /// A stack scenario: several services started together on each side.
     pub fn is_stack(&self) -> bool {
         !self.services.is_empty() || self.compose.is_some()
+    }
+
+    /// The container options of each container the scenario runs: its
+    /// own, or each service's of a stack (with the service's name).
+    pub fn containers(&self) -> Vec<(Option<&str>, &ContainerSpec)> {
+        match &self.services {
+            Services::Defined(m) if !m.is_empty() => m
+                .iter()
+                .map(|(n, s)| (Some(n.as_str()), &s.container))
+                .collect(),
+            _ => vec![(None, &self.container)],
+        }
     }
 
     /// The stack keys, once the services are known (inline, or read from
@@ -167,14 +177,20 @@ impl<'de> Deserialize<'de> for Services {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a map of service name to service, or (with `compose:`) a list of service names")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Services, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Services, A::Error> {
                 let mut out = Vec::new();
                 while let Some(n) = seq.next_element::<String>()? {
                     out.push(n);
                 }
                 Ok(Services::Selected(out))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Services, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Services, A::Error> {
                 let mut out = BTreeMap::new();
                 while let Some((k, v)) = map.next_entry::<String, Option<StackService>>()? {
                     out.insert(k, v.unwrap_or_default());
@@ -666,7 +682,8 @@ fn stack_problems(
             ),
         ));
     }
-    if file.compose.is_some() && matches!(file.services, Services::Defined(ref m) if !m.is_empty()) {
+    if file.compose.is_some() && matches!(file.services, Services::Defined(ref m) if !m.is_empty())
+    {
         out.push((
             "stack-compose",
             at(
@@ -693,7 +710,11 @@ fn stack_problems(
             match resolve_compose(path, text, &mut r) {
                 Ok(compose) => {
                     resolved = (r, compose);
-                    (&resolved.0, resolved.1.path.as_path(), resolved.1.text.as_str())
+                    (
+                        &resolved.0,
+                        resolved.1.path.as_path(),
+                        resolved.1.text.as_str(),
+                    )
                 }
                 Err(e) => {
                     out.push(("compose", e));
@@ -707,7 +728,9 @@ fn stack_problems(
         return out;
     };
     let locate = |key: &str, nth: usize| locate_nth_key(stack_text, key, nth);
-    out.extend(crate::load::stack::problems(stack_path, stack_text, &stack, &locate));
+    out.extend(crate::load::stack::problems(
+        stack_path, stack_text, &stack, &locate,
+    ));
     let names: Vec<&str> = stack.services.keys().map(String::as_str).collect();
     for (i, step) in file.steps.iter().enumerate() {
         match &step.service {
@@ -716,7 +739,11 @@ fn stack_problems(
                 at(
                     "name",
                     i,
-                    format!("step {:?} needs `service:`, the service it runs in ({})", step.name, names.join(", ")),
+                    format!(
+                        "step {:?} needs `service:`, the service it runs in ({})",
+                        step.name,
+                        names.join(", ")
+                    ),
                 ),
             )),
             Some(s) if !stack.services.contains_key(s) => out.push((
@@ -724,7 +751,11 @@ fn stack_problems(
                 at(
                     "name",
                     i,
-                    format!("step {:?} runs in service {s:?}, which the stack does not have ({})", step.name, names.join(", ")),
+                    format!(
+                        "step {:?} runs in service {s:?}, which the stack does not have ({})",
+                        step.name,
+                        names.join(", ")
+                    ),
                 ),
             )),
             _ => {}
@@ -882,11 +913,9 @@ pub fn discover_all(path: &Path) -> (Vec<PathBuf>, Vec<WalkError>) {
 /// the Compose specification's default file names, which a stack
 /// scenario's `compose:` may name beside it).
 pub fn is_scenario_file(path: &Path) -> bool {
-    let compose = path.file_name().is_some_and(|n| {
-        COMPOSE_FILE_NAMES
-            .iter()
-            .any(|c| n.to_string_lossy() == *c)
-    });
+    let compose = path
+        .file_name()
+        .is_some_and(|n| COMPOSE_FILE_NAMES.iter().any(|c| n.to_string_lossy() == *c));
     !compose && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 

@@ -59,7 +59,9 @@ pub struct StackService {
 }
 
 /// How a dependency must be before its dependent starts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
     /// Started (the default, as in Compose).
@@ -353,7 +355,11 @@ impl Stack<'_> {
             return BTreeMap::new();
         };
         let mut out = s.depends_on.0.clone();
-        for v in [&s.container.network_mode, &s.container.pid, &s.container.ipc] {
+        for v in [
+            &s.container.network_mode,
+            &s.container.pid,
+            &s.container.ipc,
+        ] {
             if let Some(other) = service_ref(v.as_deref()) {
                 out.entry(other.to_string()).or_default();
             }
@@ -440,10 +446,22 @@ pub fn problems(
     };
     let ns_keys = ["network_mode", "pid", "ipc"];
     for (name, s) in stack.services {
-        for (key, dep) in s.depends_on.0.keys().map(|d| ("depends_on", d.as_str())).chain(
-            ns_keys.iter().zip([&s.container.network_mode, &s.container.pid, &s.container.ipc])
-                .filter_map(|(k, v)| service_ref(v.as_deref()).map(|d| (*k, d))),
-        ) {
+        for (key, dep) in s
+            .depends_on
+            .0
+            .keys()
+            .map(|d| ("depends_on", d.as_str()))
+            .chain(
+                ns_keys
+                    .iter()
+                    .zip([
+                        &s.container.network_mode,
+                        &s.container.pid,
+                        &s.container.ipc,
+                    ])
+                    .filter_map(|(k, v)| service_ref(v.as_deref()).map(|d| (*k, d))),
+            )
+        {
             if !stack.services.contains_key(dep) {
                 let known: Vec<&str> = stack.services.keys().map(String::as_str).collect();
                 out.push((
@@ -568,7 +586,10 @@ pub fn problems(
                 at_service(
                     kind.1,
                     "external",
-                    format!("{} {:?} is external: a stack makes its own {}s on each side, per run", kind.0, kind.1, kind.0),
+                    format!(
+                        "{} {:?} is external: a stack makes its own {}s on each side, per run",
+                        kind.0, kind.1, kind.0
+                    ),
                 ),
             ));
         }
@@ -593,7 +614,10 @@ pub fn problems(
             at_service(
                 &first,
                 "depends_on",
-                format!("services {} depend on each other in a cycle", cycle.join(", ")),
+                format!(
+                    "services {} depend on each other in a cycle",
+                    cycle.join(", ")
+                ),
             ),
         ));
     }
@@ -630,12 +654,15 @@ mod tests {
 
     #[test]
     fn order_follows_dependencies_and_names_cycles() {
-        let s = services(
-            "a:\n  depends_on: [b]\nb:\n  network_mode: 'service:c'\nc: {}\n",
-        );
+        let s = services("a:\n  depends_on: [b]\nb:\n  network_mode: 'service:c'\nc: {}\n");
         let none = BTreeMap::new();
         let nets = BTreeMap::new();
-        let st = Stack { services: &s, volumes: &none, networks: &nets, allow_host: &[] };
+        let st = Stack {
+            services: &s,
+            volumes: &none,
+            networks: &nets,
+            allow_host: &[],
+        };
         assert_eq!(st.order().unwrap(), vec!["c", "b", "a"]);
         let s = services("a:\n  depends_on: [b]\nb:\n  depends_on: [a]\nc: {}\n");
         let st = Stack { services: &s, ..st };

@@ -86,10 +86,7 @@ fn convert(path: &Path, text: &str, err: &serde_saphyr::Error) -> YamlError {
 /// once it has seen them all): the key's first line from there on, at the
 /// same indentation as the reported one.
 fn unknown_key_at(text: &str, message: &str, line: u64) -> Option<(u64, u64)> {
-    let key = message
-        .strip_prefix("unknown field `")?
-        .split('`')
-        .next()?;
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
     let lines: Vec<&str> = text.lines().collect();
     let reported = lines.get(line as usize - 1)?;
     let indent = reported.len() - reported.trim_start_matches([' ', '-']).len();
@@ -102,7 +99,9 @@ fn unknown_key_at(text: &str, message: &str, line: u64) -> Option<(u64, u64)> {
         .enumerate()
         .skip(line as usize - 1)
         .take_while(|(i, l)| {
-            *i == line as usize - 1 || l.trim().is_empty() || l.len() - l.trim_start().len() >= indent
+            *i == line as usize - 1
+                || l.trim().is_empty()
+                || l.len() - l.trim_start().len() >= indent
         })
         .find(|(_, l)| l.len() > indent && l[indent..].starts_with(&needle))
         .map(|(i, _)| (i as u64 + 1, indent as u64 + 1))

@@ -186,9 +186,17 @@ pub fn step_lines(r: &ScenarioResult) -> Vec<String> {
             format!("{:width$}", row.name, width = width + extra)
         } else if stack {
             let kind = row.kind;
-            format!("{:width$}", format!("{kind} {:?}", row.name), width = width + extra)
+            format!(
+                "{:width$}",
+                format!("{kind} {:?}", row.name),
+                width = width + extra
+            )
         } else {
-            format!("{:width$}", format!("{:?}", row.name), width = width + extra)
+            format!(
+                "{:width$}",
+                format!("{:?}", row.name),
+                width = width + extra
+            )
         };
         out.push(format!(
             "  {mark} {name}  {} | {}  ({})",

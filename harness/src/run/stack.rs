@@ -18,12 +18,10 @@ use std::time::{Duration, Instant};
 
 use crate::load::scenario::{Field, Scenario, ScenarioFile};
 use crate::load::stack::{Condition, Stack, StackService, service_ref};
-use crate::run::engine::{
-    Attached, Deadline, Engine, EngineError, Health, RunContext, run_labels,
-};
+use crate::run::engine::{Attached, Deadline, Engine, EngineError, Health, RunContext, run_labels};
 use crate::run::observe::{
-    Captured, EngineOutcome, ExitStatus, Observation, ReadyObservation, ReadyOutcome,
-    StepKind, StepObservation,
+    Captured, EngineOutcome, ExitStatus, Observation, ReadyObservation, ReadyOutcome, StepKind,
+    StepObservation,
 };
 use crate::run::plan::{PlanOptions, ProbePlan, RunProfile, RunSpec, StackMember, plan};
 use crate::run::ready::{ReadyKind, await_ready};
@@ -36,7 +34,11 @@ const MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// Each service's run spec under one profile, by name (images still to
 /// be provided by the caller).
-pub fn specs(scenario: &Scenario, rp: &RunProfile<'_>, opts: PlanOptions) -> Vec<(String, RunSpec)> {
+pub fn specs(
+    scenario: &Scenario,
+    rp: &RunProfile<'_>,
+    opts: PlanOptions,
+) -> Vec<(String, RunSpec)> {
     let Some(stack) = scenario.file.stack() else {
         return Vec::new();
     };
@@ -115,7 +117,8 @@ struct Made {
 impl Made {
     async fn remove(&mut self, engine: &Engine) {
         for id in std::mem::take(&mut self.containers) {
-            let _ = tokio::time::timeout(crate::run::engine::REMOVE_TIMEOUT, engine.remove(&id)).await;
+            let _ =
+                tokio::time::timeout(crate::run::engine::REMOVE_TIMEOUT, engine.remove(&id)).await;
         }
         for n in std::mem::take(&mut self.networks) {
             engine.remove_network(&n).await;
@@ -169,7 +172,10 @@ pub async fn observe(
     specs: &[(String, RunSpec)],
     ctx: &RunContext,
 ) -> Result<(Observation, serde_json::Value), EngineError> {
-    let stack = scenario.file.stack().expect("a stack scenario has services");
+    let stack = scenario
+        .file
+        .stack()
+        .expect("a stack scenario has services");
     let started = Instant::now();
     let steps: Vec<(StepPlan, String)> = scenario
         .file
@@ -192,7 +198,17 @@ pub async fn observe(
         volumes: Vec::new(),
     };
     let mut config = serde_json::Map::new();
-    let outcome = drive(engine, &stack, specs, &steps, ctx, &deadline, &mut made, &mut config).await;
+    let outcome = drive(
+        engine,
+        &stack,
+        specs,
+        &steps,
+        ctx,
+        &deadline,
+        &mut made,
+        &mut config,
+    )
+    .await;
     made.remove(engine).await;
     let entries = outcome?;
     let engine_outcome = match &entries {
@@ -203,7 +219,10 @@ pub async fn observe(
     };
     Ok((
         Observation {
-            runtime: specs.first().map(|(_, s)| s.runtime.clone()).unwrap_or_default(),
+            runtime: specs
+                .first()
+                .map(|(_, s)| s.runtime.clone())
+                .unwrap_or_default(),
             engine: engine_outcome,
             exit_code: None,
             stdout: Captured::default(),
@@ -217,13 +236,22 @@ pub async fn observe(
     ))
 }
 
-fn budget(stack: &Stack<'_>, steps: &[(StepPlan, String)], scenario: &Scenario, specs: &[(String, RunSpec)]) -> Duration {
+fn budget(
+    stack: &Stack<'_>,
+    steps: &[(StepPlan, String)],
+    scenario: &Scenario,
+    specs: &[(String, RunSpec)],
+) -> Duration {
     let services: Duration = stack
         .services
         .values()
         .map(|s| {
             let ready = s.ready.as_ref().map_or(Duration::ZERO, |r| r.timeout.0);
-            let health = s.healthcheck.as_ref().filter(|h| h.active()).map_or(Duration::ZERO, |h| h.budget());
+            let health = s
+                .healthcheck
+                .as_ref()
+                .filter(|h| h.active())
+                .map_or(Duration::ZERO, |h| h.budget());
             ready + health + scenario.file.timeout.0 + SERVICE_GRACE
         })
         .sum();
@@ -253,7 +281,10 @@ async fn drive(
         let mut l = labels.clone();
         l.extend(def.labels.clone());
         let opts: HashMap<String, String> = def.driver_opts.clone().into_iter().collect();
-        match engine.create_network(&full, l, def.internal, opts, deadline).await? {
+        match engine
+            .create_network(&full, l, def.internal, opts, deadline)
+            .await?
+        {
             Ok(()) => made.networks.push(full.clone()),
             Err(m) => return Ok(Err(format!("network {name:?}: {m}"))),
         }
@@ -266,13 +297,18 @@ async fn drive(
         let mut l = labels.clone();
         l.extend(def.labels.clone());
         let opts: HashMap<String, String> = def.driver_opts.clone().into_iter().collect();
-        match engine.create_volume(&full, l, def.driver.clone(), opts, deadline).await? {
+        match engine
+            .create_volume(&full, l, def.driver.clone(), opts, deadline)
+            .await?
+        {
             Ok(()) => made.volumes.push(full.clone()),
             Err(m) => return Ok(Err(format!("volume {name:?}: {m}"))),
         }
         vol_names.insert(name.clone(), full);
     }
-    let order = stack.order().unwrap_or_else(|_| stack.services.keys().cloned().collect());
+    let order = stack
+        .order()
+        .unwrap_or_else(|_| stack.services.keys().cloned().collect());
     let mut members: Vec<Member> = Vec::new();
     for name in &order {
         if ctx.cancel.is_cancelled() {
@@ -283,7 +319,11 @@ async fn drive(
             .find(|(n, _)| n == name)
             .map(|(_, s)| s.clone())
             .expect("a spec per service");
-        let member = start(engine, stack, name, spec, &members, &net_names, &vol_names, ctx, deadline, made, config).await?;
+        let member = start(
+            engine, stack, name, spec, &members, &net_names, &vol_names, ctx, deadline, made,
+            config,
+        )
+        .await?;
         members.push(member);
     }
     let mut out_steps = Vec::new();
@@ -329,7 +369,10 @@ async fn drive(
             }
         };
         if step.stop_on_failure && obs.exit_code != Some(ExitStatus::Code(0)) && stop.is_none() {
-            stop = Some(format!("step {:?} did not succeed and says stop_on_failure", step.name));
+            stop = Some(format!(
+                "step {:?} did not succeed and says stop_on_failure",
+                step.name
+            ));
         }
         out_steps.push(obs);
     }
@@ -413,7 +456,11 @@ async fn unmet(
         match cond {
             Condition::ServiceStarted => {}
             Condition::ServiceHealthy => {
-                if let Some(r) = m.ready.as_ref().filter(|r| r.outcome != ReadyOutcome::Ready) {
+                if let Some(r) = m
+                    .ready
+                    .as_ref()
+                    .filter(|r| r.outcome != ReadyOutcome::Ready)
+                {
                     return Ok(Some(format!(
                         "not run: dependency {dep:?} was not healthy ({})",
                         r.outcome
@@ -512,7 +559,11 @@ async fn start(
         service: name.to_string(),
         volumes: vols.clone(),
         network: first,
-        healthcheck: s.healthcheck.as_ref().filter(|h| h.active()).map(health_config),
+        healthcheck: s
+            .healthcheck
+            .as_ref()
+            .filter(|h| h.active())
+            .map(health_config),
     });
     let (mut created, body, refusal) = match engine.create(&spec, ctx, deadline).await? {
         Ok(c) => c,
@@ -537,7 +588,10 @@ async fn start(
         }
     }
     let ready_plan = s.ready.as_ref().and_then(ReadyPlan::new);
-    let logged = matches!(ready_plan.as_ref().map(|r| &r.kind), Some(ReadyKind::Log(_)));
+    let logged = matches!(
+        ready_plan.as_ref().map(|r| &r.kind),
+        Some(ReadyKind::Log(_))
+    );
     let (tap, rx) = match logged {
         true => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -560,13 +614,25 @@ async fn start(
     let up = Instant::now();
     let mut ready = match &ready_plan {
         Some(r) => Some(
-            await_ready(engine, &id, &r.kind, r.timeout, rx, deadline, &ctx.cancel, up).await?,
+            await_ready(
+                engine,
+                &id,
+                &r.kind,
+                r.timeout,
+                rx,
+                deadline,
+                &ctx.cancel,
+                up,
+            )
+            .await?,
         ),
         None => None,
     };
     let health = s.healthcheck.as_ref().filter(|h| h.active());
     if let Some(h) = health
-        && ready.as_ref().is_none_or(|r| r.outcome == ReadyOutcome::Ready)
+        && ready
+            .as_ref()
+            .is_none_or(|r| r.outcome == ReadyOutcome::Ready)
     {
         let mut obs = await_healthy(engine, &id, h.budget(), deadline, ctx, up).await?;
         if let Some(r) = &ready {

@@ -190,7 +190,11 @@ impl Suite {
 
     /// Every connected engine, once each.
     pub fn engines(&self) -> Vec<Arc<Engine>> {
-        self.engines.values().filter_map(|e| e.as_ref().ok()).cloned().collect()
+        self.engines
+            .values()
+            .filter_map(|e| e.as_ref().ok())
+            .cloned()
+            .collect()
     }
 
     /// The id of this run (the label of everything it makes).

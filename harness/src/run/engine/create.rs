@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, EndpointSettings, NetworkingConfig, HostConfig, HostConfigCgroupnsModeEnum,
-    HostConfigLogConfig, Mount, MountType, MountVolumeOptions,
+    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum,
+    HostConfigLogConfig, Mount, MountType, MountVolumeOptions, NetworkingConfig,
 };
 
 use super::client::{HOST_LABEL, PID_LABEL, RUN_LABEL, hostname};
@@ -204,11 +204,8 @@ pub fn create_request(
         network_disabled: None,
         host_config: Some(host_config),
         healthcheck: spec.stack.as_ref().and_then(|m| m.healthcheck.clone()),
-        networking_config: spec
-            .stack
-            .as_ref()
-            .and_then(|m| m.network.clone())
-            .map(|(net, aliases)| NetworkingConfig {
+        networking_config: spec.stack.as_ref().and_then(|m| m.network.clone()).map(
+            |(net, aliases)| NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     net,
                     EndpointSettings {
@@ -216,7 +213,8 @@ pub fn create_request(
                         ..Default::default()
                     },
                 )])),
-            }),
+            },
+        ),
         ..Default::default()
     };
     Ok(CreateRequest { body, volumes })

@@ -157,7 +157,13 @@ impl Engine {
             Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
             Some(HealthStatusEnum::UNHEALTHY) => {
                 let last = h.log.unwrap_or_default().pop().map(|r| {
-                    let out: String = r.output.unwrap_or_default().trim().chars().take(300).collect();
+                    let out: String = r
+                        .output
+                        .unwrap_or_default()
+                        .trim()
+                        .chars()
+                        .take(300)
+                        .collect();
                     format!("exit {}: {out}", r.exit_code.unwrap_or(-1))
                 });
                 Health::Unhealthy(last.unwrap_or_default())
@@ -268,10 +274,16 @@ impl Engine {
             ..Default::default()
         };
         let sh = |s: String| vec!["sh".to_string(), "-c".to_string(), s];
-        let server = body(sh("echo up > /tmp/up && exec httpd -f -p 8080 -h /tmp".into()));
+        let server = body(sh(
+            "echo up > /tmp/up && exec httpd -f -p 8080 -h /tmp".into()
+        ));
         let id = self.netcheck_start(server, deadline, made).await?;
         let state = deadline
-            .within(self, "container inspect", self.docker.inspect_container(&id, None))
+            .within(
+                self,
+                "container inspect",
+                self.docker.inspect_container(&id, None),
+            )
             .await?
             .map_err(|e| self.api_error(e))?;
         let ip = state
@@ -280,7 +292,9 @@ impl Engine {
             .and_then(|n| n.get(network).and_then(|e| e.ip_address.clone()))
             .unwrap_or_default();
         if ip.is_empty() {
-            return Ok(Err("the server container got no address on the network".into()));
+            return Ok(Err(
+                "the server container got no address on the network".into()
+            ));
         }
         let fetch = format!(
             "i=0; while [ $i -lt {NETCHECK_SECS} ]; do timeout 1 wget -q -O- http://{ip}:8080/up && exit 0; i=$((i+1)); sleep 0.2; done; exit 1"
