@@ -30,8 +30,14 @@ pub struct StackService {
     /// own busybox + probe image.
     #[serde(default)]
     pub image: ImageRef,
-    /// The service's argv; default: the image's own command.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The service's argv (a list, or a string split as a shell would);
+    /// default: the image's own command.
+    #[serde(
+        default,
+        deserialize_with = "command_forms",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    #[schemars(with = "serde_json::Value")]
     pub command: Vec<String>,
     /// When the service is up, as in a service scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +62,89 @@ pub struct StackService {
     /// Container options, as in a one-container scenario's `container:`.
     #[serde(flatten)]
     pub container: ContainerSpec,
+}
+
+/// Splits a command string into words as a POSIX shell would (quotes
+/// and backslashes; no expansion): a Compose `command:` string, or a
+/// `docker run` line given as one argument.
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+    let (mut words, mut word, mut in_word) = (Vec::new(), String::new(), false);
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("{s:?}: a ' is not closed")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(format!("{s:?}: a \" is not closed")),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("{s:?}: a \" is not closed")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err(format!("{s:?}: ends with a lone \\")),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// A Compose `command`: a list, or a string split as a shell would.
+fn command_forms<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of strings, or a command string")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Vec<String>, E> {
+            split_words(s).map_err(E::custom)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(w) = seq.next_element::<String>()? {
+                out.push(w);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// How a dependency must be before its dependent starts.
