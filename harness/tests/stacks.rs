@@ -2,7 +2,8 @@
 //! the first differing service named, readiness through a Compose
 //! healthcheck, and that nothing of the run (container, network, volume)
 //! is left behind: after a run, after a service that never gets healthy,
-//! and after an interrupt during a stack's start-up. Skipped with the
+//! after an interrupt during a stack's start-up, and (swept by the next
+//! run) after a run that was killed. Skipped with the
 //! reason where the engines are not running (CI always starts them).
 
 use std::os::unix::process::CommandExt;
@@ -132,8 +133,16 @@ services:
     command: [sleep, "600"]
     user: "1000"
     depends_on: { web: { condition: service_healthy } }
+  watcher:
+    image: busybox
+    command: [sleep, "600"]
+    pid: "service:web"
+    depends_on: [web]
 volumes: { data: {} }
 steps:
+  - name: sees the web server's processes
+    service: watcher
+    run: [sh, -c, "grep -qx httpd /proc/[0-9]*/comm && echo httpd seen"]
   - name: fetch
     service: client
     run: [bash, -c, "exec 3<>/dev/tcp/web/8080 && printf 'GET /page HTTP/1.0\r\n\r\n' >&3 && timeout 5 cat <&3 | tail -n 1"]
@@ -187,6 +196,16 @@ fn stacks_compare_per_service_and_leave_nothing() {
     assert_eq!(verdict(shared).0, "parity", "{shared:#}");
     for side in ["baseline_runs", "candidate_runs"] {
         let steps = shared[side][0]["steps"].as_array().unwrap();
+        let seen = steps
+            .iter()
+            .find(|s| s["name"] == "sees the web server's processes");
+        assert_eq!(
+            seen.unwrap()["stdout"]["text"],
+            "httpd seen\n",
+            "{side}: {steps:?}"
+        );
+        let watcher = steps.iter().find(|s| s["name"] == "watcher").unwrap();
+        assert_eq!(watcher["exit_code"], "running", "{side}: {watcher:#}");
         let fetch = steps.iter().find(|s| s["name"] == "fetch").unwrap();
         assert_eq!(fetch["stdout"]["text"], "from setup\n", "{side}: {fetch:#}");
         let web = steps.iter().find(|s| s["name"] == "web").unwrap();
@@ -269,4 +288,43 @@ networks: { back: {} }
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn a_killed_stack_run_is_swept_by_the_next() {
+    if !engines_up() {
+        return;
+    }
+    let p = Project::new("killed");
+    p.scenario(
+        "slow",
+        r#"description: a stack that is still starting when its run is killed
+services:
+  slow:
+    image: busybox
+    command: [sleep, "600"]
+    volumes: ["v:/v"]
+    ready: { exec: ["false"], timeout: 8s }
+volumes: { v: {} }
+"#,
+    );
+    let child = p.parity(&["run", "--format", "json"]).spawn().unwrap();
+    let pid = child.id();
+    // Until the stack's container exists: its network and volume do too.
+    let started = Instant::now();
+    while leftovers(pid).len() < 3 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    let _ = child.wait_with_output();
+    assert!(
+        leftovers(pid).len() >= 3,
+        "the killed run had made its container, network and volume: {:?}",
+        leftovers(pid)
+    );
+    // The next run's sweep at start removes what the dead run left.
+    let (_, _) = p.run();
+    assert_eq!(leftovers(pid), Vec::<String>::new());
 }

@@ -376,19 +376,26 @@ async fn drive(
         }
         out_steps.push(obs);
     }
-    // Every service: still up after the steps, or how it ended; its output.
+    // Every service: still up after the steps, or how it ended, all read
+    // before any is killed (killing one ends those sharing its PID
+    // namespace); then its output.
     for m in members.iter_mut() {
         let Some(id) = m.id.clone().filter(|_| m.outcome.is_ok()) else {
             continue;
         };
         if m.exit.is_none() {
             m.exit = Some(match engine.running(&id, deadline).await? {
-                true => {
-                    engine.kill(&id, deadline).await?;
-                    ExitStatus::Running
-                }
+                true => ExitStatus::Running,
                 false => engine.ended(&id, deadline).await?,
             });
+        }
+    }
+    for m in members.iter_mut() {
+        let Some(id) = m.id.clone().filter(|_| m.outcome.is_ok()) else {
+            continue;
+        };
+        if m.exit == Some(ExitStatus::Running) {
+            engine.kill(&id, deadline).await?;
         }
         if let Some(attached) = m.attached.take() {
             let drained = attached.finish(engine, deadline).await?;
