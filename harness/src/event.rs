@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::judge::compare::{FieldDiff, Verdict};
 use crate::judge::explain::LikelyCause;
+use crate::judge::host::NotApplicable;
 use crate::load::scenario::Divergence;
-use crate::run::engine::EngineInfo;
+use crate::run::engine::{Decision, EngineInfo};
 use crate::run::observe::Observation;
 
 /// The verdict for one scenario under one candidate, with its evidence.
@@ -35,9 +36,16 @@ pub struct ScenarioResult {
     /// when flaky), normalized.
     #[serde(default)]
     pub diffs: Vec<FieldDiff>,
-    /// The divergences the scenario declares for this candidate.
+    /// The divergences the scenario declares for this candidate that
+    /// apply on this host (every one without a `host` condition, and
+    /// those whose condition both sides' engines meet); for a result that
+    /// did not run, every one declared.
     #[serde(default)]
     pub expected: Vec<Divergence>,
+    /// The declared divergences that do not apply on this host, and why:
+    /// they were not used to judge this result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<NotApplicable>,
     /// Probable reasons for the differences, from the candidate profile's
     /// `explain:` rules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -47,9 +55,22 @@ pub struct ScenarioResult {
     pub baseline_runs: Vec<Observation>,
     #[serde(default)]
     pub candidate_runs: Vec<Observation>,
+    /// The engine answer taken for trouble, not a refusal, that made this
+    /// result an `error`: the side and how it was decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trouble: Option<SideDecision>,
     /// The effective container create request on the candidate side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Value>,
+}
+
+/// How one side's engine answer was decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SideDecision {
+    /// The runtime profile whose engine answered.
+    pub runtime: String,
+    #[serde(flatten)]
+    pub decision: Decision,
 }
 
 /// What kept a scenario from running under a candidate.

@@ -167,7 +167,7 @@ impl Harness {
             &self.options.baseline,
             &self.options.candidates,
             engines,
-            crate::report::results::host_facts(&self.project.root, limits),
+            crate::report::results::host_facts(&self.project.root, limits).with_devices(&results),
             results,
         )
     }

@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 const OUR_TAGS: &[&str] = &[
     "!doctype", "html", "head", "meta", "title", "style", "body", "header", "main", "footer",
-    "section", "div", "p", "ul", "li", "table", "thead", "tbody", "tr", "th", "td", "colgroup",
-    "col", "h2", "h3", "h4", "h5", "dl", "dt", "dd", "code", "form", "label", "select", "option",
-    "input", "span", "a", "b", "details", "summary", "pre", "mark", "script",
+    "section", "div", "p", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td",
+    "colgroup", "col", "h2", "h3", "h4", "h5", "dl", "dt", "dd", "code", "form", "label", "select",
+    "option", "input", "span", "a", "b", "details", "summary", "pre", "mark", "script",
 ];
 
 /// (tag name, attribute names) of every start tag in `html`.
@@ -331,8 +331,10 @@ fn filters_work_in_a_real_browser() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    let sample = fixture::sample();
+    let rows: BTreeSet<&str> = sample.results.iter().map(|r| r.id.as_str()).collect();
     let all = b.visible_ids();
-    assert_eq!(all.len(), 9, "{all:?}");
+    assert_eq!(all.len(), rows.len(), "{all:?}");
     assert_eq!(
         b.eval("document.getElementById('filters').hidden"),
         false,
@@ -372,7 +374,7 @@ fn filters_work_in_a_real_browser() {
         ["mounts/tmpfs_with_sys_admin", "net/raw_socket"]
     );
     b.eval("(s => { s.value = ''; s.dispatchEvent(new Event('change')); })(document.getElementById('f-tag'))");
-    assert_eq!(b.visible_ids().len(), 9);
+    assert_eq!(b.visible_ids().len(), rows.len());
 
     // Hash parameters apply filters on load.
     b.call(
@@ -406,7 +408,7 @@ fn filters_work_in_a_real_browser() {
         true,
         "a result named by the hash opens"
     );
-    assert_eq!(b.visible_ids().len(), 9);
+    assert_eq!(b.visible_ids().len(), rows.len());
     b.call(
         "Emulation.setDeviceMetricsOverride",
         json!({ "width": 1280, "height": 1900, "deviceScaleFactor": 1, "mobile": false }),
@@ -452,4 +454,64 @@ fn likely_causes_show_with_their_result() {
         text.contains("href=\"https:&#x2f;&#x2f;docs.docker.com"),
         "the rule's link is linked: {text}"
     );
+}
+
+#[test]
+fn the_page_leads_with_what_failed() {
+    let doc = fixture::sample();
+    let page = html::index_html(&[Source::from_doc(doc.clone())]).unwrap();
+    let word = page.find("id=\"signoff-word\"").unwrap();
+    let list = page.find("id=\"failures\"").expect("a list of failures");
+    let totals = page.find("<table class=\"totals\">").unwrap();
+    assert!(
+        word < list && list < totals,
+        "the failures come right under the word"
+    );
+    let failed = doc
+        .results
+        .iter()
+        .filter(|r| r.verdict.is_failure())
+        .count();
+    let section = &page[list..page[list..].find("</section>").unwrap() + list];
+    assert_eq!(section.matches("<li>").count(), failed, "{section}");
+    assert!(section.contains(&format!("Failures ({failed})")));
+    // Each names its scenario, candidate, first differing field and cause,
+    // and links to its row's details, which exist.
+    assert!(
+        section.contains("<code>devices&#x2f;mknod_undeclared</code></a> under <b>userns-remap</b>: first differs in <code>exit_code</code>"),
+        "{section}"
+    );
+    assert!(section.contains("likely cause: mknodat &#x2f;tmp&#x2f;n: EPERM under userns-remap"));
+    for anchor in section.split("href=\"#").skip(1) {
+        let anchor = &anchor[..anchor.find('"').unwrap()];
+        assert!(
+            page.contains(&format!("id=\"{anchor}\"")),
+            "{anchor} has a row"
+        );
+    }
+    // Each not-covered reason is said once.
+    let reason = "sysbox-runc is not installed";
+    assert_eq!(page.matches(reason).count(), 1, "said once");
+}
+
+#[test]
+fn host_facts_and_host_limited_expectations_are_shown() {
+    let page = html::index_html(&[Source::from_doc(fixture::sample())]).unwrap();
+    let top = &page[..page.find("<main>").unwrap()];
+    assert!(top.contains("id=\"host-facts\""), "{top}");
+    assert!(top.contains("cgroup v2, AppArmor on, SELinux off"), "{top}");
+    assert!(
+        top.contains("device node &#x2f;dev&#x2f;fuse: mode 0600, owner 0:0"),
+        "{top}"
+    );
+    let row = &page[page.find("data-id=\"sysfs&#x2f;cgroup_mkdir\"").unwrap()..];
+    let row = &row[..row.find("</tbody>").unwrap()];
+    assert!(
+        row.contains("<div class=\"host-note\">an expectation does not apply on this host</div>"),
+        "beside the verdict: {row}"
+    );
+    assert!(row.contains(
+        "in stdout (declared for cgroup v1) does not apply here: cgroup v2 (runc, userns-remap)"
+    ));
+    assert!(row.contains("in exit_code, stderr is declared for cgroup v2: it applies here"));
 }

@@ -351,6 +351,7 @@ mod tests {
     fn div(fields: Vec<Field>) -> Divergence {
         Divergence {
             runtime: "cand".into(),
+            host: None,
             fields,
             steps: Vec::new(),
             reason: "because".into(),

@@ -7,11 +7,13 @@
 //! normalized observation against the committed one, `snapshot_key` names
 //! the environment it was made in and `snapshot_files` lays the files out
 //! (orphans, pending reviews, accepting CI artifacts); `explain` matches
-//! the candidate profile's likely-cause rules against the differences. Nothing here talks to
+//! the candidate profile's likely-cause rules against the differences;
+//! `host` which declared expectations apply with this host's engines. Nothing here talks to
 //! an engine or formats a report.
 
 pub mod compare;
 pub mod explain;
+pub mod host;
 pub mod normalize;
 pub mod snapshot;
 pub mod snapshot_files;

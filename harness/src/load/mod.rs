@@ -9,7 +9,7 @@
 //! contexts, the local socket); `partition` the `--partition K/N`
 //! split of a selection for CI shards; `policy` what a
 //! profile refuses or ignores by rule; `explain` a profile's likely-cause
-//! rules; `service` the keys of real
+//! rules; `host` the host facts an expectation holds on; `service` the keys of real
 //! workloads (images to build, readiness, steps); `schema` the JSON Schema
 //! generated from these very types; `walk` the one loop-safe directory walk
 //! every command uses. Nothing here runs a container, judges an
@@ -22,6 +22,7 @@ pub mod container;
 pub mod duration;
 pub mod endpoint;
 pub mod explain;
+pub mod host;
 pub mod partition;
 pub mod policy;
 pub mod runtime;

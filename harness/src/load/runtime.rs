@@ -26,8 +26,10 @@ pub struct RuntimeProfile {
     pub description: String,
     /// The OCI runtime the engine is asked for (`HostConfig.Runtime`).
     pub oci_runtime: String,
-    /// Engine endpoint (`unix://...`, `tcp://...`); default: `DOCKER_HOST`,
-    /// then the Docker CLI's context, then the local socket.
+    /// Engine endpoint (`unix://PATH`, `tcp://HOST[:PORT]`, with TLS from
+    /// `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, `ssh://[USER@]HOST[:PORT]`),
+    /// or the name of a docker context; default: `DOCKER_HOST`, then the
+    /// Docker CLI's context, then the local socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
     /// Container defaults merged under every scenario's own options.

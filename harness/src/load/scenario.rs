@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::load::build::Build;
 use crate::load::container::ContainerSpec;
 pub use crate::load::duration::Timeout;
+use crate::load::host::HostCondition;
 pub use crate::load::service::DEFAULT_IMAGE;
 use crate::load::service::{ImageRef, Ready, Step};
 use crate::load::stack::{HostAccess, NetworkDef, Stack, StackService, VolumeDef};
@@ -359,6 +360,11 @@ pub struct Expect {
 pub struct Divergence {
     /// The candidate runtime profile's name, e.g. `sysbox-runc`.
     pub runtime: String,
+    /// The host facts it was measured or documented for (cgroup version,
+    /// AppArmor, SELinux, engine and kernel versions); elsewhere it is not
+    /// used. Default: every host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostCondition>,
     /// The fields that differ; empty means any field.
     #[serde(default)]
     pub fields: Vec<Field>,
@@ -628,6 +634,19 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
             ));
         }
     }
+    for (n, h) in file
+        .expect
+        .diverges
+        .iter()
+        .filter_map(|d| d.host.as_ref())
+        .enumerate()
+    {
+        for (key, message) in h.problems() {
+            let (line, column) = locate_in_host(text, n, key).unwrap_or((1, 1));
+            let err = YamlError::at(path, text, line, column, message);
+            out.push(("expect-host", err));
+        }
+    }
     for (i, d) in file.expect.diverges.iter().enumerate() {
         if d.reason.trim().is_empty() {
             out.push((
@@ -829,6 +848,29 @@ pub fn resolve_compose(
     Ok(compose)
 }
 
+/// Line and column of `key:` inside the `n`-th `host:` condition (the
+/// `host:` key itself for `key` = `host`, or when it is not found).
+fn locate_in_host(text: &str, n: usize, key: &str) -> Option<(u64, u64)> {
+    let (line, column) = locate_nth_key(text, "host", n)?;
+    if key == "host" {
+        return Some((line, column));
+    }
+    let needle = format!("{key}:");
+    let start = line as usize - 1;
+    let indent = column as usize - 1;
+    for (i, l) in text.lines().enumerate().skip(start) {
+        // The condition ends at the next line indented no deeper than `host:`.
+        if i > start && l.len() - l.trim_start().len() <= indent && !l.trim().is_empty() {
+            break;
+        }
+        let from = if i == start { indent } else { 0 };
+        if let Some(at) = l.get(from..).and_then(|rest| rest.find(&needle)) {
+            return Some((i as u64 + 1, (from + at) as u64 + 1));
+        }
+    }
+    Some((line, column))
+}
+
 /// Line and column of the `n`-th (from 0) `key:` in `text`.
 pub fn locate_nth_key(text: &str, key: &str, n: usize) -> Option<(u64, u64)> {
     let needle = format!("{key}:");
@@ -995,6 +1037,13 @@ expect:
         assert_eq!(f.timeout.0, Duration::from_millis(500));
         assert_eq!(f.container.sysctls["net.ipv4.ip_forward"], "1");
         assert_eq!(f.expect.diverges[0].fields, vec![Field::ExitCode]);
+        let host = parse("description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      host: { cgroup: 2, apparmor: true, engine: \">=25\", kernel: \">=6.1, <6.12\" }\n      reason: y\n")
+            .unwrap();
+        let h = host.expect.diverges[0].host.clone().unwrap();
+        assert_eq!(
+            h.to_string(),
+            "cgroup v2, AppArmor on, Docker >=25, kernel >=6.1, <6.12"
+        );
     }
 
     #[rstest]
@@ -1027,6 +1076,26 @@ expect:
         "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n",
         5,
         "reason"
+    )]
+    #[case::bad_cgroup(
+        "description: d\ncommand: [x]\ncontainer: { cgroup: host }\nexpect:\n  diverges:\n    - runtime: r\n      reason: x\n    - runtime: r\n      host: { apparmor: true, cgroup: 3 }\n      reason: y\n",
+        9,
+        "cgroup version 3"
+    )]
+    #[case::bad_kernel_range(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      host:\n        cgroup: 2\n        kernel: \"6.x\"\n      reason: y\n",
+        8,
+        "version range \"6.x\""
+    )]
+    #[case::empty_host(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      host: {}\n      reason: y\n",
+        6,
+        "at least one fact"
+    )]
+    #[case::unknown_host_key(
+        "description: d\ncommand: [x]\nexpect:\n  diverges:\n    - runtime: r\n      host: { cgroups: 2 }\n      reason: y\n",
+        6,
+        "unknown field `cgroups`"
     )]
     fn errors_name_the_line(#[case] text: &str, #[case] line: u64, #[case] needle: &str) {
         let err = parse(text).unwrap_err();

@@ -19,7 +19,22 @@ pub const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(
 /// A run under `runtime`: exit code `exit`, or refused by the engine when `None`.
 pub fn run(runtime: &str, exit: Option<i64>, stdout: &str, stderr: &str) -> Observation {
     match exit {
-        None => Observation::refused(runtime, format!("OCI runtime create failed: {stderr}"), 40),
+        None => {
+            let message = format!("OCI runtime create failed: {stderr}");
+            let answer = crate::run::engine::Answer::new(500, &message);
+            let decision = crate::run::engine::settle(
+                crate::run::engine::Phase::Start,
+                &answer,
+                &crate::run::engine::Second::Answered(answer.clone()),
+            );
+            Observation {
+                engine: EngineOutcome::Refused {
+                    message,
+                    decision: Some(decision),
+                },
+                ..Observation::refused(runtime, String::new(), 40)
+            }
+        }
         Some(code) => Observation {
             runtime: runtime.into(),
             engine: EngineOutcome::Started,
@@ -48,10 +63,12 @@ pub fn result(id: &str, candidate: &str, verdict: Verdict) -> ScenarioResult {
         skip: None,
         diffs: Vec::new(),
         expected: Vec::new(),
+        not_applicable: Vec::new(),
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
         config: None,
         likely_causes: Vec::new(),
+        trouble: None,
     }
 }
 
@@ -96,6 +113,11 @@ pub fn doc_with(candidates: &[&str], results: Vec<ScenarioResult>) -> ResultsDoc
         runtime_versions: BTreeMap::from([("runc".to_string(), "1.2.5".to_string())]),
         userns_remap: remap,
         cgroup_version: "2".into(),
+        security_options: if remap {
+            vec!["apparmor".into(), "seccomp".into(), "userns".into()]
+        } else {
+            vec!["apparmor".into(), "seccomp".into()]
+        },
     };
     let mut doc = ResultsDocument::new(
         "20260301-120000-ab12",
@@ -111,6 +133,11 @@ pub fn doc_with(candidates: &[&str], results: Vec<ScenarioResult>) -> ResultsDoc
             kernel: "6.1.0-31-amd64".into(),
             git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
             limits: HostLimits::default(),
+            devices: vec![crate::report::results::DeviceNode {
+                path: "/dev/fuse".into(),
+                mode: "0600".into(),
+                owner: "0:0".into(),
+            }],
         },
         results,
     );
@@ -196,6 +223,7 @@ pub fn sample() -> ResultsDocument {
         d.declared = true;
     }
     r.expected = vec![Divergence {
+        host: None,
         runtime: u.into(),
         steps: Vec::new(),
         fields: vec![Field::ExitCode, Field::Stdout, Field::Stderr],
@@ -206,6 +234,57 @@ pub fn sample() -> ResultsDocument {
         covers: vec!["S9".into()],
     }];
     r.reason = Some("device nodes cannot be created in a user namespace".into());
+    results.push(r);
+
+    // An expectation limited to cgroup v2 hosts that applied, and one
+    // limited to cgroup v1 that did not.
+    let mut r = compared(
+        "sysfs/cgroup_mkdir",
+        u,
+        Verdict::Expected,
+        run(
+            "runc",
+            Some(1),
+            "",
+            "mkdir: can't create directory '/sys/fs/cgroup/parity-child': Read-only file system\n",
+        ),
+        run(u, Some(0), "", "created\n"),
+    );
+    r.tags = vec!["sysfs".into()];
+    for d in &mut r.diffs {
+        d.declared = true;
+    }
+    let cgroup = |v: u8| {
+        Some(crate::load::host::HostCondition {
+            cgroup: Some(v),
+            ..Default::default()
+        })
+    };
+    let declared = |host, fields, reason: &str| Divergence {
+        host,
+        runtime: u.into(),
+        steps: Vec::new(),
+        fields,
+        reason: reason.into(),
+        link: None,
+        known: Some(crate::load::scenario::Known::Measured),
+        source: Some("Docker 26.1.5 --userns-remap, cgroup v2".into()),
+        covers: Vec::new(),
+    };
+    r.expected = vec![declared(
+        cgroup(2),
+        vec![Field::ExitCode, Field::Stderr],
+        "the remapped engine gives the container a writable cgroup2 tree",
+    )];
+    r.not_applicable = vec![crate::judge::host::NotApplicable {
+        divergence: declared(
+            cgroup(1),
+            vec![Field::Stdout],
+            "cgroup v1 differs otherwise",
+        ),
+        why: "cgroup v2 (runc, userns-remap)".into(),
+    }];
+    r.reason = Some("the remapped engine gives the container a writable cgroup2 tree".into());
     results.push(r);
 
     let mut r = compared(
@@ -269,6 +348,7 @@ pub fn sample() -> ResultsDocument {
     r.description = HOSTILE.into();
     r.reason = Some(HOSTILE.into());
     r.expected = vec![Divergence {
+        host: None,
         runtime: u.into(),
         steps: Vec::new(),
         fields: vec![Field::Syscalls],

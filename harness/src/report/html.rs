@@ -13,11 +13,11 @@ use std::collections::BTreeSet;
 use minijinja::{Environment, Value};
 use serde::Serialize;
 
-use crate::event::ScenarioResult;
+use crate::event::{ScenarioResult, SkipCause};
 use crate::judge::compare::Verdict;
 use crate::report::diffview::{DiffView, diff_view};
 use crate::report::signoff::{
-    Column, SignOff, Source, column_results, columns, direction, sign_off,
+    Column, SignOff, Source, column_results, columns, direction, engine_answers, sign_off,
 };
 use crate::report::text::visible;
 use crate::run::observe::{Captured, EngineOutcome, Observation};
@@ -82,6 +82,43 @@ pub struct IndexView {
     pub rows: Vec<RowView>,
     /// `expected` verdicts that rest on inference, listed apart.
     pub inferred: Vec<InferredView>,
+    /// Every failure, first thing under the sign-off word.
+    pub failures: Vec<FailureView>,
+}
+
+/// One failed result, as the top of the page lists it.
+#[derive(Debug, Serialize)]
+pub struct FailureView {
+    pub id: String,
+    pub column: String,
+    pub verdict: Verdict,
+    pub anchor: String,
+    /// The first field that differs (undeclared first), e.g. `exit_code`.
+    pub field: Option<String>,
+    /// The first likely cause, else the result's reason.
+    pub cause: Option<String>,
+}
+
+fn failure_view(id: &str, column: &str, anchor: &str, r: &ScenarioResult) -> FailureView {
+    let field = r
+        .diffs
+        .iter()
+        .find(|d| !d.declared)
+        .or(r.diffs.first())
+        .map(|d| d.label());
+    let cause = r
+        .likely_causes
+        .first()
+        .map(|c| format!("likely cause: {}", c.text))
+        .or_else(|| r.reason.clone());
+    FailureView {
+        id: id.to_string(),
+        column: column.to_string(),
+        verdict: r.verdict,
+        anchor: anchor.to_string(),
+        field,
+        cause,
+    }
 }
 
 /// An `expected` verdict whose expectation is inferred or not stated.
@@ -105,6 +142,11 @@ pub struct SourceView {
     pub kernel: String,
     pub engines: Vec<crate::run::engine::EngineInfo>,
     pub host_notes: Vec<String>,
+    /// The host facts the run ran with, a line each (engines, then the
+    /// device nodes its scenarios passed in).
+    pub host_facts: Vec<String>,
+    /// The device nodes alone, for the environment section.
+    pub devices: Vec<String>,
 }
 
 /// One scenario: a table row with a cell per column, and the details of
@@ -125,6 +167,21 @@ pub struct RowView {
 pub struct CellView {
     pub verdict: Verdict,
     pub anchor: String,
+    /// Beside the verdict when an expectation is limited to host facts:
+    /// `declared for cgroup v2`, or how many did not apply here.
+    pub host: Option<String>,
+}
+
+/// The short note beside a verdict whose expectations name host facts.
+fn cell_host_note(r: &ScenarioResult) -> Option<String> {
+    if crate::report::hostview::expectation_notes(r).is_empty() {
+        return None;
+    }
+    match r.not_applicable.len() {
+        0 => r.expected.iter().find_map(crate::judge::host::host_text),
+        1 => Some("an expectation does not apply on this host".into()),
+        n => Some(format!("{n} expectations do not apply on this host")),
+    }
 }
 
 /// Everything about one result.
@@ -138,10 +195,15 @@ pub struct DetailView {
     pub failed: bool,
     pub reason: Option<String>,
     pub direction: Option<String>,
+    /// How the engine's answers were taken (refusal or trouble, and why).
+    pub answers: Option<String>,
     pub diffs: Vec<FieldView>,
     /// Likely causes from the candidate profile's `explain:` rules.
     pub causes: Vec<CauseView>,
     pub expected: Vec<ExpectView>,
+    /// Which expectations are limited to host facts, and whether they
+    /// applied on this host.
+    pub host_notes: Vec<String>,
     pub runs: Vec<RunView>,
     /// A service scenario's readiness and steps, side by side.
     pub steps: Vec<crate::report::steps::StepRow>,
@@ -253,7 +315,7 @@ fn run_view(label: String, o: &Observation) -> RunView {
         label,
         engine: match &o.engine {
             EngineOutcome::Started => "started".into(),
-            EngineOutcome::Refused { message } => format!("refused: {message}"),
+            EngineOutcome::Refused { message, .. } => format!("refused: {message}"),
         },
         exit_code: o
             .exit_code
@@ -298,6 +360,7 @@ fn detail(anchor: String, col: &Column, r: &ScenarioResult) -> DetailView {
         failed: r.verdict.is_failure(),
         reason: r.reason.clone(),
         direction: direction(r),
+        answers: engine_answers(r),
         diffs: r
             .diffs
             .iter()
@@ -329,6 +392,7 @@ fn detail(anchor: String, col: &Column, r: &ScenarioResult) -> DetailView {
             })
             .collect(),
         expected: r.expected.iter().map(expect_view).collect(),
+        host_notes: crate::report::hostview::expectation_notes(r),
         runs,
         steps: crate::report::steps::step_rows(r),
         config: r
@@ -353,6 +417,7 @@ pub fn index_view(sources: &[Source]) -> IndexView {
     ids.sort();
     let mut tags = BTreeSet::new();
     let mut inferred = Vec::new();
+    let mut failures = Vec::new();
     let rows = ids
         .iter()
         .enumerate()
@@ -369,9 +434,18 @@ pub fn index_view(sources: &[Source]) -> IndexView {
                         row_tags = r.tags.clone();
                     }
                     verdicts.insert(r.verdict.name());
-                    let anchor = format!("r{n}-c{c}");
-                    if r.verdict != Verdict::Parity {
+                    let mut anchor = format!("r{n}-c{c}");
+                    let host = cell_host_note(r);
+                    // An unavailable candidate's reason is said once, in
+                    // the header's "not covered" list; its cells link there.
+                    let unavailable = r.skip_cause() == Some(SkipCause::Unavailable);
+                    if unavailable {
+                        anchor = "not-covered".into();
+                    } else if r.verdict != Verdict::Parity || host.is_some() {
                         details.push(detail(anchor.clone(), col, r));
+                    }
+                    if r.verdict.is_failure() {
+                        failures.push(failure_view(id, &col.label, &anchor, r));
                     }
                     if crate::report::signoff::rests_on_inference(r) {
                         inferred.push(InferredView {
@@ -384,6 +458,7 @@ pub fn index_view(sources: &[Source]) -> IndexView {
                     CellView {
                         verdict: r.verdict,
                         anchor,
+                        host,
                     }
                 }));
             }
@@ -413,6 +488,7 @@ pub fn index_view(sources: &[Source]) -> IndexView {
         tags: tags.into_iter().collect(),
         rows,
         inferred,
+        failures,
     }
 }
 
@@ -432,6 +508,16 @@ fn source_view(s: &Source) -> SourceView {
         hostname: d.host.hostname.clone(),
         kernel: d.host.kernel.clone(),
         engines: d.engines.clone(),
+        host_facts: crate::report::hostview::host_lines(&d.engines, &d.host),
+        devices: d
+            .host
+            .devices
+            .iter()
+            .map(|n| {
+                let text = n.to_string();
+                text.strip_prefix("device node ").unwrap_or(&text).to_string()
+            })
+            .collect(),
         host_notes: d
             .host
             .limits

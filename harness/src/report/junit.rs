@@ -33,6 +33,16 @@ pub fn junit_report(sources: &[Source]) -> Report {
             "coverage",
             clean(&summary.coverage_text),
         ));
+        let doc = &sources[col.source].doc;
+        for (i, line) in crate::report::hostview::host_lines(&doc.engines, &doc.host)
+            .iter()
+            .enumerate()
+        {
+            suite.add_property(quick_junit::Property::new(
+                format!("host_fact_{}", i + 1),
+                clean(line),
+            ));
+        }
         for r in column_results(sources, &col) {
             suite.add_test_case(test_case(&col.pair, r));
         }
@@ -58,6 +68,9 @@ pub fn failure_text(r: &ScenarioResult) -> String {
     }
     if let Some(reason) = &r.reason {
         out.push_str(&format!("{reason}\n"));
+    }
+    for note in crate::report::hostview::expectation_notes(r) {
+        out.push_str(&format!("host: {note}\n"));
     }
     for c in &r.likely_causes {
         out.push_str(&format!("likely cause: {}\n", c.text));

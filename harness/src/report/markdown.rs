@@ -7,7 +7,7 @@
 
 use crate::judge::compare::Verdict;
 use crate::report::signoff::{
-    SignOffState, Source, column_results, known_text, rests_on_inference, sign_off,
+    SignOffState, Source, column_results, engine_answers, known_text, rests_on_inference, sign_off,
 };
 use crate::report::text::{clip, markdown_inline};
 
@@ -52,6 +52,9 @@ pub fn summary_md(sources: &[Source]) -> String {
                     clip(&c.replace('`', ""), 12)
                 )),
         ));
+        for line in crate::report::hostview::host_lines(&d.engines, &d.host) {
+            out.push_str(&format!("  - {}\n", markdown_inline(&clip(&line, 300))));
+        }
     }
     out.push('\n');
     out.push_str("| candidate | baseline |");
@@ -106,6 +109,15 @@ pub fn summary_md(sources: &[Source]) -> String {
                 markdown_inline(&c.column.label),
                 markdown_inline(&clip(r.reason.as_deref().unwrap_or("no reason given"), 200)),
             );
+            if let Some(line) = engine_answers(r) {
+                item.push_str(&format!("  - {}\n", markdown_inline(&clip(&line, 300))));
+            }
+            for note in crate::report::hostview::expectation_notes(r) {
+                item.push_str(&format!(
+                    "  - host: {}\n",
+                    markdown_inline(&clip(&note, 300))
+                ));
+            }
             for cause in &r.likely_causes {
                 let text = markdown_inline(&clip(&cause.text, 300));
                 match &cause.link {
@@ -134,6 +146,29 @@ pub fn summary_md(sources: &[Source]) -> String {
                 ));
             }
             failures.push(item);
+        }
+    }
+    let mut limited = Vec::new();
+    for c in &s.columns {
+        for r in column_results(sources, &c.column).filter(|r| !r.verdict.is_failure()) {
+            for note in crate::report::hostview::expectation_notes(r) {
+                limited.push(format!(
+                    "- {} `{}` ({}): {}\n",
+                    r.verdict.name(),
+                    clip(&markdown_code(&r.id), 120),
+                    markdown_inline(&c.column.label),
+                    markdown_inline(&clip(&note, 300)),
+                ));
+            }
+        }
+    }
+    if !limited.is_empty() {
+        out.push_str(&format!(
+            "\n**Expectations limited to host facts ({}):**\n\n",
+            limited.len()
+        ));
+        for l in limited.iter().take(MAX_LISTED) {
+            out.push_str(l);
         }
     }
     if !failures.is_empty() {
@@ -187,6 +222,7 @@ mod tests {
     fn expectations_resting_on_inference_are_listed_apart() {
         use crate::load::scenario::{Divergence, Known};
         let declared = |known| Divergence {
+            host: None,
             runtime: "c".into(),
             fields: Vec::new(),
             steps: Vec::new(),

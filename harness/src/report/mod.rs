@@ -5,13 +5,15 @@
 //! owns the versioned `results.json` document that every other format is
 //! rendered from without re-running anything: `html` (the sign-off page),
 //! `junit`, `markdown` (the CI step summary), `changes` (run vs run).
-//! `signoff` holds the words they share, `steps` the readiness and step
+//! `signoff` holds the words they share, `hostview` the host facts
+//! and host-limited expectations they show, `steps` the readiness and step
 //! rows of service scenarios, `text` the escaping they share.
 
 pub mod changes;
 pub mod diffview;
 #[doc(hidden)]
 pub mod fixture;
+pub mod hostview;
 pub mod html;
 pub mod junit;
 pub mod listing;

@@ -96,6 +96,69 @@ pub struct HostFacts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
     pub limits: HostLimits,
+    /// The host device nodes the run's scenarios passed in
+    /// (`container.devices`), as they were on this machine: their mode
+    /// and owner can decide what a container may do with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<DeviceNode>,
+}
+
+/// A host device node, as it was when the run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DeviceNode {
+    pub path: String,
+    /// Permission bits in octal (`0600`), or `absent`.
+    pub mode: String,
+    /// `uid:gid`, empty when absent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
+}
+
+impl std::fmt::Display for DeviceNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.owner.as_str() {
+            "" => write!(f, "device node {}: {}", self.path, self.mode),
+            owner => write!(
+                f,
+                "device node {}: mode {}, owner {owner}",
+                self.path, self.mode
+            ),
+        }
+    }
+}
+
+impl DeviceNode {
+    /// `path` as it is on this machine now.
+    pub fn read(path: &str) -> DeviceNode {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(path) {
+            Ok(m) => DeviceNode {
+                path: path.into(),
+                mode: format!("{:04o}", m.mode() & 0o7777),
+                owner: format!("{}:{}", m.uid(), m.gid()),
+            },
+            Err(_) => DeviceNode {
+                path: path.into(),
+                mode: "absent".into(),
+                owner: String::new(),
+            },
+        }
+    }
+}
+
+/// The host device paths `results` passed into containers, from each
+/// candidate's effective create request (`HostConfig.Devices`), sorted.
+pub fn device_paths(results: &[ScenarioResult]) -> Vec<String> {
+    let mut paths: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.config.as_ref())
+        .filter_map(|c| c.pointer("/HostConfig/Devices")?.as_array().cloned())
+        .flatten()
+        .filter_map(|d| d.get("PathOnHost")?.as_str().map(str::to_string))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 impl ResultsDocument {
@@ -146,6 +209,18 @@ pub fn host_facts(dir: &std::path::Path, limits: HostLimits) -> HostFacts {
         kernel: read("/proc/sys/kernel/osrelease"),
         git_commit,
         limits,
+        devices: Vec::new(),
+    }
+}
+
+impl HostFacts {
+    /// These facts with the modes of the device nodes `results` passed in.
+    pub fn with_devices(mut self, results: &[ScenarioResult]) -> HostFacts {
+        self.devices = device_paths(results)
+            .iter()
+            .map(|p| DeviceNode::read(p))
+            .collect();
+        self
     }
 }
 

@@ -191,11 +191,7 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
             Coverage::NotCovered { .. } => 0,
         })
         .sum();
-    let mut not_covered: Vec<String> = summaries
-        .iter()
-        .filter(|s| !s.covered())
-        .map(|s| s.coverage_text.clone())
-        .collect();
+    let mut not_covered = not_covered_reasons(&summaries);
     let missing_required: Vec<&str> = summaries
         .iter()
         .filter(|s| s.required && !s.covered())
@@ -261,6 +257,28 @@ pub fn sign_off(sources: &[Source]) -> SignOff {
         not_covered,
         columns: summaries,
     }
+}
+
+/// Each reason a column is not fully covered, once, with every column it
+/// applies to: `eci, sysbox-runc: not covered (skipped: ...)`.
+fn not_covered_reasons(summaries: &[ColumnSummary]) -> Vec<String> {
+    let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+    for s in summaries.iter().filter(|s| !s.covered()) {
+        let label = s.column.label.as_str();
+        let rest = s
+            .coverage_text
+            .strip_prefix(&format!("{label}: "))
+            .unwrap_or(&s.coverage_text)
+            .to_string();
+        match grouped.iter_mut().find(|(r, _)| *r == rest) {
+            Some((_, labels)) => labels.push(label),
+            None => grouped.push((rest, vec![label])),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(rest, labels)| format!("{}: {rest}", labels.join(", ")))
+        .collect()
 }
 
 /// The parts `K/N` of a partitioned selection that no source holds: for
@@ -387,6 +405,39 @@ pub fn known_text(r: &ScenarioResult) -> String {
     parts.join("; ")
 }
 
+/// How the engine's answers behind `r` were taken, in words, so a reader
+/// tells a refusal from trouble: the side whose answer was taken for
+/// trouble (an `error`), or each side the engine refused, with why.
+/// `None` when every run started.
+pub fn engine_answers(r: &ScenarioResult) -> Option<String> {
+    if let Some(t) = &r.trouble {
+        return Some(format!(
+            "engine answer under {}: {}",
+            t.runtime,
+            t.decision.describe()
+        ));
+    }
+    let side = |runtime: &str, runs: &[Observation]| {
+        runs.iter().find_map(|o| match &o.engine {
+            EngineOutcome::Refused {
+                decision: Some(d), ..
+            } => Some(format!("{runtime} {}", d.describe())),
+            EngineOutcome::Refused { decision: None, .. } => Some(format!(
+                "{runtime} refused (how it was decided is not recorded)"
+            )),
+            EngineOutcome::Started => None,
+        })
+    };
+    let said: Vec<String> = [
+        side(&r.baseline, &r.baseline_runs),
+        side(&r.candidate, &r.candidate_runs),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!said.is_empty()).then(|| format!("engine answers: {}", said.join("; ")))
+}
+
 /// Which way a difference points, in words, for results that differ.
 pub fn direction(r: &ScenarioResult) -> Option<String> {
     match r.verdict {
@@ -420,6 +471,36 @@ mod tests {
     use super::*;
     use crate::report::fixture;
     use rstest::rstest;
+
+    #[test]
+    fn the_engine_answers_line_tells_a_refusal_from_trouble() {
+        use crate::run::engine::{Answer, Phase, Second, settle};
+        let mut r = fixture::result("x", "userns-remap", Verdict::Parity);
+        r.baseline_runs = vec![fixture::run("runc", Some(0), "", "")];
+        r.candidate_runs = vec![fixture::run("userns-remap", Some(0), "", "")];
+        assert_eq!(engine_answers(&r), None, "every run started");
+        r.candidate_runs = vec![fixture::run("userns-remap", None, "", "no")];
+        assert_eq!(
+            engine_answers(&r).as_deref(),
+            Some(
+                "engine answers: userns-remap refused at start by the OCI runtime (HTTP 500): the same answer twice, word for word"
+            )
+        );
+        let first = Answer::new(500, "something went wrong");
+        let second = Second::Answered(Answer::new(500, "something else went wrong"));
+        r.verdict = Verdict::Error;
+        r.trouble = Some(crate::event::SideDecision {
+            runtime: "runc".into(),
+            decision: settle(Phase::Start, &first, &second),
+        });
+        let line = engine_answers(&r).unwrap();
+        assert!(
+            line.starts_with(
+                "engine answer under runc: engine trouble at start, not a refusal (HTTP 500): a second attempt was answered differently"
+            ),
+            "{line}"
+        );
+    }
 
     #[rstest]
     #[case::breaks(

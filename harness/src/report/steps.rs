@@ -154,10 +154,10 @@ pub fn step_text(s: &StepObservation) -> String {
 
 fn own_text(s: &StepObservation) -> String {
     match (&s.engine, &s.exit_code) {
-        (EngineOutcome::Refused { message }, _) if message.starts_with("not run") => {
+        (EngineOutcome::Refused { message, .. }, _) if message.starts_with("not run") => {
             message.clone()
         }
-        (EngineOutcome::Refused { message }, _) => format!("refused: {message}"),
+        (EngineOutcome::Refused { message, .. }, _) => format!("refused: {message}"),
         // Build steps have no timing (the builder reports none).
         (EngineOutcome::Started, Some(code)) if s.duration_ms == 0 => format!("exit {code}"),
         (EngineOutcome::Started, Some(code)) => format!("exit {code} · {} ms", s.duration_ms),
@@ -224,6 +224,7 @@ mod tests {
                 Some(_) => EngineOutcome::Started,
                 None => EngineOutcome::Refused {
                     message: "not run: the service had exited".into(),
+                    decision: None,
                 },
             },
             exit_code: exit.map(ExitStatus::Code),

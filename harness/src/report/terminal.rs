@@ -84,6 +84,16 @@ pub fn render_result(r: &ScenarioResult, verbose: bool) -> String {
         ));
     }
     out.push('\n');
+    if let Some(line) = crate::report::signoff::engine_answers(r) {
+        out.push_str(&format!(
+            "    {}\n",
+            dim(&crate::report::text::visible(&line))
+        ));
+    }
+    for note in crate::report::hostview::expectation_notes(r) {
+        let note = crate::report::text::visible(&note).into_owned();
+        out.push_str(&format!("    {}\n", dim(&format!("host: {note}"))));
+    }
     if r.verdict.is_failure() || (verbose && !r.diffs.is_empty()) {
         let bold = Style::new().bold();
         for c in &r.likely_causes {
@@ -144,11 +154,19 @@ impl<W: Write + Send> Reporter for TerminalReporter<W> {
                 baseline,
                 candidates,
                 scenarios,
+                engines,
                 ..
-            } => format!(
-                "running {scenarios} scenario(s): baseline {baseline} vs {}\n",
-                candidates.join(", ")
-            ),
+            } => {
+                let mut text = format!(
+                    "running {scenarios} scenario(s): baseline {baseline} vs {}\n",
+                    candidates.join(", ")
+                );
+                for e in engines {
+                    let line = crate::report::hostview::engine_line(e);
+                    text.push_str(&format!("{}\n", dim(&format!("  engine {line}"))));
+                }
+                text
+            }
             Event::ScenarioStarted { .. } => return,
             Event::Progress { message } => format!("{}\n", dim(&format!("... {message}"))),
             Event::Verdict(r) if r.verdict == Verdict::Skipped && !self.verbose => return,
@@ -184,6 +202,10 @@ pub fn summary(results: &[crate::event::ScenarioResult]) -> String {
     }
     for line in skip_groups(results) {
         out.push_str(&format!("{}\n", dim(&line)));
+    }
+    for path in crate::report::results::device_paths(results) {
+        let node = crate::report::results::DeviceNode::read(&path);
+        out.push_str(&format!("{}\n", dim(&format!("ran with host {node}"))));
     }
     let failed: Vec<&ScenarioResult> = results.iter().filter(|r| r.verdict.is_failure()).collect();
     if !failed.is_empty() {

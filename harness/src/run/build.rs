@@ -8,7 +8,8 @@
 //! `Running in` and `Removing intermediate container` lines and colour
 //! codes dropped), the outcome (built; failed at a step with its exit code;
 //! refused by the engine with its message, such as a user-namespaced
-//! engine's refusal of `--network host`), an `image` step holding the
+//! engine's refusal of `--network host`, settled as a refusal by a second
+//! build answering the same way), an `image` step holding the
 //! built image's config and the files of its own layers, and the removal
 //! of every image the build made, on every path. Comparing is `judge`'s.
 
@@ -19,7 +20,10 @@ use regex::Regex;
 
 use crate::load::build::{BuildNetwork, Entitlement};
 use crate::load::scenario::Scenario;
-use crate::run::engine::{BuildContext, BuildRequest, Engine, RUN_LABEL, RunContext};
+use crate::run::engine::{
+    Answer, BuildContext, BuildRequest, Decision, Engine, Fault, Look, Phase, RUN_LABEL,
+    RunContext, Second, look, settle,
+};
 use crate::run::observe::{Captured, EngineOutcome, ExitStatus, Observation, StepObservation};
 
 /// Repository of build scenarios' images (each removed after its run).
@@ -104,9 +108,11 @@ pub enum BuildEnd {
         code: i64,
         message: String,
     },
-    /// The engine refused or could not run a step.
+    /// The engine refused or could not run a step; how that was decided
+    /// (`None` until a second build settled it).
     Refused {
         message: String,
+        decision: Option<Decision>,
     },
     TimedOut,
 }
@@ -142,9 +148,50 @@ pub fn build_end(error: Option<&str>, timed_out: bool) -> BuildEnd {
             },
             None => BuildEnd::Refused {
                 message: m.trim().to_string(),
+                decision: None,
             },
         },
     }
+}
+
+/// Builds `request` once: its steps, how it ended and the built image's
+/// text; every image the build made is removed before this returns.
+async fn build_once(
+    engine: &Engine,
+    context: &BuildContext,
+    request: &BuildRequest,
+    limit: std::time::Duration,
+) -> Result<(Vec<BuildStep>, BuildEnd, Option<String>), String> {
+    let output = engine.build_observed(context, request, limit).await;
+    let mut steps = parse_steps(&output.lines);
+    // The run's label is the builder's last step: count the author's.
+    if !request.labels.is_empty() {
+        for s in &mut steps {
+            s.name = without_label_step(&s.name);
+        }
+    }
+    let end = build_end(output.error.as_deref(), output.timed_out);
+    let image = match end {
+        BuildEnd::Built => Some(image_text(engine, &request.tag, &context.bases).await),
+        _ => None,
+    };
+    let committed: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.is_from)
+        .filter_map(|s| s.image.clone())
+        .collect();
+    let removed = engine.remove_build(&request.tag, &committed).await;
+    // The last step is the builder's LABEL of parity's run label, which
+    // names the run: not the author's, not compared.
+    if steps
+        .last()
+        .is_some_and(|s| s.name.contains(&format!(": LABEL {RUN_LABEL}=")))
+    {
+        steps.pop();
+    }
+    let image = image.transpose().map_err(|e| e.to_string())?;
+    removed.map_err(|e| e.to_string())?;
+    Ok((steps, end, image))
 }
 
 /// Builds `scenario` on `engine` and observes it; every image the build
@@ -157,7 +204,7 @@ pub async fn observe(
     scenario: &Scenario,
     ctx: &RunContext,
     runtime: &str,
-) -> Result<(Observation, serde_json::Value), String> {
+) -> Result<(Observation, serde_json::Value), Fault> {
     let build = scenario
         .file
         .build
@@ -180,7 +227,7 @@ pub async fn observe(
                 .map_err(|e| format!("{}: {file}: {e}", scenario.id))?;
             (BuildContext::pack(Some(&d), None, &text), file.clone())
         }
-        (None, None) => return Err(format!("{}: build has no Dockerfile", scenario.id)),
+        (None, None) => return Err(format!("{}: build has no Dockerfile", scenario.id).into()),
     };
     let context = context.map_err(|e| e.to_string())?;
     if let Some(source) = bases_from {
@@ -197,7 +244,7 @@ pub async fn observe(
                     .is_some()
             {
                 source
-                    .copy_image_to(engine, base)
+                    .copy_image_to(engine, base, &|_| {})
                     .await
                     .map_err(|e| e.to_string())?;
             }
@@ -235,37 +282,50 @@ pub async fn observe(
             "forcerm": true,
         }
     });
-    let output = engine
-        .build_observed(&context, &request, scenario.file.timeout.0)
-        .await;
-    let mut steps = parse_steps(&output.lines);
-    // The run's label is the builder's last step: count the author's.
-    if !request.labels.is_empty() {
-        for s in &mut steps {
-            s.name = without_label_step(&s.name);
+    let limit = scenario.file.timeout.0;
+    let (mut steps, mut end, mut image) = build_once(engine, &context, &request, limit).await?;
+    // An error that is not a step's exit status is settled by building
+    // again (`classify`): a refusal answers the same way twice.
+    if let BuildEnd::Refused {
+        message,
+        decision: None,
+    } = &end
+    {
+        let first = Answer::streamed(message);
+        if let Look::Decided(d) = look(Phase::Build, &first) {
+            if !d.is_refusal() {
+                return Err(Fault {
+                    message: format!("build: {message} ({})", d.describe()),
+                    decision: Some(d),
+                });
+            }
+        }
+        let again = build_once(engine, &context, &request, limit).await?;
+        let second = match &again.1 {
+            BuildEnd::Built => Second::Succeeded,
+            BuildEnd::Refused { message, .. } | BuildEnd::Failed { message, .. } => {
+                Second::Answered(Answer::streamed(message))
+            }
+            BuildEnd::TimedOut => Second::NotMade("the second build timed out".into()),
+        };
+        let d = settle(Phase::Build, &first, &second);
+        match (d.is_refusal(), &again.1) {
+            (true, _) => {
+                end = BuildEnd::Refused {
+                    message: message.clone(),
+                    decision: Some(d),
+                }
+            }
+            // Trouble that passed: the second build is the observation.
+            (false, BuildEnd::Built) => (steps, end, image) = again,
+            (false, _) => {
+                return Err(Fault {
+                    message: format!("build: {message} ({})", d.describe()),
+                    decision: Some(d),
+                });
+            }
         }
     }
-    let end = build_end(output.error.as_deref(), output.timed_out);
-    let image = match end {
-        BuildEnd::Built => Some(image_text(engine, &request.tag, &context.bases).await),
-        _ => None,
-    };
-    let committed: Vec<String> = steps
-        .iter()
-        .filter(|s| !s.is_from)
-        .filter_map(|s| s.image.clone())
-        .collect();
-    let removed = engine.remove_build(&request.tag, &committed).await;
-    // The last step is the builder's LABEL of parity's run label, which
-    // names the run: not the author's, not compared.
-    if steps
-        .last()
-        .is_some_and(|s| s.name.contains(&format!(": LABEL {RUN_LABEL}=")))
-    {
-        steps.pop();
-    }
-    let image = image.transpose().map_err(|e| e.to_string())?;
-    removed.map_err(|e| e.to_string())?;
     let obs = observation(runtime, build, &steps, &end, image, started);
     Ok((obs, config))
 }
@@ -334,9 +394,10 @@ pub fn observation(
                         o.exit_code = Some(ExitStatus::Code(*code));
                         o.stderr = Captured::from_bytes(format!("{message}\n").as_bytes());
                     }
-                    BuildEnd::Refused { message } => {
+                    BuildEnd::Refused { message, decision } => {
                         o.engine = EngineOutcome::Refused {
                             message: message.clone(),
+                            decision: decision.clone(),
                         };
                         o.exit_code = None;
                     }
@@ -379,9 +440,10 @@ pub fn observation(
             Some(ExitStatus::Code(*code)),
             format!("{message}\n"),
         ),
-        BuildEnd::Refused { message } => (
+        BuildEnd::Refused { message, decision } => (
             EngineOutcome::Refused {
                 message: message.clone(),
+                decision: decision.clone(),
             },
             None,
             String::new(),

@@ -105,23 +105,29 @@ async fn up(
     dir: &std::path::Path,
     what: &str,
 ) -> Result<(Engine, Created), String> {
+    if !outer.transport().is_local() {
+        return Err(format!(
+            "{what} needs an engine on this machine: its inner engine's socket is bound from a folder here, which {} on another machine cannot mount; build with `builds: engine` for this profile, or run it on a local engine",
+            outer.endpoint
+        ));
+    }
     let s = builder_spec(spec, image, dir);
     let deadline = Deadline::after(UP_TIMEOUT + spec.grace);
     let (mut created, _config, refusal) = match outer.create(&s, ctx, &deadline).await {
         Ok(Ok(c)) => c,
-        Ok(Err((_, message))) => return Err(format!("{what} was refused: {message}")),
+        Ok(Err((_, r))) => return Err(format!("{what} was refused: {}", r.message)),
         Err(e) => return Err(format!("{what}: {e}")),
     };
-    if let Some(message) = refusal {
+    if let Some(r) = refusal {
         outer.remove_created(&mut created).await;
-        return Err(format!("{what} was refused: {message}"));
+        return Err(format!("{what} was refused: {}", r.message));
     }
     let id = created.id.clone().expect("a created container has an id");
     match outer.start(&id, &deadline).await {
         Ok(None) => {}
-        Ok(Some(message)) => {
+        Ok(Some(r)) => {
             outer.remove_created(&mut created).await;
-            return Err(format!("{what} was refused at start: {message}"));
+            return Err(format!("{what} was refused at start: {}", r.message));
         }
         Err(e) => {
             outer.remove_created(&mut created).await;

@@ -252,9 +252,13 @@ pub fn service_field(f: Field) -> bool {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EngineOutcome {
     Started,
-    /// The engine or the OCI runtime refused the container; its message.
+    /// The engine or the OCI runtime refused the container; its message,
+    /// and how the answer was taken for a refusal (reported, never
+    /// compared; absent in older documents and for steps not run).
     Refused {
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decision: Option<crate::run::engine::Decision>,
     },
 }
 
@@ -302,7 +306,10 @@ impl Observation {
     pub fn refused(runtime: &str, message: String, duration_ms: u64) -> Observation {
         Observation {
             runtime: runtime.to_string(),
-            engine: EngineOutcome::Refused { message },
+            engine: EngineOutcome::Refused {
+                message,
+                decision: None,
+            },
             exit_code: None,
             stdout: Captured::default(),
             stderr: Captured::default(),
@@ -315,7 +322,7 @@ impl Observation {
 
     pub fn refused_message(&self) -> Option<&str> {
         match &self.engine {
-            EngineOutcome::Refused { message } => Some(message),
+            EngineOutcome::Refused { message, .. } => Some(message),
             EngineOutcome::Started => None,
         }
     }
@@ -393,7 +400,7 @@ impl Observation {
         if field == Field::Engine {
             return Some(match &self.engine {
                 EngineOutcome::Started => "started".into(),
-                EngineOutcome::Refused { message } => format!("refused: {message}"),
+                EngineOutcome::Refused { message, .. } => format!("refused: {message}"),
             });
         }
         if self.refused_message().is_some() {
@@ -422,7 +429,7 @@ impl StepObservation {
         match field {
             Field::Engine => Some(match &self.engine {
                 EngineOutcome::Started => "started".into(),
-                EngineOutcome::Refused { message } => format!("refused: {message}"),
+                EngineOutcome::Refused { message, .. } => format!("refused: {message}"),
             }),
             _ if matches!(self.engine, EngineOutcome::Refused { .. }) => None,
             Field::Ready => self.ready.as_ref().map(|r| r.outcome.to_string()),

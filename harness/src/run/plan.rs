@@ -161,6 +161,37 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
     }
 }
 
+/// Why `spec` cannot run on an engine on another machine (reached over
+/// ssh, or TCP to a host that is not this one), if it cannot: a bind mount
+/// names a path of the machine parity runs on, which that engine would
+/// take from its own file system, a silent difference at best. Located at
+/// the line of the scenario file (`scenario_text`) that names the volume,
+/// or of the profile when the volume comes from its defaults.
+pub fn remote_bind_problem(spec: &RunSpec, scenario_text: &str, endpoint: &str) -> Option<String> {
+    let volume = spec
+        .container
+        .volumes
+        .iter()
+        .find(|v| crate::load::policy::bind_source(v).is_some())?;
+    let source = crate::load::policy::bind_source(volume)?;
+    let line = scenario_text
+        .lines()
+        .position(|l| l.contains(volume.as_str()) || l.contains(&format!("{source}:")))
+        .map(|i| format!(":{}", i + 1));
+    let place = match &line {
+        Some(l) => format!("{}{l}", spec.scenario_path.display()),
+        None => format!(
+            "{} (from the defaults of profile {})",
+            spec.scenario_path.display(),
+            spec.runtime
+        ),
+    };
+    Some(format!(
+        "{place}: volume {volume:?} bind-mounts {source} of the machine parity runs on, but {}'s engine {endpoint} is on another machine, which would mount its own {source} instead: use a named volume or files the scenario makes itself, or give {} an engine on this machine",
+        spec.runtime, spec.runtime
+    ))
+}
+
 /// A profile with its resolved endpoint.
 #[derive(Debug, Clone)]
 pub struct RunProfile<'a> {
@@ -259,6 +290,26 @@ mod tests {
             },
         );
         assert!(!traced.probe.unwrap().syscalls);
+    }
+
+    #[test]
+    fn a_bind_mount_is_located_for_a_remote_engine() {
+        let p = profile();
+        let rp = RunProfile {
+            profile: &p,
+            endpoint: "ssh://prod".into(),
+        };
+        let text = "description: d\ncommand: [x]\ncontainer:\n  volumes:\n    - data:/data\n    - ./fixtures:/fx:ro\n";
+        let spec = plan(&scenario(text), &rp, PlanOptions::default());
+        let why = remote_bind_problem(&spec, text, "ssh://prod").unwrap();
+        assert!(
+            why.starts_with("s.yaml:6: volume \"./fixtures:/fx:ro\""),
+            "{why}"
+        );
+        assert!(why.contains("ssh://prod is on another machine"), "{why}");
+        let named = "description: d\ncommand: [x]\ncontainer: { volumes: [data:/data] }\n";
+        let spec = plan(&scenario(named), &rp, PlanOptions::default());
+        assert_eq!(remote_bind_problem(&spec, named, "ssh://prod"), None);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Owns turning the probe's JSON document (downloaded from the container)
 //! into the canonical text of `syscalls`, `mounts`, `mount_table` and the
 //! environment facts: the sorted set of syscall outcomes without run-to-run
-//! noise or the libc's start-up (what the probe matched as each process's
+//! noise (timing, and the successes of the allocation family, whose count
+//! follows the size of the data) or the libc's start-up (what the probe matched as each process's
 //! start-up after its exec: the same on every runtime of one host, so it is
 //! neither compared nor kept in snapshots), the mount changes with engine paths normalized and host ids mapped
 //! back through the container's id maps, and the runtime profile's mount
@@ -32,6 +33,24 @@ const TIMING_SYSCALLS: [&str; 7] = [
     "sched_yield",
     "rt_sigsuspend",
 ];
+/// The memory-management family: calls that move the program break and
+/// map, unmap, resize, protect and advise pages. How many a program makes
+/// follows how much it allocates, which follows the size of what it reads
+/// and prints (a longer line under one runtime is a larger buffer), not the
+/// runtime: their successes are bookkeeping and are not compared. Their
+/// failures (ENOMEM, EPERM, EACCES, ...) are a runtime's limit or policy
+/// and are. `mmap2` is the 32-bit ABIs' mmap.
+pub const ALLOCATION_SYSCALLS: [&str; 8] = [
+    "brk",
+    "mmap",
+    "mmap2",
+    "munmap",
+    "mremap",
+    "mprotect",
+    "pkey_mprotect",
+    "madvise",
+];
+
 /// Files every engine bind-mounts into a container from its data root.
 const ENGINE_FILES: [&str; 3] = ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
 /// Outcomes that mean "interrupted", which timing decides.
@@ -122,7 +141,7 @@ pub fn syscalls_text(obs: &SyscallsObservation) -> String {
             // exactly matched known sequence; any deviation stays in).
             let lines: BTreeSet<String> = calls
                 .iter()
-                .filter(|c| !is_timing_noise(c) && !prelude.contains(c))
+                .filter(|c| !is_timing_noise(c) && !is_bookkeeping(c) && !prelude.contains(c))
                 .map(syscall_line)
                 .collect();
             lines.into_iter().map(|l| l + "\n").collect()
@@ -132,6 +151,11 @@ pub fn syscalls_text(obs: &SyscallsObservation) -> String {
 
 fn is_timing_noise(c: &SyscallRecord) -> bool {
     TIMING_SYSCALLS.contains(&c.syscall.as_str()) || TIMING_OUTCOMES.contains(&c.outcome.as_str())
+}
+
+/// A successful call of the allocation family.
+fn is_bookkeeping(c: &SyscallRecord) -> bool {
+    c.outcome == "ok" && ALLOCATION_SYSCALLS.contains(&c.syscall.as_str())
 }
 
 fn syscall_line(c: &SyscallRecord) -> String {
@@ -478,6 +502,46 @@ mod tests {
         assert_eq!(
             mount_table_text(&obs, &Facts::default(), &rules),
             "/proc proc none - -\n"
+        );
+    }
+
+    #[test]
+    fn allocation_successes_are_bookkeeping_and_failures_are_behaviour() {
+        let rec = |s: &str, o: &str| SyscallRecord {
+            syscall: s.into(),
+            outcome: o.into(),
+            arg: None,
+        };
+        let long = SyscallsObservation::Ok {
+            calls: vec![
+                rec("write", "ok"),
+                rec("brk", "ok"),
+                rec("mmap", "ok"),
+                rec("munmap", "ok"),
+                rec("mremap", "ok"),
+                rec("mprotect", "ok"),
+                rec("madvise", "ok"),
+                rec("mmap2", "ok"),
+            ],
+            prelude: vec![],
+        };
+        let short = SyscallsObservation::Ok {
+            calls: vec![rec("write", "ok")],
+            prelude: vec![],
+        };
+        assert_eq!(syscalls_text(&long), syscalls_text(&short));
+        let refused = SyscallsObservation::Ok {
+            calls: vec![
+                rec("write", "ok"),
+                rec("mmap", "ENOMEM"),
+                rec("mprotect", "EACCES"),
+                rec("brk", "ok"),
+            ],
+            prelude: vec![],
+        };
+        assert_eq!(
+            syscalls_text(&refused),
+            "mmap = ENOMEM\nmprotect = EACCES\nwrite = ok\n"
         );
     }
 

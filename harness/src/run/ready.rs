@@ -186,11 +186,13 @@ async fn poll(
                     let said: String = said.trim().chars().take(LAST_CHECK_CHARS).collect();
                     obs.last_check = Some(format!("exit {status}: {said}"));
                 }
-                Err(message) => {
+                Err(refusal) => {
                     if !engine.running(id, deadline).await? {
                         return Ok(ReadyOutcome::Exited);
                     }
-                    return Ok(ReadyOutcome::CheckRefused { message });
+                    return Ok(ReadyOutcome::CheckRefused {
+                        message: refusal.message,
+                    });
                 }
             },
             // The service may have exited between the check and the exec.

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use crate::load::runtime::RuntimeProfile;
 use crate::load::scenario::{Field, Scenario};
 use crate::load::service::ReadyCheck;
-use crate::run::engine::{Deadline, Engine, EngineError, ExecRun, ExecSpec, RawRun, RunContext};
+use crate::run::engine::{
+    Deadline, Engine, EngineError, ExecRun, ExecSpec, RawRun, Refusal, RunContext,
+};
 use crate::run::image::{PROBE_OUT, PROBE_PATH};
 use crate::run::observe::{
     Captured, EngineOutcome, ExitStatus, Observation, ReadyObservation, StepObservation,
@@ -131,8 +133,9 @@ impl ServicePlan {
 /// What a step's exec gave, before it becomes an observation.
 struct StepRun {
     name: String,
-    /// `Err(message)`: refused by the engine, or not run (`not run: ...`).
-    outcome: Result<ExitStatus, String>,
+    /// `Err`: refused by the engine (with how that was decided), or not
+    /// run (`not run: ...`, no decision).
+    outcome: Result<ExitStatus, (String, Option<crate::run::engine::Decision>)>,
     stdout: Captured,
     stderr: Captured,
     duration: Duration,
@@ -142,7 +145,7 @@ impl StepRun {
     fn not_run(name: &str, why: &str) -> StepRun {
         StepRun {
             name: name.to_string(),
-            outcome: Err(format!("not run: {why}")),
+            outcome: Err((format!("not run: {why}"), None)),
             stdout: Captured::default(),
             stderr: Captured::default(),
             duration: Duration::ZERO,
@@ -152,7 +155,7 @@ impl StepRun {
     fn from_exec(name: &str, run: ExecRun) -> StepRun {
         StepRun {
             name: name.to_string(),
-            outcome: run.outcome,
+            outcome: run.outcome.map_err(|r| (r.message, Some(r.decision))),
             stdout: run.stdout,
             stderr: run.stderr,
             duration: run.duration,
@@ -195,8 +198,8 @@ async fn run(
 ) -> Result<ServiceRun, EngineError> {
     let started = Instant::now();
     let deadline = Deadline::after(plan.budget() + spec.grace);
-    let refused = |message: String, config: serde_json::Value| ServiceRun {
-        raw: RawRun::refused(message, config, started.elapsed()),
+    let refused = |refusal: Refusal, config: serde_json::Value| ServiceRun {
+        raw: RawRun::refused(refusal, config, started.elapsed()),
         ready: None,
         steps: Vec::new(),
         snapshot: false,
@@ -499,7 +502,7 @@ fn step_observation(
 ) -> StepObservation {
     let (engine, exit_code) = match s.outcome {
         Ok(status) => (EngineOutcome::Started, Some(status)),
-        Err(message) => (EngineOutcome::Refused { message }, None),
+        Err((message, decision)) => (EngineOutcome::Refused { message, decision }, None),
     };
     let mut probe = BTreeMap::new();
     if plan.trace_steps && engine == EngineOutcome::Started {
@@ -508,7 +511,7 @@ fn step_observation(
         } else {
             let raw = RawRun {
                 probe_files: files.get(&i).cloned().unwrap_or_default(),
-                ..RawRun::refused(String::new(), serde_json::Value::Null, Duration::ZERO)
+                ..RawRun::empty()
             };
             let traced = ProbePlan {
                 syscalls: true,

@@ -96,6 +96,8 @@ struct Member {
     id: Option<String>,
     /// `Err(message)`: refused, or not run (`not run: ...`).
     outcome: Result<(), String>,
+    /// How the engine's refusal was decided (reported only).
+    decision: Option<crate::run::engine::Decision>,
     attached: Option<Attached>,
     ready: Option<ReadyObservation>,
     exit: Option<ExitStatus>,
@@ -215,6 +217,7 @@ pub async fn observe(
         Ok(_) => EngineOutcome::Started,
         Err(message) => EngineOutcome::Refused {
             message: message.clone(),
+            decision: None,
         },
     };
     Ok((
@@ -353,7 +356,13 @@ async fn drive(
                 };
                 let (engine_outcome, exit_code) = match run.outcome {
                     Ok(status) => (EngineOutcome::Started, Some(status)),
-                    Err(message) => (EngineOutcome::Refused { message }, None),
+                    Err(r) => (
+                        EngineOutcome::Refused {
+                            message: r.message,
+                            decision: Some(r.decision),
+                        },
+                        None,
+                    ),
                 };
                 StepObservation {
                     name: step.name.clone(),
@@ -416,6 +425,7 @@ fn not_run(name: &str, kind: StepKind, message: &str) -> StepObservation {
         ready: None,
         engine: EngineOutcome::Refused {
             message: message.to_string(),
+            decision: None,
         },
         exit_code: None,
         stdout: Captured::default(),
@@ -427,7 +437,13 @@ fn not_run(name: &str, kind: StepKind, message: &str) -> StepObservation {
 
 fn member_observation(m: Member) -> StepObservation {
     match m.outcome {
-        Err(message) => not_run(&m.name, StepKind::Service, &message),
+        Err(message) => StepObservation {
+            engine: EngineOutcome::Refused {
+                message,
+                decision: m.decision,
+            },
+            ..not_run(&m.name, StepKind::Service, "")
+        },
         Ok(()) => StepObservation {
             name: m.name,
             kind: StepKind::Service,
@@ -524,6 +540,7 @@ async fn start(
         name: name.to_string(),
         id: None,
         outcome: Ok(()),
+        decision: None,
         attached: None,
         ready: None,
         exit: None,
@@ -576,7 +593,8 @@ async fn start(
         Ok(c) => c,
         Err((body, message)) => {
             config.insert(name.to_string(), body);
-            member.outcome = Err(format!("refused: {message}"));
+            member.outcome = Err(format!("refused: {}", message.message));
+        member.decision = Some(message.decision);
             return Ok(member);
         }
     };
@@ -585,7 +603,8 @@ async fn start(
     made.containers.push(id.clone());
     member.id = Some(id.clone());
     if let Some(message) = refusal {
-        member.outcome = Err(format!("refused: {message}"));
+        member.outcome = Err(format!("refused: {}", message.message));
+        member.decision = Some(message.decision);
         return Ok(member);
     }
     for (net, aliases) in joins {
@@ -614,7 +633,8 @@ async fn start(
     member.started = Instant::now();
     if let Some(message) = engine.start(&id, deadline).await? {
         attached.abort();
-        member.outcome = Err(format!("refused: {message}"));
+        member.outcome = Err(format!("refused: {}", message.message));
+        member.decision = Some(message.decision);
         return Ok(member);
     }
     member.attached = Some(attached);
@@ -659,6 +679,7 @@ fn shallow(m: &Member) -> Member {
         name: m.name.clone(),
         id: m.id.clone(),
         outcome: m.outcome.clone(),
+        decision: None,
         attached: None,
         ready: m.ready.clone(),
         exit: m.exit.clone(),

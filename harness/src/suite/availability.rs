@@ -61,7 +61,7 @@ pub async fn check(
         let resolved = profile.resolve_endpoint();
         let endpoint = resolved.endpoint.clone();
         if !engines.contains_key(&endpoint) {
-            let connect = tokio::time::timeout(deadline, Engine::connect(&endpoint));
+            let connect = tokio::time::timeout(deadline, Engine::connect_resolved(&resolved));
             let engine = match (&resolved.problem, connect.await) {
                 (Some(problem), _) => Err(EngineError::Unreachable {
                     endpoint: endpoint.clone(),

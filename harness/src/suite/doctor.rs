@@ -41,10 +41,16 @@ pub async fn doctor(
                     "  ok    {name}: {} on {} (from {})",
                     p.oci_runtime, r.endpoint, r.origin
                 );
+                if let Ok(t) = r.transport() {
+                    let _ = writeln!(out, "        via {}", t.describe());
+                }
             }
             Availability::Unavailable(why) => {
                 problems += 1;
                 let _ = writeln!(out, "  FAIL  {name}: {why}");
+                if let Ok(t) = p.resolve_endpoint().transport() {
+                    let _ = writeln!(out, "        via {}", t.describe());
+                }
             }
         }
     }
@@ -65,6 +71,8 @@ pub async fn doctor(
                 ""
             }
         );
+        let facts = crate::report::hostview::confinement(&info);
+        let _ = writeln!(out, "    {facts}");
     }
     let _ = writeln!(out, "host:");
     let limits = suite.host_limits();

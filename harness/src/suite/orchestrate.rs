@@ -15,14 +15,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Project, Selection};
-use crate::event::{Event, ScenarioResult, SkipCause};
+use crate::event::{Event, ScenarioResult, SideDecision, SkipCause};
 use crate::judge::compare::{Verdict, compare_refusals_as_such, diff_fields, flakiness, judge};
 use crate::judge::explain::explain;
+use crate::judge::host::{self, Side};
 use crate::judge::normalize::Normalizer;
 use crate::judge::streams::first_difference;
 use crate::load::runtime::{Builds, Profiles, RuntimeError, RuntimeProfile};
 use crate::load::scenario::{Field, Scenario};
-use crate::run::engine::{Engine, EngineError, EngineInfo, ImageCache, RunContext};
+use crate::run::engine::{Engine, EngineError, EngineInfo, Fault, ImageCache, RunContext};
 use crate::run::image::ImageSource;
 use crate::run::observe::{Observation, Subject, Texts};
 use crate::run::plan::{HostLimits, PlanOptions, RunProfile, RunSpec, plan};
@@ -67,7 +68,7 @@ pub enum Availability {
 /// How long one engine's sweep of leftover containers may take.
 const SWEEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-type Runs = Result<Vec<(Observation, RunSpec, Option<serde_json::Value>)>, String>;
+type Runs = Result<Vec<(Observation, RunSpec, Option<serde_json::Value>)>, Fault>;
 
 /// A prepared suite: engines connected, host probed.
 pub struct Suite {
@@ -133,7 +134,7 @@ impl Suite {
                         endpoint: endpoint.clone(),
                         message: problem.clone(),
                     }),
-                    None => Engine::connect(&endpoint).await.map(Arc::new),
+                    None => Engine::connect_resolved(&resolved).await.map(Arc::new),
                 };
                 if let Ok(e) = &engine {
                     let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
@@ -270,7 +271,7 @@ impl Suite {
         let spec = plan(&scenario, &rp, self.options.plan);
         match engine.run(&spec, &self.context(image)).await {
             Ok(raw) => match raw.engine {
-                crate::run::observe::EngineOutcome::Refused { message } => HostLimits {
+                crate::run::observe::EngineOutcome::Refused { message, .. } => HostLimits {
                     privileged_blocked: Some(message),
                     ..HostLimits::default()
                 },
@@ -308,6 +309,12 @@ impl Suite {
             endpoint: profile.endpoint(),
         };
         let mut spec = plan(scenario, &rp, self.options.plan);
+        if !engine.transport().is_local() {
+            let text = std::fs::read_to_string(&scenario.path).unwrap_or_default();
+            if let Some(why) = crate::run::plan::remote_bind_problem(&spec, &text, &rp.endpoint) {
+                return Err(why.into());
+            }
+        }
         let mut members = crate::run::stack::specs(scenario, &rp, self.options.plan);
         for (_, member) in members.iter_mut() {
             member.image = self.provide_image(&engine, member).await?;
@@ -338,13 +345,12 @@ impl Suite {
                 continue;
             }
             if scenario.file.is_service() {
-                let (obs, config) = service::observe(&engine, scenario, &spec, &ctx, profile)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let (obs, config) =
+                    service::observe(&engine, scenario, &spec, &ctx, profile).await?;
                 runs.push((obs, spec.clone(), Some(config)));
                 continue;
             }
-            let raw = engine.run(&spec, &ctx).await.map_err(|e| e.to_string())?;
+            let raw = engine.run(&spec, &ctx).await?;
             let obs = Observation {
                 runtime: runtime.to_string(),
                 probe: probe_view::fields(&raw, spec.probe.as_ref(), profile),
@@ -370,7 +376,7 @@ impl Suite {
         spec: &RunSpec,
         ctx: &RunContext,
         runtime: &str,
-    ) -> Result<(Observation, serde_json::Value), String> {
+    ) -> Result<(Observation, serde_json::Value), Fault> {
         let image = match &self.profile(runtime).builds {
             Builds::Engine => {
                 return crate::run::build::observe(engine, None, scenario, ctx, runtime).await;
@@ -428,9 +434,15 @@ impl Suite {
                     .chain(self.engines.values().flatten().cloned())
                     .find(|e| !e.info().userns_remap)
                     .unwrap_or_else(|| engine.clone());
-                self.images.built(engine, &builder, dir, &progress).await
+                let sources: Vec<Arc<Engine>> = self.engines.values().flatten().cloned().collect();
+                self.images
+                    .built(engine, &builder, dir, &sources, &progress)
+                    .await
             }
-            (None, Some(name)) => self.images.named(engine, name, &progress).await,
+            (None, Some(name)) => {
+                let sources: Vec<Arc<Engine>> = self.engines.values().flatten().cloned().collect();
+                self.images.named(engine, name, &sources, &progress).await
+            }
             (None, None) => return Ok(None),
         };
         provided.map(Some).map_err(|e| e.to_string())
@@ -461,10 +473,12 @@ impl Suite {
             skip: None,
             diffs: Vec::new(),
             expected: scenario.expected_for(candidate).cloned().collect(),
+            not_applicable: Vec::new(),
             baseline_runs: Vec::new(),
             candidate_runs: Vec::new(),
             config: None,
             likely_causes: Vec::new(),
+            trouble: None,
         };
         if let Availability::Unavailable(why) = self.availability(&baseline) {
             result.verdict = Verdict::Error;
@@ -486,20 +500,33 @@ impl Suite {
             result.skip = Some(SkipCause::HostLimit);
             return result;
         }
+        // Which declared divergences apply with these engines; a skipped
+        // result keeps them all, as declared.
+        let sides = [baseline.as_str(), candidate].map(|runtime| Side {
+            runtime,
+            info: self.engine_info(runtime),
+        });
+        let (declared, not_applicable) = host::split(scenario.expected_for(candidate), &sides);
+        result.expected = declared.iter().map(|d| (*d).clone()).collect();
+        result.not_applicable = not_applicable;
         let (base, cand) = tokio::join!(
             self.baseline_runs(scenario),
             self.observe(scenario, candidate)
         );
         let (base, cand) = match (base, cand) {
             (Ok(b), Ok(c)) => (b, c),
-            (Err(e), _) => {
+            (b, c) => {
+                let (side, e) = match (b, c) {
+                    (Err(e), _) => (baseline.clone(), e),
+                    (_, Err(e)) => (candidate.to_string(), e),
+                    _ => unreachable!("both sides ran"),
+                };
                 result.verdict = Verdict::Error;
-                result.reason = Some(format!("{baseline}: {e}"));
-                return result;
-            }
-            (_, Err(e)) => {
-                result.verdict = Verdict::Error;
-                result.reason = Some(format!("{candidate}: {e}"));
+                result.reason = Some(format!("{side}: {e}"));
+                result.trouble = e.decision.map(|decision| SideDecision {
+                    runtime: side,
+                    decision,
+                });
                 return result;
             }
         };
@@ -549,7 +576,6 @@ impl Suite {
                 }
             }
         }
-        let declared: Vec<_> = scenario.expected_for(candidate).collect();
         let cmp = judge(diffs, &declared);
         result.verdict = cmp.verdict;
         result.reason = cmp.reason;
@@ -696,10 +722,12 @@ fn error_result(message: &str) -> ScenarioResult {
         skip: None,
         diffs: Vec::new(),
         expected: Vec::new(),
+        not_applicable: Vec::new(),
         baseline_runs: Vec::new(),
         candidate_runs: Vec::new(),
         config: None,
         likely_causes: Vec::new(),
+        trouble: None,
     }
 }
 

@@ -166,7 +166,7 @@ pub async fn run(project: &Project, req: RunRequest) -> Result<i32, ConfigError>
         &suite.options.baseline,
         &suite.options.candidates,
         suite.engine_infos(),
-        host_facts(&project.root, suite.host_limits().clone()),
+        host_facts(&project.root, suite.host_limits().clone()).with_devices(&results),
         results,
     );
     doc.required = req.require.clone();

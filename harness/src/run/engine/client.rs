@@ -1,6 +1,7 @@
 //! Connection to one Docker engine and what it can tell about itself.
 //!
-//! Owns connecting and version negotiation, the engine facts parity
+//! Owns connecting over each transport (unix socket, plain TCP, TLS, ssh)
+//! with advice that names what to fix, version negotiation, the engine facts parity
 //! records (versions, runtimes, kernel, user-namespace remapping), the
 //! default image's import, and the sweep of containers left by dead runs.
 
@@ -15,6 +16,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
+use crate::load::endpoint::{Resolved, Transport};
 use crate::run::image::{IMPORT_CHANGES, ImageSource, REPOSITORY};
 
 /// Label every parity container carries, with the run id as value.
@@ -45,8 +47,26 @@ pub enum EngineError {
         what: String,
         secs: u64,
     },
+    /// An error answer taken for trouble, not a refusal: the answer and
+    /// the decision (phase, status, why).
+    #[error("engine at {endpoint}: container {}: {message} ({})", decision.phase.name(), decision.describe())]
+    Trouble {
+        endpoint: String,
+        message: String,
+        decision: super::classify::Decision,
+    },
     #[error("interrupted")]
     Cancelled,
+}
+
+impl EngineError {
+    /// How the engine's answer was decided, when this error is one.
+    pub fn decision(&self) -> Option<&super::classify::Decision> {
+        match self {
+            EngineError::Trouble { decision, .. } => Some(decision),
+            _ => None,
+        }
+    }
 }
 
 /// When one container's whole path (setup, the workload, teardown) must be
@@ -124,42 +144,109 @@ pub struct EngineInfo {
     /// Whether the engine remaps users (`--userns-remap`).
     pub userns_remap: bool,
     pub cgroup_version: String,
+    /// The security options the engine applies, by name, sorted
+    /// (`apparmor`, `seccomp`, `selinux`, `userns`, `rootless`, `cgroupns`).
+    #[serde(default)]
+    pub security_options: Vec<String>,
+}
+
+impl EngineInfo {
+    /// Whether the engine confines containers with AppArmor.
+    pub fn apparmor(&self) -> bool {
+        self.security_options.iter().any(|o| o == "apparmor")
+    }
+}
+
+/// The names in the engine's `SecurityOptions` (`name=seccomp,profile=builtin`
+/// → `seccomp`; the old bare form `apparmor` as is), sorted.
+fn security_names(options: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = options
+        .iter()
+        .map(|o| {
+            let first = o.split(',').next().unwrap_or(o);
+            first.strip_prefix("name=").unwrap_or(first).to_string()
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A connected engine.
 #[derive(Debug)]
 pub struct Engine {
     pub(crate) endpoint: String,
+    pub(crate) transport: Transport,
     pub(crate) docker: Docker,
     info: EngineInfo,
     image: OnceCell<Result<String, EngineError>>,
 }
 
 impl Engine {
-    /// Connects to `endpoint` and negotiates the API version. A failure
-    /// says what to do, not what the HTTP client library calls it.
+    /// Connects to `endpoint` as given (an inner engine's socket), without
+    /// TLS.
     pub async fn connect(endpoint: &str) -> Result<Engine, EngineError> {
+        Engine::connect_resolved(&Resolved::plain(endpoint)).await
+    }
+
+    /// Connects to a resolved endpoint over its transport and negotiates
+    /// the API version. A failure says what to do, not what the HTTP
+    /// client library calls it.
+    pub async fn connect_resolved(resolved: &Resolved) -> Result<Engine, EngineError> {
+        let endpoint = resolved.endpoint.as_str();
         let unreachable = |e: &dyn std::fmt::Display| EngineError::Unreachable {
             endpoint: endpoint.to_string(),
             message: e.to_string(),
         };
-        let docker = if let Some(path) = endpoint.strip_prefix("unix://") {
-            if !std::path::Path::new(path).exists() {
-                return Err(unreachable(&format!(
-                    "{path} does not exist (is the engine running?)"
-                )));
+        let transport = resolved.transport().map_err(|e| unreachable(&e))?;
+        let version = bollard::API_DEFAULT_VERSION;
+        let docker = match &transport {
+            Transport::Unix { path } => {
+                if !path.exists() {
+                    return Err(unreachable(&format!(
+                        "{} does not exist (is the engine running?)",
+                        path.display()
+                    )));
+                }
+                Docker::connect_with_unix(&path.display().to_string(), 120, version)
             }
-            Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
-        } else {
-            Docker::connect_with_host(endpoint)
+            Transport::Tcp { address } => {
+                Docker::connect_with_http(&format!("tcp://{address}"), 120, version)
+            }
+            Transport::Tls { address, files } => {
+                if let Some(problem) = files.problem() {
+                    return Err(unreachable(&problem));
+                }
+                Docker::connect_with_ssl(
+                    &format!("tcp://{address}"),
+                    &files.key,
+                    &files.cert,
+                    &files.ca,
+                    120,
+                    version,
+                )
+            }
+            Transport::Ssh { destination } => {
+                let dest = super::ssh::Destination::parse(destination);
+                super::ssh::check(&dest)
+                    .await
+                    .map_err(|said| unreachable(&ssh_advice(destination, &said)))?;
+                super::ssh::docker(&dest)
+            }
         }
-        .map_err(|e| unreachable(&e))?;
-        let docker = tokio::time::timeout(Duration::from_secs(10), docker.negotiate_version())
-            .await
-            .map_err(|_| unreachable(&"no answer within 10s"))?
-            .map_err(|e| unreachable(&connect_advice(&e)))?;
+        .map_err(|e| unreachable(&connect_advice(&e, &transport)))?;
+        // An ssh login, a TLS handshake and a remote `docker` command take
+        // longer than a local socket.
+        let patience = if transport.is_local() { 10 } else { 30 };
+        let docker =
+            tokio::time::timeout(Duration::from_secs(patience), docker.negotiate_version())
+                .await
+                .map_err(|_| unreachable(&format!("no answer within {patience}s")))?
+                .map_err(|e| unreachable(&connect_advice(&e, &transport)))?;
         let mut engine = Engine {
             endpoint: endpoint.to_string(),
+            transport,
             docker,
             info: EngineInfo::default(),
             image: OnceCell::new(),
@@ -168,8 +255,25 @@ impl Engine {
         Ok(engine)
     }
 
+    /// How this engine is reached.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
     pub fn info(&self) -> &EngineInfo {
         &self.info
+    }
+
+    pub(crate) fn trouble(
+        &self,
+        message: String,
+        decision: super::classify::Decision,
+    ) -> EngineError {
+        EngineError::Trouble {
+            endpoint: self.endpoint.clone(),
+            message,
+            decision,
+        }
     }
 
     pub(crate) fn api_error(&self, e: impl std::fmt::Display) -> EngineError {
@@ -209,6 +313,7 @@ impl Engine {
             default_runtime: info.default_runtime.unwrap_or_default(),
             runtime_versions,
             userns_remap: security.iter().any(|s| s.contains("userns")),
+            security_options: security_names(&security),
             cgroup_version: info
                 .cgroup_version
                 .map(|v| v.to_string())
@@ -337,18 +442,133 @@ fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// The message for a failed first request: the client library's own
-/// words (`Error in the hyper legacy client: client error (Connect)`) say
-/// nothing a user can act on, so say what to check.
-fn connect_advice(e: &bollard::errors::Error) -> String {
-    let raw = e.to_string();
+/// The error and its causes in one line: the client library's top words
+/// (`Error in the hyper legacy client: client error (Connect)`) hide the
+/// cause (ssh's own message, the TLS alert).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string().trim().to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string().trim().to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// The message for a failed first request: what to check, for the
+/// transport used, followed by the raw cause.
+fn connect_advice(e: &bollard::errors::Error, transport: &Transport) -> String {
+    let raw = chain(e);
     let lower = raw.to_lowercase();
-    let what = if lower.contains("permission denied") {
-        "permission denied on the socket: run as a user in the docker group, or as root"
-    } else if lower.contains("connect") || lower.contains("refused") {
-        "nothing answered there: is the engine running, and is this the right endpoint? (set DOCKER_HOST, `docker context use`, or the profile's `engine:`)"
-    } else {
-        "the engine did not answer the version request"
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    let what = match transport {
+        Transport::Unix { .. } if has(&["permission denied"]) => {
+            "permission denied on the socket: run as a user in the docker group, or as root".to_string()
+        }
+        Transport::Tcp { .. } if has(&["http request to an https server"]) => {
+            "the engine speaks TLS on this port and parity spoke plain HTTP: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem, or use a docker context that has them".to_string()
+        }
+        Transport::Tls { files, .. } => {
+            if has(&["unknownissuer", "unknown issuer", "badsignature"]) {
+                format!(
+                    "the engine's certificate is not signed by the CA in {} (from {}): use the CA that signed the engine's --tlscert",
+                    files.ca.display(),
+                    files.from
+                )
+            } else if has(&["notvalidforname", "not valid for name"]) {
+                "the engine's certificate does not name the host parity connected to: use the name or address in its subjectAltName".to_string()
+            } else if has(&["expired", "notvalidyet"]) {
+                format!(
+                    "a certificate has expired or is not valid yet ({})",
+                    files.from
+                )
+            } else if has(&[
+                "badcertificate",
+                "bad certificate",
+                "unknownca",
+                "unknown ca",
+                "certificaterequired",
+                "decrypterror",
+            ]) {
+                format!(
+                    "the engine refused the client certificate {} (from {}): use a client certificate signed by the CA the engine trusts (its --tlscacert)",
+                    files.cert.display(),
+                    files.from
+                )
+            } else if has(&["corrupt message", "invalidcontenttype", "invalid content type", "peerincompatible", "wrong version"]) {
+                "the engine does not speak TLS on this port (plain HTTP?): check the port, or unset DOCKER_TLS_VERIFY / use a context without TLS if the engine really listens in the clear".to_string()
+            } else if has(&["key.pem", "cert.pem", "ca.pem", "private key", "certificate"]) {
+                format!(
+                    "the TLS files from {} cannot be used: {}, {} and {} must be PEM files",
+                    files.from,
+                    files.ca.display(),
+                    files.cert.display(),
+                    files.key.display()
+                )
+            } else if has(&["refused", "connect"]) {
+                "nothing answered there: is the engine running with --tlsverify on this address and port?".to_string()
+            } else {
+                "the engine did not answer the version request over TLS".to_string()
+            }
+        }
+        Transport::Ssh { destination } => format!(
+            "the ssh login to {destination} worked, but no engine answered through `docker system dial-stdio` there"
+        ),
+        _ if has(&["connect", "refused"]) => {
+            "nothing answered there: is the engine running, and is this the right endpoint? (set DOCKER_HOST, `docker context use`, or the profile's `engine:`)".to_string()
+        }
+        _ => "the engine did not answer the version request".to_string(),
     };
     format!("{what} ({raw})")
+}
+
+/// What to fix when the first ssh check fails, from ssh's or the remote
+/// docker CLI's own words (kept after the advice).
+fn ssh_advice(destination: &str, said: &str) -> String {
+    let lower = said.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+    let what = if has(&[
+        "permission denied while trying to connect",
+        "cannot connect to the docker daemon",
+        "is the docker daemon running",
+    ]) {
+        format!(
+            "the docker CLI on {destination} cannot reach its engine: start it, or log in as a user in the docker group"
+        )
+    } else if has(&["could not resolve hostname", "name or service not known"]) {
+        format!(
+            "ssh cannot resolve the host of {destination}: check the name, or add a Host entry to ~/.ssh/config"
+        )
+    } else if has(&[
+        "host key verification failed",
+        "remote host identification has changed",
+    ]) {
+        format!(
+            "ssh does not trust the host key of {destination}: check it and add it to ~/.ssh/known_hosts (ssh-keyscan, or one interactive `ssh` login)"
+        )
+    } else if has(&["permission denied", "too many authentication failures"]) {
+        format!(
+            "ssh could not log in to {destination}: parity runs ssh in batch mode (no password prompt), so load the key into the agent (ssh-add) or set IdentityFile in ~/.ssh/config, and check the user"
+        )
+    } else if has(&[
+        "connection refused",
+        "timed out",
+        "no route to host",
+        "network is unreachable",
+    ]) {
+        format!(
+            "nothing answers ssh at {destination}: check the host and port, and that sshd runs there"
+        )
+    } else if has(&["no `docker` command", "command not found"]) {
+        format!(
+            "the remote host {destination} has no docker CLI on the login's PATH: install it there (parity runs `docker system dial-stdio` remotely)"
+        )
+    } else {
+        format!("ssh to {destination} failed")
+    };
+    format!("{what} ({said})")
 }

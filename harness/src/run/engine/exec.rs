@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 
-use super::classify::{Class, classify_error};
+use super::attempts::{Attempts, Next, Refusal};
+use super::classify::Phase;
 use super::client::{Deadline, Engine, EngineError};
 use tokio_util::sync::CancellationToken;
 
@@ -27,9 +28,9 @@ pub struct ExecSpec {
 /// What an attached exec gave.
 #[derive(Debug, Clone)]
 pub struct ExecRun {
-    /// `Err(message)` when the engine refused to run the command (it is an
-    /// observation, like a refused container).
-    pub outcome: Result<ExitStatus, String>,
+    /// `Err(refusal)` when the engine refused to run the command (it is
+    /// an observation, like a refused container).
+    pub outcome: Result<ExitStatus, Refusal>,
     pub stdout: Captured,
     pub stderr: Captured,
     pub duration: Duration,
@@ -98,8 +99,8 @@ impl Engine {
         deadline: &Deadline,
     ) -> Result<ExecRun, EngineError> {
         let started = Instant::now();
-        let refused = |message: String| ExecRun {
-            outcome: Err(message),
+        let refused = |refusal: Refusal| ExecRun {
+            outcome: Err(refusal),
             stdout: Captured::default(),
             stderr: Captured::default(),
             duration: started.elapsed(),
@@ -114,40 +115,44 @@ impl Engine {
             tty: Some(false),
             ..Default::default()
         };
-        let exec = match deadline
-            .within(self, "exec create", self.docker.create_exec(id, opts))
-            .await?
-        {
-            Ok(e) => e,
-            Err(e) => {
-                return match classify_error(&e) {
-                    Class::Refusal(m) => Ok(refused(m)),
-                    _ => Err(self.api_error(e)),
-                };
-            }
-        };
         let start = StartExecOptions {
             detach: false,
             tty: false,
             output_capacity: None,
         };
-        let output = match deadline
-            .within(
-                self,
-                "exec start",
-                self.docker.start_exec(&exec.id, Some(start)),
-            )
-            .await?
-        {
-            Ok(StartExecResults::Attached { output, .. }) => output,
-            Ok(StartExecResults::Detached) => {
-                return Err(self.api_error("the engine detached an attached exec"));
-            }
-            Err(e) => {
-                return match classify_error(&e) {
-                    Class::Refusal(m) => Ok(refused(m)),
-                    _ => Err(self.api_error(e)),
-                };
+        // A failed exec (its create or its start: nothing ran) is made once
+        // more, as a new exec, unless its answer settled it already.
+        let mut attempts = Attempts::new(Phase::Exec);
+        let (exec, output) = loop {
+            let failed = match deadline
+                .within(
+                    self,
+                    "exec create",
+                    self.docker.create_exec(id, opts.clone()),
+                )
+                .await?
+            {
+                Ok(exec) => match deadline
+                    .within(
+                        self,
+                        "exec start",
+                        self.docker.start_exec(&exec.id, Some(start)),
+                    )
+                    .await?
+                {
+                    Ok(StartExecResults::Attached { output, .. }) => break (exec, output),
+                    Ok(StartExecResults::Detached) => {
+                        return Err(self.api_error("the engine detached an attached exec"));
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            match attempts.failed(&failed, true) {
+                Next::Again => {}
+                Next::Refused(r) => return Ok(refused(r)),
+                Next::Trouble(message, decision) => return Err(self.trouble(message, decision)),
+                Next::MissingImage => return Err(self.api_error(failed)),
             }
         };
         let stop = CancellationToken::new();

@@ -1,8 +1,9 @@
 //! Images a scenario names or builds, provided in each engine before it
 //! runs.
 //!
-//! Owns `image: NAME` (used when the engine has it, pulled with a progress
-//! line where a registry answers, else an error that names the image) and
+//! Owns `image: NAME` (used when the engine has it, else copied from
+//! another engine of the run that has it, else pulled with a progress line
+//! where a registry answers, else an error that names the image) and
 //! `image: { build: DIR }`: DIR's Dockerfile and files are packed into a
 //! deterministic build context whose digest, with the ids of its `FROM`
 //! images, names the image `parity-build/<hash>`. It is built once per
@@ -16,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -384,16 +386,31 @@ impl Engine {
     }
 
     /// Copies `reference` from this engine into `to` (`docker save |
-    /// docker load`, streamed); returns its id in `to`.
-    pub async fn copy_image_to(&self, to: &Engine, reference: &str) -> Result<String, ImageError> {
+    /// docker load`, streamed, over whatever transports reach the two
+    /// engines); returns its id in `to`. `progress` hears how much has
+    /// gone every [`PROGRESS_EVERY`] and when it is done: a copy to or
+    /// from another machine can take a while.
+    pub async fn copy_image_to(
+        &self,
+        to: &Engine,
+        reference: &str,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<String, ImageError> {
         let err = |m: String| ImageError::Copy {
             image: reference.to_string(),
             from: self.endpoint.clone(),
             to: to.endpoint.clone(),
             message: m,
         };
+        let sent = Arc::new(AtomicU64::new(0));
+        let started = std::time::Instant::now();
         let copy = async {
-            let saved = self.docker.export_image(reference);
+            let counter = sent.clone();
+            let saved = self.docker.export_image(reference).inspect(move |r| {
+                if let Ok(b) = r {
+                    counter.fetch_add(b.len() as u64, Ordering::Relaxed);
+                }
+            });
             let mut loading = to.docker.import_image_stream(
                 ImportImageOptions {
                     quiet: true,
@@ -402,10 +419,22 @@ impl Engine {
                 saved,
                 None,
             );
-            while let Some(item) = loading.next().await {
-                let info = item.map_err(|e| err(e.to_string()))?;
-                if let Some(m) = info.error_detail.and_then(|d| d.message) {
-                    return Err(err(m));
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    item = loading.next() => {
+                        let Some(item) = item else { break };
+                        let info = item.map_err(|e| err(e.to_string()))?;
+                        if let Some(m) = info.error_detail.and_then(|d| d.message) {
+                            return Err(err(m));
+                        }
+                    }
+                    _ = tick.tick() => progress(format!(
+                        "copying {reference} into the engine at {}: {} so far",
+                        to.endpoint,
+                        megabytes(sent.load(Ordering::Relaxed))
+                    )),
                 }
             }
             Ok(())
@@ -413,10 +442,25 @@ impl Engine {
         tokio::time::timeout(TRANSFER_TIMEOUT, copy)
             .await
             .map_err(|_| err(format!("not done within {}s", TRANSFER_TIMEOUT.as_secs())))??;
-        to.image_id(reference)
+        let id = to
+            .image_id(reference)
             .await?
-            .ok_or_else(|| err("the load ended without the image".into()))
+            .ok_or_else(|| err("the load ended without the image".into()))?;
+        progress(format!(
+            "copied {reference} into the engine at {} ({} in {:.1}s)",
+            to.endpoint,
+            megabytes(sent.load(Ordering::Relaxed)),
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(id)
     }
+}
+
+/// How often a copy between engines says how far it is.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 type Cell = Arc<OnceCell<Result<String, ImageError>>>;
@@ -436,23 +480,37 @@ impl ImageCache {
             .clone()
     }
 
-    /// Makes sure `target` has the image `name` (pulling it if a registry
-    /// answers); `progress` hears of a pull before it starts.
+    /// Makes sure `target` has the image `name`: copied from the first of
+    /// `sources` (the run's other engines, on this machine or not) that has
+    /// it, so both sides run the same image id, else pulled if a registry
+    /// answers. `progress` hears of a copy or pull.
     pub async fn named(
         &self,
         target: &Engine,
         name: &str,
+        sources: &[Arc<Engine>],
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<String, ImageError> {
         self.cell(target, &format!("name:{name}"))
             .get_or_init(|| async {
-                if target.image_id(name).await?.is_none() {
-                    progress(format!(
-                        "pulling {name} into the engine at {}",
-                        target.endpoint
-                    ));
-                    target.pull(name).await?;
+                if target.image_id(name).await?.is_some() {
+                    return Ok(name.to_string());
                 }
+                for source in sources.iter().filter(|s| s.endpoint != target.endpoint) {
+                    if source.image_id(name).await?.is_some() {
+                        progress(format!(
+                            "copying {name} from the engine at {} into the engine at {}",
+                            source.endpoint, target.endpoint
+                        ));
+                        source.copy_image_to(target, name, progress).await?;
+                        return Ok(name.to_string());
+                    }
+                }
+                progress(format!(
+                    "pulling {name} into the engine at {}",
+                    target.endpoint
+                ));
+                target.pull(name).await?;
                 Ok(name.to_string())
             })
             .await
@@ -462,12 +520,15 @@ impl ImageCache {
     /// Makes sure `target` has the image built from `dir`, and returns its
     /// reference. It is built on `builder` (with the host's network when
     /// the builder does not remap users) unless the builder has it already,
-    /// and copied into `target` unless `target` has the same id.
+    /// after copying into the builder the `FROM` images it lacks and one of
+    /// `sources` has, and copied into `target` unless `target` has the
+    /// same id.
     pub async fn built(
         &self,
         target: &Engine,
         builder: &Engine,
         dir: &Path,
+        sources: &[Arc<Engine>],
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<String, ImageError> {
         let key = format!("build:{}", dir.display());
@@ -475,6 +536,22 @@ impl ImageCache {
             .cell(builder, &key)
             .get_or_init(|| async {
                 let context = BuildContext::read(dir)?;
+                for base in &context.bases {
+                    if builder.image_id(base).await?.is_some() {
+                        continue;
+                    }
+                    let others = sources.iter().filter(|s| s.endpoint != builder.endpoint);
+                    for source in others {
+                        if source.image_id(base).await?.is_some() {
+                            progress(format!(
+                                "copying {base} from the engine at {} into the engine at {} to build on",
+                                source.endpoint, builder.endpoint
+                            ));
+                            source.copy_image_to(builder, base, progress).await?;
+                            break;
+                        }
+                    }
+                }
                 let mut base_ids = Vec::new();
                 for base in &context.bases {
                     base_ids.push(
@@ -512,7 +589,7 @@ impl ImageCache {
                     "copying {on_builder} from the engine at {} into the engine at {}",
                     builder.endpoint, target.endpoint
                 ));
-                let got = builder.copy_image_to(target, &on_builder).await?;
+                let got = builder.copy_image_to(target, &on_builder, progress).await?;
                 match want {
                     Some(w) if w != got => Err(ImageError::Copy {
                         image: on_builder.clone(),

@@ -15,7 +15,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{ListNetworksOptions, ListVolumesOptions};
 
-use super::classify::{Class, classify_error};
+use super::classify::{Answer, Look, Phase, look};
 use super::client::{Deadline, Engine, EngineError, HOST_LABEL, PID_LABEL, RUN_LABEL, hostname};
 use super::run::REMOVE_TIMEOUT;
 
@@ -29,6 +29,16 @@ pub fn run_labels(run_id: &str) -> HashMap<String, String> {
     ]);
     labels.retain(|_, v| !v.is_empty());
     labels
+}
+
+/// The engine's message when `e` is its refusal of a request (the daemon
+/// validated it and said no), not trouble.
+fn refusal_of(e: &bollard::errors::Error) -> Option<String> {
+    let answer = Answer::of(e).ok()?;
+    match look(Phase::Create, &answer) {
+        Look::Decided(d) if d.is_refusal() => Some(answer.message),
+        _ => None,
+    }
 }
 
 /// What a container's health is, as the engine says.
@@ -65,9 +75,9 @@ impl Engine {
             .await?;
         match answer {
             Ok(_) => Ok(Ok(())),
-            Err(e) => match classify_error(&e) {
-                Class::Refusal(m) => Ok(Err(m)),
-                _ => Err(self.api_error(format!("network create: {e}"))),
+            Err(e) => match refusal_of(&e) {
+                Some(m) => Ok(Err(m)),
+                None => Err(self.api_error(format!("network create: {e}"))),
             },
         }
     }
@@ -93,9 +103,9 @@ impl Engine {
             .await?;
         match answer {
             Ok(_) => Ok(Ok(())),
-            Err(e) => match classify_error(&e) {
-                Class::Refusal(m) => Ok(Err(m)),
-                _ => Err(self.api_error(format!("volume create: {e}"))),
+            Err(e) => match refusal_of(&e) {
+                Some(m) => Ok(Err(m)),
+                None => Err(self.api_error(format!("volume create: {e}"))),
             },
         }
     }
@@ -125,9 +135,9 @@ impl Engine {
             .await?;
         match answer {
             Ok(()) => Ok(Ok(())),
-            Err(e) => match classify_error(&e) {
-                Class::Refusal(m) => Ok(Err(m)),
-                _ => Err(self.api_error(format!("network connect: {e}"))),
+            Err(e) => match refusal_of(&e) {
+                Some(m) => Ok(Err(m)),
+                None => Err(self.api_error(format!("network connect: {e}"))),
             },
         }
     }

@@ -21,7 +21,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::classify::{Class, classify_error};
+use super::attempts::{Attempts, Next, Refusal};
+use super::classify::Phase;
 use super::client::{Deadline, Engine, EngineError};
 use super::create::{ProbeHome, attach_args, create_request, probe_home};
 use super::exec::ExecSpec;
@@ -184,7 +185,7 @@ impl Engine {
 
     /// Creates the container of `spec` (and uploads the probe into it):
     /// `Ok(Ok((created, config, refusal)))` with `refusal` set when the
-    /// probe upload was refused, `Ok(Err((config, message)))` when the
+    /// probe upload was refused, `Ok(Err((config, refusal)))` when the
     /// engine refused the create.
     #[allow(clippy::type_complexity)]
     pub async fn create(
@@ -193,7 +194,7 @@ impl Engine {
         ctx: &RunContext,
         deadline: &Deadline,
     ) -> Result<
-        Result<(Created, serde_json::Value, Option<String>), (serde_json::Value, String)>,
+        Result<(Created, serde_json::Value, Option<Refusal>), (serde_json::Value, Refusal)>,
         EngineError,
     > {
         if spec.probe.is_some() && ctx.probe.is_empty() {
@@ -233,11 +234,11 @@ impl Engine {
             name: Some(name.clone()),
             ..Default::default()
         };
-        // Infrastructure trouble at create is retried once, after removing
-        // whatever the first attempt may have left under that name.
-        let mut attempt = 0;
+        // A failed create is made once more (after removing whatever the
+        // attempt may have left under that name) unless its answer settled
+        // it already; the second answer settles the first (`classify`).
+        let mut attempts = Attempts::new(Phase::Create);
         let id = loop {
-            attempt += 1;
             let answer = deadline
                 .within(
                     self,
@@ -246,27 +247,28 @@ impl Engine {
                         .create_container(Some(opts.clone()), req.body.clone()),
                 )
                 .await?;
-            match answer {
+            let e = match answer {
                 Ok(r) => break r.id,
-                Err(e) => match classify_error(&e) {
-                    Class::Refusal(message) => {
-                        self.remove_created(&mut created).await;
-                        return Ok(Err((config, message)));
-                    }
-                    Class::MissingImage(_) => {
-                        return Err(EngineError::ImageMissing {
-                            endpoint: self.endpoint.clone(),
-                            image,
-                        });
-                    }
-                    Class::Infrastructure(_) if attempt == 1 && !ctx.cancel.is_cancelled() => {
-                        let _ = self.remove(&name).await;
-                    }
-                    Class::Infrastructure(m) => {
-                        let _ = self.remove(&name).await;
-                        return Err(self.api_error(format!("container create: {m}")));
-                    }
-                },
+                Err(e) => e,
+            };
+            let _ = tokio::time::timeout(REMOVE_TIMEOUT, self.remove(&name)).await;
+            match attempts.failed(&e, !ctx.cancel.is_cancelled()) {
+                Next::Again => continue,
+                Next::Refused(refusal) => {
+                    self.remove_created(&mut created).await;
+                    return Ok(Err((config, refusal)));
+                }
+                Next::MissingImage => {
+                    self.remove_created(&mut created).await;
+                    return Err(EngineError::ImageMissing {
+                        endpoint: self.endpoint.clone(),
+                        image,
+                    });
+                }
+                Next::Trouble(message, decision) => {
+                    self.remove_created(&mut created).await;
+                    return Err(self.trouble(message, decision));
+                }
             }
         };
         created.id = Some(id.clone());
@@ -289,8 +291,14 @@ impl Engine {
                 .await;
             match answer {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => match classify_error(&e) {
-                    Class::Refusal(m) => return Ok(Ok((created, config, Some(m)))),
+                // Not retried (the upload may have been partly written): only
+                // the daemon's validation makes it a refusal.
+                Ok(Err(e)) => match Attempts::new(Phase::Upload).failed(&e, false) {
+                    Next::Refused(r) => return Ok(Ok((created, config, Some(r)))),
+                    Next::Trouble(message, decision) => {
+                        self.remove_created(&mut created).await;
+                        return Err(self.trouble(message, decision));
+                    }
                     _ => {
                         self.remove_created(&mut created).await;
                         return Err(self.api_error(format!("probe upload: {e}")));
@@ -329,13 +337,18 @@ impl Engine {
         Ok(Attached { reader, stop })
     }
 
-    /// Starts the container: `Ok(Some(message))` when the runtime refused.
+    /// Starts the container: `Ok(Some(refusal))` when the engine or the
+    /// runtime refused it. A failed start is made once more on the same
+    /// container unless its answer settled it already; a container gone
+    /// before the second attempt, or a second attempt that succeeds, is
+    /// trouble.
     pub async fn start(
         &self,
         id: &str,
         deadline: &Deadline,
-    ) -> Result<Option<String>, EngineError> {
-        for attempt in 1..=2 {
+    ) -> Result<Option<Refusal>, EngineError> {
+        let mut attempts = Attempts::new(Phase::Start);
+        loop {
             let answer = deadline
                 .within(
                     self,
@@ -343,20 +356,58 @@ impl Engine {
                     self.docker.start_container(id, None),
                 )
                 .await?;
-            match answer {
-                Ok(()) => return Ok(None),
+            let e = match answer {
                 // Not modified: it is running already (a retried start).
-                Err(bollard::errors::Error::DockerResponseServerError {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 304, ..
-                }) => return Ok(None),
-                Err(e) => match classify_error(&e) {
-                    Class::Refusal(m) => return Ok(Some(m)),
-                    Class::Infrastructure(_) if attempt == 1 => {}
-                    _ => return Err(self.api_error(format!("container start: {e}"))),
-                },
+                }) => {
+                    // After a failed start the attached output has ended
+                    // (the engine closes it with the failure): a start
+                    // that passes on the second attempt would run the
+                    // workload unobserved, so it is trouble, said as such.
+                    return match attempts.passed() {
+                        None => Ok(None),
+                        Some((message, decision)) => Err(self.trouble(message, decision)),
+                    };
+                }
+                Err(e) => e,
+            };
+            match attempts.failed(&e, true) {
+                Next::Again => {
+                    if !self.exists(id, deadline).await? {
+                        let Next::Trouble(message, decision) = attempts.vanished() else {
+                            unreachable!("a vanished container is trouble")
+                        };
+                        return Err(self.trouble(message, decision));
+                    }
+                }
+                Next::Refused(refusal) => return Ok(Some(refusal)),
+                Next::Trouble(message, decision) => return Err(self.trouble(message, decision)),
+                Next::MissingImage => {
+                    return Err(self.api_error(format!("container start: {e}")));
+                }
             }
         }
-        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Whether container `id` still exists.
+    pub(crate) async fn exists(&self, id: &str, deadline: &Deadline) -> Result<bool, EngineError> {
+        let inspect = deadline
+            .within(
+                self,
+                "container inspect",
+                self.docker
+                    .inspect_container(id, None::<InspectContainerOptions>),
+            )
+            .await?;
+        match inspect {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(self.api_error(format!("container inspect: {e}"))),
+        }
     }
 
     async fn drive(
@@ -605,10 +656,26 @@ impl Engine {
 }
 
 impl RawRun {
-    /// A run the engine refused.
-    pub fn refused(message: String, config: serde_json::Value, duration: Duration) -> RawRun {
+    /// A run that gave nothing (a holder of other fields).
+    pub fn empty() -> RawRun {
         RawRun {
-            engine: EngineOutcome::Refused { message },
+            engine: EngineOutcome::Started,
+            exit: None,
+            stdout: Captured::default(),
+            stderr: Captured::default(),
+            probe_files: BTreeMap::new(),
+            duration: Duration::ZERO,
+            config: serde_json::Value::Null,
+        }
+    }
+
+    /// A run the engine refused.
+    pub fn refused(refusal: Refusal, config: serde_json::Value, duration: Duration) -> RawRun {
+        RawRun {
+            engine: EngineOutcome::Refused {
+                message: refusal.message,
+                decision: Some(refusal.decision),
+            },
             exit: None,
             stdout: Captured::default(),
             stderr: Captured::default(),
