@@ -30,6 +30,8 @@ use crate::run::service::{ReadyPlan, StepPlan};
 /// Room per service for create, start and teardown, on top of its waits.
 const SERVICE_GRACE: Duration = Duration::from_secs(20);
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// How long a service must have been up to be observed `running`.
+const SETTLE: Duration = Duration::from_secs(2);
 const MAX_PAUSE: Duration = Duration::from_secs(1);
 
 /// Each service's run spec under one profile, by name (images still to
@@ -385,6 +387,22 @@ async fn drive(
         }
         out_steps.push(obs);
     }
+    // A service is taken for still running only once it has been up
+    // SETTLE: one that ends by itself right after its start (a one-shot
+    // nobody waits for) is then seen to end on every side alike.
+    if let Some(last) = members
+        .iter()
+        .filter(|m| m.outcome.is_ok())
+        .map(|m| m.started)
+        .max()
+    {
+        let left = SETTLE.saturating_sub(last.elapsed());
+        tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => return Err(EngineError::Cancelled),
+            _ = tokio::time::sleep(left) => {}
+        }
+    }
     // Every service: still up after the steps, or how it ended, all read
     // before any is killed (killing one ends those sharing its PID
     // namespace); then its output.
@@ -594,7 +612,7 @@ async fn start(
         Err((body, message)) => {
             config.insert(name.to_string(), body);
             member.outcome = Err(format!("refused: {}", message.message));
-        member.decision = Some(message.decision);
+            member.decision = Some(message.decision);
             return Ok(member);
         }
     };
