@@ -54,6 +54,13 @@ Prepares this Debian/Ubuntu host (as root) for parity:
   - waits up to ${WAIT_SECS}s (PARITY_WAIT_SECS) for both to answer on
     their API sockets (asked with curl, so a missing CLI is never taken
     for an engine that does not answer);
+  - lets containers on one bridge network talk to each other on every
+    engine alike: with br_netfilter loaded (Docker loads it) frames
+    switched inside a bridge pass the FORWARD chain, whose policy Docker
+    sets to DROP, and an engine started with --iptables=false (the
+    userns-remap one) adds no rule for its networks; one rule accepts
+    bridged frames (physdev --physdev-is-bridged), which never leave the
+    bridge, so nothing is forwarded to or from the outside world;
   - provides the base images the scenario library builds on, in each
     engine that lacks them: ${BASE_IMAGES[*]} (pulled where a
     registry answers; else busybox from the host's static busybox and
@@ -497,6 +504,12 @@ do_check() {
 			bad=1
 		fi
 	done
+	if iptables -C "${BRIDGED_RULE[@]}" 2>/dev/null; then
+		say "ok       bridged traffic between containers of one network is accepted"
+	else
+		say "missing  the FORWARD rule for bridged traffic (containers of one network may not reach each other)"
+		bad=1
+	fi
 	if p=$(static_busybox); then
 		say "ok       static busybox ($p)"
 	else
@@ -566,6 +579,19 @@ do_check() {
 
 # Stops the process recorded in marker NAME when it is still the daemon we
 # started (executable EXE); waits up to 30 s, then kills.
+# The FORWARD rule that lets containers on one bridge network reach each
+# other on every engine (see usage). Idempotent.
+BRIDGED_RULE=(FORWARD -m physdev --physdev-is-bridged -m comment --comment "parity: frames switched inside one bridge network" -j ACCEPT)
+allow_bridged() {
+	if iptables -C "${BRIDGED_RULE[@]}" 2>/dev/null; then
+		say "bridged traffic between containers of one network: already accepted"
+		return
+	fi
+	iptables -I "${BRIDGED_RULE[@]}" ||
+		die "could not add the FORWARD rule for bridged traffic (iptables -I ${BRIDGED_RULE[*]})"
+	say "accepted bridged traffic between containers of one network (FORWARD, physdev --physdev-is-bridged)"
+}
+
 stop_marked() {
 	local name="$1" exe="$2" what="$3" rec pid i
 	[ -f "$MARKERS/$name" ] || return 0
@@ -671,6 +697,7 @@ install_missing
 api_client_ok || exit 1
 start_production
 start_userns
+allow_bridged
 if [ "$STARTED_ANY" -eq 1 ] || [ "$VERIFY" -eq 1 ]; then
 	verify_engines
 fi

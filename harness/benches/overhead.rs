@@ -22,6 +22,7 @@ const WORKLOAD: &str =
 
 fn spec(endpoint: &str, probe: Option<ProbePlan>) -> RunSpec {
     RunSpec {
+        stack: None,
         scenario_id: "bench/overhead".into(),
         scenario_path: "bench.yaml".into(),
         runtime: "runc".into(),

@@ -72,14 +72,9 @@ pub enum ImportCommand {
         #[arg(last = true, required = true, value_name = "DOCKER_RUN_LINE")]
         argv: Vec<String>,
     },
-    /// One scenario per service of a Compose file: scenarios/AREA/SERVICE.yaml,
-    /// AREA from the file's `name:`, else its file name, else its folder.
-    Compose {
-        file: PathBuf,
-        /// Only this service.
-        #[arg(long)]
-        service: Option<String>,
-    },
+    /// A stack scenario of a Compose file (scenarios/AREA/stack.yaml, AREA from its
+    /// `name:`, file or folder name), or with --per-service one scenario per service.
+    Compose(crate::author::compose_stack::ComposeImport),
 }
 
 #[derive(Debug, Args)]
@@ -258,9 +253,7 @@ pub async fn main(cli: Cli) -> Result<i32, ConfigError> {
         Command::Import(ImportCommand::DockerRun { name, argv }) => {
             printed(crate::author::docker_run::command(&lib, &name, &argv, &cwd))
         }
-        Command::Import(ImportCommand::Compose { file, service }) => printed(
-            crate::author::compose::command(&lib, &file, service.as_deref(), &cwd),
-        ),
+        Command::Import(ImportCommand::Compose(c)) => printed(c.run(&lib, &cwd)),
         Command::Report(_) | Command::Compare(_) | Command::Schema | Command::Init => {
             unreachable!("handled above")
         }

@@ -875,9 +875,16 @@ fn init_then_import_docker_run_lints_and_runs_with_exactly_those_options() {
         "services:\n  web:\n    image: busybox:latest\n    command: sh -c 'id -u'\n    read_only: true\n    ports: [\"80:80\"]\n",
     )
     .unwrap();
-    let (_, compose) = parity_in(&dir, &["import", "compose", "stack.yaml"]);
+    let (_, compose) = parity_in(&dir, &["import", "compose", "stack.yaml", "--per-service"]);
     assert_eq!(compose.status.code(), Some(0), "{}", text_of(&compose));
     assert!(text_of(&compose).contains("created scenarios/stack/web.yaml"));
+    // By default: one stack scenario that takes the Compose file as it is.
+    let (_, stack) = parity_in(&dir, &["import", "compose", "stack.yaml"]);
+    assert_eq!(stack.status.code(), Some(0), "{}", text_of(&stack));
+    assert!(text_of(&stack).contains("created scenarios/stack/stack.yaml"));
+    let written = std::fs::read_to_string(dir.join("scenarios/stack/stack.yaml")).unwrap();
+    assert!(written.contains("compose: ../../stack.yaml"), "{written}");
+    assert!(written.contains("allow_host: [ports]"), "{written}");
 
     let (_, lint) = parity_in(&dir, &["lint", "--strict"]);
     assert_eq!(lint.status.code(), Some(0), "{}", text_of(&lint));
@@ -900,7 +907,15 @@ fn init_then_import_docker_run_lints_and_runs_with_exactly_those_options() {
         let doc: serde_json::Value = serde_json::from_slice(&run.stdout).expect("stdout is JSON");
         let results = doc["results"].as_array().unwrap();
         let by_id = |id: &str| results.iter().find(|r| r["id"] == id).expect(id);
-        assert_eq!(results.len(), 3, "{doc}");
+        assert_eq!(results.len(), 4, "{doc}");
+        // The stack ran the same service, its output observed per service.
+        let stack = by_id("stack/stack");
+        assert_eq!(stack["verdict"], "parity", "{stack}");
+        for side in ["baseline_runs", "candidate_runs"] {
+            let web = &stack[side][0]["steps"][0];
+            assert_eq!(web["name"], "web");
+            assert_eq!(web["stdout"]["text"], "0\n", "{side}: {stack}");
+        }
         // The first scenario `parity init` wrote runs alike everywhere.
         assert_eq!(by_id("basics/hello")["verdict"], "parity");
         // The Compose service ran with its options, its ports dropped.

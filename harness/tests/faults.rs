@@ -103,21 +103,29 @@ impl Drop for Project {
     }
 }
 
-/// Containers labelled as made by the parity process `pid`, on `sockets`.
+/// Containers, networks and volumes labelled as made by the parity
+/// process `pid`, on `sockets`.
 fn leftovers_on(pid: u32, sockets: &[&str]) -> Vec<String> {
+    let lists: [&[&str]; 3] = [
+        &["ps", "-a", "--format", "{{.Names}} {{.Status}}"],
+        &["network", "ls", "--format", "network {{.Name}}"],
+        &["volume", "ls", "--format", "volume {{.Name}}"],
+    ];
     sockets
         .iter()
         .flat_map(|sock| {
-            let out = Command::new("docker")
-                .args(["-H", &format!("unix://{sock}"), "ps", "-a"])
-                .args(["--format", "{{.Names}} {{.Status}}"])
-                .args(["--filter", &format!("label=io.parity.pid={pid}")])
-                .output()
-                .expect("docker CLI");
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(|l| format!("{sock}: {l}"))
-                .collect::<Vec<_>>()
+            lists.iter().flat_map(move |list| {
+                let out = Command::new("docker")
+                    .args(["-H", &format!("unix://{sock}")])
+                    .args(*list)
+                    .args(["--filter", &format!("label=io.parity.pid={pid}")])
+                    .output()
+                    .expect("docker CLI");
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| format!("{sock}: {l}"))
+                    .collect::<Vec<_>>()
+            })
         })
         .collect()
 }

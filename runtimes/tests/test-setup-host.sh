@@ -62,7 +62,26 @@ fi
 
 run --check
 expect "--check passes when everything is up" 0 "ok       production engine" "userns on" \
-	"ok       busybox:latest in the userns-remap engine" "ok       debian:bookworm in the userns-remap engine"
+	"ok       busybox:latest in the userns-remap engine" "ok       debian:bookworm in the userns-remap engine" \
+	"ok       bridged traffic between containers of one network is accepted"
+
+# Containers on one network of either engine reach each other (the
+# userns-remap engine adds no FORWARD rule of its own).
+for host in "$PROD" "$USERNS"; do
+	net="parity-setup-test-net-$$"
+	docker -H "$host" network create "$net" >/dev/null
+	docker -H "$host" run -d --name "$net-srv" --network "$net" busybox:latest \
+		sh -c 'echo up > /tmp/up; exec httpd -f -p 8080 -h /tmp' >/dev/null
+	ip=$(docker -H "$host" inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$net-srv")
+	if timeout 60 docker -H "$host" run --rm --network "$net" busybox:latest \
+		sh -c "for i in 1 2 3 4 5; do timeout 2 wget -q -O- http://$ip:8080/up && exit 0; sleep 0.5; done; exit 1" >/dev/null 2>&1; then
+		ok "containers on one network of $host reach each other"
+	else
+		not_ok "containers on one network of $host reach each other" "no answer from $ip:8080"
+	fi
+	docker -H "$host" rm -f "$net-srv" >/dev/null
+	docker -H "$host" network rm "$net" >/dev/null
+done
 
 # The base images: in both engines, the very same image (one made, the
 # other loaded from it), and usable as what they claim to be.

@@ -252,66 +252,7 @@ fn one_line(s: &str) -> String {
     s.replace('\r', "\\r").replace('\n', "\\n")
 }
 
-/// Splits a command string into words as a POSIX shell would (quotes
-/// and backslashes; no expansion): a Compose `command:` string, or a
-/// `docker run` line given as one argument.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
-    let (mut words, mut word, mut in_word) = (Vec::new(), String::new(), false);
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(format!("{s:?}: a ' is not closed")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(format!("{s:?}: a \" is not closed")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(format!("{s:?}: a \" is not closed")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => word.push(c),
-                    None => return Err(format!("{s:?}: ends with a lone \\")),
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
-}
+pub use crate::load::stack::split_words;
 
 /// An absolute, lexically normal form of `p` (`.` and `..` resolved
 /// without touching the file system).

@@ -261,28 +261,39 @@ pub fn lint_text(
     }
     catalog_ids(path, text, &file, catalog, &mut out);
     for (name, profile) in &profiles.by_name {
-        let effective = file.container.merged_over(&profile.container);
-        for hit in profile.policy.check(&effective, file.build.as_ref()) {
-            let (line, column) = locate_nth_key(text, hit.key, 0)
-                .or_else(|| locate_nth_key(text, "container", 0))
-                .unwrap_or((1, 1));
-            let declared = file.expect.diverges.iter().any(|d| &d.runtime == name);
-            let mut msg = format!(
-                "{name} {} this scenario by policy (rule {}: {}; {}: {})",
-                hit.effect.verb(),
-                hit.rule,
-                hit.message,
-                hit.key,
-                hit.value
-            );
-            if let Some(link) = &hit.link {
-                msg.push_str(&format!(", see {link}"));
+        for (service, own) in file.containers() {
+            let effective = own.merged_over(&profile.container);
+            for hit in profile.policy.check(&effective, file.build.as_ref()) {
+                let after = service
+                    .and_then(|svc| locate_nth_key(text, svc, 0))
+                    .map_or(0, |(l, _)| l);
+                let (line, column) = (0..64)
+                    .map_while(|n| locate_nth_key(text, hit.key, n))
+                    .find(|(l, _)| *l > after)
+                    .or_else(|| locate_nth_key(text, "container", 0))
+                    .unwrap_or((1, 1));
+                let declared = file.expect.diverges.iter().any(|d| &d.runtime == name);
+                let what = match service {
+                    Some(svc) => format!("service {svc} of this scenario"),
+                    None => "this scenario".to_string(),
+                };
+                let mut msg = format!(
+                    "{name} {} {what} by policy (rule {}: {}; {}: {})",
+                    hit.effect.verb(),
+                    hit.rule,
+                    hit.message,
+                    hit.key,
+                    hit.value
+                );
+                if let Some(link) = &hit.link {
+                    msg.push_str(&format!(", see {link}"));
+                }
+                if hit.effect == Effect::Refuse && !declared {
+                    msg.push_str(&format!("; to record it, declare `expect.diverges: [{{runtime: {name}, fields: [engine], reason: ...}}]`"));
+                }
+                let err = YamlError::at(path, text, line, column, msg);
+                out.push(Finding::from_yaml(Severity::Note, "policy", &err));
             }
-            if hit.effect == Effect::Refuse && !declared {
-                msg.push_str(&format!("; to record it, declare `expect.diverges: [{{runtime: {name}, fields: [engine], reason: ...}}]`"));
-            }
-            let err = YamlError::at(path, text, line, column, msg);
-            out.push(Finding::from_yaml(Severity::Note, "policy", &err));
         }
     }
     out.sort_by_key(|f| (f.line, f.column));

@@ -3,9 +3,11 @@
 //! expectations, policy, snapshots); `scaffold` writes a commented
 //! template (`parity new`); `init` starts a project (`parity init`);
 //! `docker_run` and `compose` (with `compose_values`) import what users
-//! already have through `import`, which writes the scenario text.
+//! already have through `import`, which writes the scenario text;
+//! `compose_stack` imports a Compose file as one stack scenario.
 
 pub mod compose;
+pub mod compose_stack;
 pub mod compose_values;
 pub mod docker_run;
 pub mod import;

@@ -90,6 +90,9 @@ pub struct FieldDiff {
     /// The step the field belongs to; absent for the run's own fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The step is a stack's service.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service: bool,
     /// Normalized text on the baseline (or the first repeat) side.
     pub left: String,
     /// Normalized text on the candidate (or the disagreeing repeat) side.
@@ -117,7 +120,15 @@ impl FieldDiff {
     pub fn label(&self) -> String {
         match &self.step {
             None => self.field.name().to_string(),
-            Some(n) => format!("step {n:?}: {}", self.field),
+            Some(n) => format!("{} {n:?}: {}", self.word(), self.field),
+        }
+    }
+
+    /// `step` or `service`.
+    pub fn word(&self) -> &'static str {
+        match self.service {
+            true => "service",
+            false => "step",
         }
     }
 }
@@ -141,6 +152,7 @@ pub fn diff_fields(
             (a != b).then(|| FieldDiff {
                 field,
                 step: subject.step_name().map(str::to_string),
+                service: subject.service,
                 left: a.clone(),
                 right: b.clone(),
                 unified: unified(a, b, left_name, right_name),
@@ -251,11 +263,12 @@ pub fn describe(diffs: &[&FieldDiff]) -> String {
         .filter(|d| d.step.is_none())
         .map(|d| d.field.name())
         .collect();
-    let mut steps: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut steps: Vec<(String, Vec<&str>)> = Vec::new();
     for d in diffs {
         if let Some(name) = &d.step {
+            let name = format!("{} {name:?}", d.word());
             match steps.last_mut() {
-                Some((n, fields)) if n == name => fields.push(d.field.name()),
+                Some((n, fields)) if *n == name => fields.push(d.field.name()),
                 _ => steps.push((name, vec![d.field.name()])),
             }
         }
@@ -264,11 +277,11 @@ pub fn describe(diffs: &[&FieldDiff]) -> String {
     if !own.is_empty() {
         parts.push(own.join(", "));
     }
-    let step = |(n, f): &(&str, Vec<&str>)| format!("step {n:?} ({})", f.join(", "));
+    let step = |(n, f): &(String, Vec<&str>)| format!("{n} ({})", f.join(", "));
     if let Some((first, rest)) = steps.split_first() {
         let mut text = step(first);
         if own.is_empty() || !rest.is_empty() {
-            text = format!("step {:?} first ({})", first.0, first.1.join(", "));
+            text = format!("{} first ({})", first.0, first.1.join(", "));
         }
         if !rest.is_empty() {
             let rest: Vec<String> = rest.iter().map(step).collect();
@@ -285,11 +298,10 @@ pub fn describe(diffs: &[&FieldDiff]) -> String {
 /// further differences.
 pub fn compare_refusals_as_such(left: &mut Texts, right: &mut Texts) {
     let engine_of = |t: &Texts, step: &Option<(usize, String)>| {
-        t.get(&Subject {
-            step: step.clone(),
-            field: Field::Engine,
-        })
-        .is_some_and(|e| e.starts_with("refused"))
+        t.keys()
+            .find(|s| s.field == Field::Engine && &s.step == step)
+            .and_then(|s| t.get(s))
+            .is_some_and(|e| e.starts_with("refused"))
     };
     let refused: BTreeSet<Option<String>> = left
         .keys()
@@ -422,6 +434,7 @@ mod tests {
     #[test]
     fn reasons_name_the_first_step_that_differs() {
         let d = |step: Option<&str>, field: Field| FieldDiff {
+            service: false,
             field,
             step: step.map(str::to_string),
             left: String::new(),

@@ -257,6 +257,7 @@ mod tests {
 
     fn diff(field: Field, left: &str, right: &str) -> FieldDiff {
         FieldDiff {
+            service: false,
             field,
             step: None,
             left: left.into(),

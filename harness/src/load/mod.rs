@@ -17,6 +17,7 @@
 
 pub mod build;
 pub mod catalog;
+pub mod compose;
 pub mod container;
 pub mod duration;
 pub mod endpoint;
@@ -28,6 +29,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod schema;
 pub mod service;
+pub mod stack;
 pub mod walk;
 pub mod yaml;
 

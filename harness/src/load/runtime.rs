@@ -309,17 +309,23 @@ impl Profiles {
         let mut notes = Vec::new();
         for s in scenarios {
             for (name, profile) in &self.by_name {
-                let spec = s.file.container.merged_over(&profile.container);
-                for hit in profile.policy.check(&spec, s.file.build.as_ref()) {
-                    notes.push(format!(
-                        "note: {name} {} {} by policy (rule {}: {}; {}: {})",
-                        hit.effect.verb(),
-                        s.id,
-                        hit.rule,
-                        hit.message,
-                        hit.key,
-                        hit.value
-                    ));
+                for (service, own) in s.file.containers() {
+                    let spec = own.merged_over(&profile.container);
+                    let what = match service {
+                        Some(svc) => format!("{} (service {svc})", s.id),
+                        None => s.id.clone(),
+                    };
+                    for hit in profile.policy.check(&spec, s.file.build.as_ref()) {
+                        notes.push(format!(
+                            "note: {name} {} {} by policy (rule {}: {}; {}: {})",
+                            hit.effect.verb(),
+                            what,
+                            hit.rule,
+                            hit.message,
+                            hit.key,
+                            hit.value
+                        ));
+                    }
                 }
             }
         }

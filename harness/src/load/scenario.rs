@@ -4,7 +4,7 @@
 //! [`Scenario`], its id (the path under the scenarios root without `.yaml`),
 //! and every load error with file, line and column. It does not run anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +17,7 @@ pub use crate::load::duration::Timeout;
 use crate::load::host::HostCondition;
 pub use crate::load::service::DEFAULT_IMAGE;
 use crate::load::service::{ImageRef, Ready, Step};
+use crate::load::stack::{HostAccess, NetworkDef, Stack, StackService, VolumeDef};
 use crate::load::walk::{self, WalkError};
 use crate::load::yaml::{self, YamlError};
 
@@ -79,18 +80,126 @@ pub struct ScenarioFile {
     /// `S9`), including rows where the runtimes must agree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub covers: Vec<String>,
+    /// A stack scenario's services, one container per service and side
+    /// (Compose's form); with `compose:`, the names of the Compose file's
+    /// services to take (default all).
+    #[serde(default, skip_serializing_if = "Services::is_empty")]
+    pub services: Services,
+    /// A Compose file (relative to the scenario file) whose services,
+    /// networks and volumes make this a stack scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
+    /// A stack's named volumes: made per side and run, removed after.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, Option<VolumeDef>>,
+    /// A stack's networks: made per side and run, removed after (default:
+    /// one network, `default`, for the services that name none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, Option<NetworkDef>>,
+    /// What of the host a stack may use: `network` (`network_mode: host`),
+    /// `ports` (accepted, never published).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_host: Vec<HostAccess>,
 }
 
 impl ScenarioFile {
     /// A service scenario: the container keeps running while readiness is
     /// awaited and the steps run inside it.
     pub fn is_service(&self) -> bool {
-        self.build.is_none() && (self.ready.is_some() || !self.steps.is_empty())
+        self.build.is_none() && !self.is_stack() && (self.ready.is_some() || !self.steps.is_empty())
     }
 
     /// A build scenario: a Dockerfile built on each side.
     pub fn is_build(&self) -> bool {
         self.build.is_some()
+    }
+
+    /// A stack scenario: several services started together on each side.
+    pub fn is_stack(&self) -> bool {
+        !self.services.is_empty() || self.compose.is_some()
+    }
+
+    /// The container options of each container the scenario runs: its
+    /// own, or each service's of a stack (with the service's name).
+    pub fn containers(&self) -> Vec<(Option<&str>, &ContainerSpec)> {
+        match &self.services {
+            Services::Defined(m) if !m.is_empty() => m
+                .iter()
+                .map(|(n, s)| (Some(n.as_str()), &s.container))
+                .collect(),
+            _ => vec![(None, &self.container)],
+        }
+    }
+
+    /// The stack keys, once the services are known (inline, or read from
+    /// the Compose file at load).
+    pub fn stack(&self) -> Option<Stack<'_>> {
+        match &self.services {
+            Services::Defined(services) if !services.is_empty() => Some(Stack {
+                services,
+                volumes: &self.volumes,
+                networks: &self.networks,
+                allow_host: &self.allow_host,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// `services:`: a stack's services, or (beside `compose:`) the names of
+/// the Compose file's services to take.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Services {
+    Defined(BTreeMap<String, StackService>),
+    Selected(Vec<String>),
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services::Defined(BTreeMap::new())
+    }
+}
+
+impl Services {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Services::Defined(m) => m.is_empty(),
+            Services::Selected(v) => v.is_empty(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Services {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Services;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of service name to service, or (with `compose:`) a list of service names")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Services, A::Error> {
+                let mut out = Vec::new();
+                while let Some(n) = seq.next_element::<String>()? {
+                    out.push(n);
+                }
+                Ok(Services::Selected(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Services, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some((k, v)) = map.next_entry::<String, Option<StackService>>()? {
+                    out.insert(k, v.unwrap_or_default());
+                }
+                Ok(Services::Defined(out))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -378,6 +487,9 @@ impl Scenario {
         if let Some(b) = &mut file.build {
             b.resolve(path);
         }
+        if file.compose.is_some() {
+            resolve_compose(path, &text, &mut file)?;
+        }
         Ok(Scenario {
             id: scenario_id(root, path)?,
             path: path.to_path_buf(),
@@ -394,6 +506,19 @@ impl Scenario {
         }
         let mut set: BTreeSet<Field> = self.file.observe.iter().copied().collect();
         set.insert(Field::Engine);
+        if let Some(stack) = self.file.stack() {
+            // Each service's start, readiness, exit and output; the probe
+            // does not go into a stack's services.
+            set.retain(|f| !f.needs_probe());
+            if stack
+                .services
+                .values()
+                .any(|s| s.ready.is_some() || s.healthcheck.as_ref().is_some_and(|h| h.active()))
+            {
+                set.insert(Field::Ready);
+            }
+            return set;
+        }
         if self.file.ready.is_some() {
             set.insert(Field::Ready);
         }
@@ -401,7 +526,9 @@ impl Scenario {
     }
 
     pub fn needs_probe(&self) -> bool {
-        !self.file.is_build() && self.file.observe.iter().any(|f| f.needs_probe())
+        !self.file.is_build()
+            && !self.file.is_stack()
+            && self.file.observe.iter().any(|f| f.needs_probe())
     }
 
     /// The declared divergences for one candidate runtime.
@@ -442,7 +569,12 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         .iter()
         .map(|d| (d.runtime.as_str(), d.steps.as_slice()))
         .collect();
+    let service_names: Vec<String> = match &file.services {
+        Services::Defined(m) => m.keys().cloned().collect(),
+        Services::Selected(v) => v.clone(),
+    };
     let keys = crate::load::service::Keys {
+        services: &service_names,
         image: &file.image,
         ready: file.ready.as_ref(),
         steps: &file.steps,
@@ -475,6 +607,8 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
                 ));
             }
         }
+    } else if file.is_stack() {
+        out.extend(stack_problems(path, text, file, &at));
     } else if file.command.is_empty() {
         out.push((
             "command",
@@ -529,6 +663,192 @@ pub fn problems(path: &Path, text: &str, file: &ScenarioFile) -> Vec<(&'static s
         }
     }
     out
+}
+
+/// The checks of a stack scenario's own keys: no one-container keys
+/// beside `services:`, steps naming a service, what parity refuses.
+fn stack_problems(
+    path: &Path,
+    text: &str,
+    file: &ScenarioFile,
+    at: &dyn Fn(&str, usize, String) -> YamlError,
+) -> Vec<(&'static str, YamlError)> {
+    let mut out = Vec::new();
+    let own = [
+        ("command", !file.command.is_empty()),
+        ("ready", file.ready.is_some()),
+        ("container", file.container != ContainerSpec::default()),
+        ("image", file.image != ImageRef::default()),
+    ];
+    for (key, given) in own {
+        if given {
+            out.push((
+                "stack-only",
+                at(
+                    key,
+                    0,
+                    format!("a stack scenario has no top-level `{key}`: each service under `services:` has its own"),
+                ),
+            ));
+        }
+    }
+    // The default set names the probe's fields; only a written one counts.
+    let written = locate_key(text, "observe").is_some();
+    if let Some(f) = file.observe.iter().find(|f| written && f.needs_probe()) {
+        out.push((
+            "stack-observe",
+            at(
+                "observe",
+                0,
+                format!("a stack observes each service's engine, ready, exit_code, stdout and stderr; `{f}` needs the probe, which does not go into a stack's services"),
+            ),
+        ));
+    }
+    if file.compose.is_some() && matches!(file.services, Services::Defined(ref m) if !m.is_empty())
+    {
+        out.push((
+            "stack-compose",
+            at(
+                "services",
+                0,
+                "beside `compose:`, `services:` lists the Compose file's services to take (e.g. [web, db]), not their definitions".into(),
+            ),
+        ));
+    }
+    if file.compose.is_none() && matches!(file.services, Services::Selected(_)) {
+        out.push((
+            "stack-compose",
+            at(
+                "services",
+                0,
+                "a list of service names selects from a Compose file: add `compose: PATH`, or define the services as a map".into(),
+            ),
+        ));
+    }
+    let resolved;
+    let (file, stack_path, stack_text) = match &file.compose {
+        Some(_) => {
+            let mut r = file.clone();
+            match resolve_compose(path, text, &mut r) {
+                Ok(compose) => {
+                    resolved = (r, compose);
+                    (
+                        &resolved.0,
+                        resolved.1.path.as_path(),
+                        resolved.1.text.as_str(),
+                    )
+                }
+                Err(e) => {
+                    out.push(("compose", e));
+                    return out;
+                }
+            }
+        }
+        None => (file, path, text),
+    };
+    let Some(stack) = file.stack() else {
+        return out;
+    };
+    let locate = |key: &str, nth: usize| locate_nth_key(stack_text, key, nth);
+    out.extend(crate::load::stack::problems(
+        stack_path, stack_text, &stack, &locate,
+    ));
+    let names: Vec<&str> = stack.services.keys().map(String::as_str).collect();
+    for (i, step) in file.steps.iter().enumerate() {
+        match &step.service {
+            None if names.len() > 1 => out.push((
+                "step-service",
+                at(
+                    "name",
+                    i,
+                    format!(
+                        "step {:?} needs `service:`, the service it runs in ({})",
+                        step.name,
+                        names.join(", ")
+                    ),
+                ),
+            )),
+            Some(s) if !stack.services.contains_key(s) => out.push((
+                "step-service",
+                at(
+                    "name",
+                    i,
+                    format!(
+                        "step {:?} runs in service {s:?}, which the stack does not have ({})",
+                        step.name,
+                        names.join(", ")
+                    ),
+                ),
+            )),
+            _ => {}
+        }
+        if stack.services.contains_key(&step.name) {
+            out.push((
+                "step-name",
+                at(
+                    "name",
+                    i,
+                    format!("step {:?} has a service's name; steps and services are compared and declared by name, so they must differ", step.name),
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Takes a stack's services, networks and volumes from its `compose:`
+/// file (the scenario's own `volumes:` and `networks:` win), keeping the
+/// services `services: [..]` selects; the Compose file as read, for
+/// errors located in it.
+pub fn resolve_compose(
+    path: &Path,
+    text: &str,
+    file: &mut ScenarioFile,
+) -> Result<crate::load::compose::Compose, YamlError> {
+    let Some(rel) = file.compose.clone() else {
+        unreachable!("resolve_compose is called for a scenario with `compose:`")
+    };
+    let at = |message: String| {
+        let (line, column) = locate_key(text, "compose").unwrap_or((1, 1));
+        YamlError::at(path, text, line, column, message)
+    };
+    let compose = crate::load::compose::read(path, &rel, &at)?;
+    let selected = match &file.services {
+        Services::Selected(v) => v.clone(),
+        Services::Defined(_) => Vec::new(),
+    };
+    let services = crate::load::compose::select(&compose.file, &selected).map_err(|m| {
+        let (line, column) = locate_key(text, "services").unwrap_or((1, 1));
+        YamlError::at(path, text, line, column, m)
+    })?;
+    let mut volumes = compose.file.volumes.clone();
+    volumes.extend(std::mem::take(&mut file.volumes));
+    let mut networks = compose.file.networks.clone();
+    networks.extend(std::mem::take(&mut file.networks));
+    file.services = Services::Defined(services);
+    file.volumes = volumes;
+    file.networks = networks;
+    // Bind sources and build folders are relative to the Compose file.
+    if let Some(dir) = compose.path.parent() {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let dir = dir.as_path();
+        let rebase = |p: &str| dir.join(p).to_string_lossy().into_owned();
+        if let Services::Defined(m) = &mut file.services {
+            for s in m.values_mut() {
+                for v in s.container.volumes.iter_mut() {
+                    if v.starts_with('.') {
+                        *v = rebase(v);
+                    }
+                }
+                if let ImageRef::Build(d) = &mut s.image {
+                    if d.is_relative() {
+                        *d = dir.join(&*d);
+                    }
+                }
+            }
+        }
+    }
+    Ok(compose)
 }
 
 /// Line and column of `key:` inside the `n`-th `host:` condition (the
@@ -634,10 +954,23 @@ pub fn discover_all(path: &Path) -> (Vec<PathBuf>, Vec<WalkError>) {
     (files, found.problems)
 }
 
-/// Whether a file name is a scenario's (`.yaml` or `.yml`).
+/// Whether a file name is a scenario's (`.yaml` or `.yml`, but not one of
+/// the Compose specification's default file names, which a stack
+/// scenario's `compose:` may name beside it).
 pub fn is_scenario_file(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+    let compose = path
+        .file_name()
+        .is_some_and(|n| COMPOSE_FILE_NAMES.iter().any(|c| n.to_string_lossy() == *c));
+    !compose && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
+
+/// The file names `docker compose` looks for by default.
+pub const COMPOSE_FILE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
 
 /// The folder name of snapshots, beside the scenarios (never a scenario
 /// area).
@@ -772,6 +1105,87 @@ expect:
         assert_eq!(err.line, line, "{err}");
         assert!(err.to_string().contains(needle), "{err}");
         assert!(err.to_string().starts_with("s.yaml:"), "{err}");
+    }
+
+    #[rstest]
+    #[case::unknown_service_key(
+        "description: d\nservices:\n  a:\n    image: busybox\n    comand: [x]\n",
+        5,
+        "unknown field `comand`"
+    )]
+    #[case::unknown_dependency(
+        "description: d\nservices:\n  a:\n    command: [x]\n  b:\n    depends_on: [c]\n",
+        6,
+        "names service \"c\""
+    )]
+    #[case::unknown_namespace_service(
+        "description: d\nservices:\n  a:\n    command: [x]\n    network_mode: \"service:z\"\n",
+        5,
+        "names service \"z\""
+    )]
+    #[case::cycle(
+        "description: d\nservices:\n  a:\n    depends_on: [b]\n  b:\n    depends_on: [a]\n",
+        4,
+        "cycle"
+    )]
+    #[case::host_ports(
+        "description: d\nservices:\n  a:\n    command: [x]\n    ports: [\"80:80\"]\n",
+        5,
+        "never does"
+    )]
+    #[case::host_network(
+        "description: d\nservices:\n  a:\n    command: [x]\n    network_mode: host\n",
+        5,
+        "allow_host: [network]"
+    )]
+    #[case::undeclared_volume(
+        "description: d\nservices:\n  a:\n    volumes: [\"data:/d\"]\n",
+        4,
+        "does not declare"
+    )]
+    #[case::step_without_service(
+        "description: d\nservices:\n  a: {}\n  b: {}\nsteps:\n  - name: s\n    run: [x]\n",
+        6,
+        "needs `service:`"
+    )]
+    #[case::step_in_unknown_service(
+        "description: d\nservices:\n  a: {}\nsteps:\n  - name: s\n    run: [x]\n    service: q\n",
+        5,
+        "does not have"
+    )]
+    #[case::top_level_command(
+        "description: d\ncommand: [x]\nservices:\n  a: {}\n",
+        2,
+        "no top-level `command`"
+    )]
+    fn stack_errors_name_the_line(#[case] text: &str, #[case] line: u64, #[case] needle: &str) {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.line, line, "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+
+    #[test]
+    fn a_stack_loads_and_observes_per_service() {
+        let f = parse(
+            "description: d\nservices:\n  db:\n    image: busybox\n    healthcheck: { test: [CMD, 'true'] }\n  app:\n    depends_on: { db: { condition: service_healthy } }\nvolumes: { v: }\nsteps:\n  - { name: s, service: app, run: [x] }\n",
+        )
+        .unwrap();
+        assert!(f.is_stack() && !f.is_service());
+        let s = Scenario {
+            id: "s/s".into(),
+            path: "s.yaml".into(),
+            file: f,
+        };
+        assert_eq!(
+            s.observed(),
+            BTreeSet::from([
+                Field::Engine,
+                Field::Ready,
+                Field::ExitCode,
+                Field::Stdout,
+                Field::Stderr
+            ])
+        );
     }
 
     #[test]

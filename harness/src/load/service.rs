@@ -236,6 +236,10 @@ pub struct Step {
     /// When this step does not exit 0, the later steps are not run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stop_on_failure: bool,
+    /// In a stack scenario: the service the exec runs in (may be left out
+    /// when the stack has one service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// The service keys of one scenario file, as validation reads them (the
@@ -250,6 +254,8 @@ pub struct Keys<'a> {
     /// with the classic builder, `[N/M] ...` with BuildKit) and the built
     /// `image`, named by the build, not by `steps:`.
     pub is_build: bool,
+    /// A stack's services: `expect.diverges[].steps` may name them too.
+    pub services: &'a [String],
     /// Line and column of the n-th (from 0) `key:` of the file.
     pub locate: &'a Locate<'a>,
 }
@@ -389,7 +395,7 @@ pub fn problems(path: &Path, text: &str, file: &Keys<'_>) -> Vec<(&'static str, 
             if file.is_build && (s == "image" || s.starts_with("step ") || s.starts_with('[')) {
                 continue;
             }
-            if !file.steps.iter().any(|st| &st.name == s) {
+            if !file.steps.iter().any(|st| &st.name == s) && !file.services.contains(s) {
                 let known: Vec<&str> = file.steps.iter().map(|s| s.name.as_str()).collect();
                 out.push((
                     "expect-steps",

@@ -77,7 +77,34 @@ fn convert(path: &Path, text: &str, err: &serde_saphyr::Error) -> YamlError {
         .map(|l| (l.line(), l.column()))
         .unwrap_or((1, 1));
     let message = strip_position(&err.without_snippet().to_string());
+    let (line, column) = unknown_key_at(text, &message, line.max(1)).unwrap_or((line, column));
     YamlError::at(path, text, line.max(1), column.max(1), message)
+}
+
+/// Where an unknown key really is when the error points at its map's
+/// first key (a map read with `#[serde(flatten)]` reports unknown keys
+/// once it has seen them all): the key's first line from there on, at the
+/// same indentation as the reported one.
+fn unknown_key_at(text: &str, message: &str, line: u64) -> Option<(u64, u64)> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let reported = lines.get(line as usize - 1)?;
+    let indent = reported.len() - reported.trim_start_matches([' ', '-']).len();
+    let needle = format!("{key}:");
+    if reported[indent..].starts_with(&needle) {
+        return None;
+    }
+    lines
+        .iter()
+        .enumerate()
+        .skip(line as usize - 1)
+        .take_while(|(i, l)| {
+            *i == line as usize - 1
+                || l.trim().is_empty()
+                || l.len() - l.trim_start().len() >= indent
+        })
+        .find(|(_, l)| l.len() > indent && l[indent..].starts_with(&needle))
+        .map(|(i, _)| (i as u64 + 1, indent as u64 + 1))
 }
 
 /// serde-saphyr appends " at line N, column M" to its plain message; the

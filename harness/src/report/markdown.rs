@@ -136,7 +136,7 @@ pub fn summary_md(sources: &[Source]) -> String {
                 let name = if row.readiness {
                     "readiness".to_string()
                 } else {
-                    format!("step `{}`", clip(&markdown_code(&row.name), 60))
+                    format!("{} `{}`", row.kind, clip(&markdown_code(&row.name), 60))
                 };
                 item.push_str(&format!(
                     "  - {name}: {} vs {} ({})\n",

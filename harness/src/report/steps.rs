@@ -18,6 +18,9 @@ pub struct StepRow {
     pub name: String,
     /// Whether this is the readiness row.
     pub readiness: bool,
+    /// `step`, or `service` for a stack's service (its start, readiness,
+    /// exit and output).
+    pub kind: &'static str,
     /// What the baseline did, in words.
     pub baseline: String,
     /// What the candidate did, in words.
@@ -75,6 +78,7 @@ pub fn step_rows(r: &ScenarioResult) -> Vec<StepRow> {
         rows.push(StepRow {
             name: "ready".into(),
             readiness: true,
+            kind: "ready",
             baseline: ready_text(b),
             candidate: ready_text(c),
             fields: fields.iter().map(|d| d.field.name().to_string()).collect(),
@@ -103,9 +107,16 @@ pub fn step_rows(r: &ScenarioResult) -> Vec<StepRow> {
                 .is_some_and(|s| matches!(s.engine, EngineOutcome::Started))
         };
         let uncompared = ran(b) != ran(c);
+        let kind = b
+            .steps
+            .iter()
+            .chain(&c.steps)
+            .find(|s| s.name == name)
+            .map_or("step", |s| s.kind.word());
         rows.push(StepRow {
             name: name.to_string(),
             readiness: false,
+            kind,
             baseline: find(b).unwrap_or_else(|| "(no such step)".into()),
             candidate: find(c).unwrap_or_else(|| "(no such step)".into()),
             fields: diffs.iter().map(|d| d.field.name().to_string()).collect(),
@@ -128,8 +139,20 @@ fn ready_text(o: &Observation) -> String {
     }
 }
 
-/// What one step did, in words: `exit 0 · 92 ms`, or the refusal.
+/// What one step did, in words: `exit 0 · 92 ms`, or the refusal; for a
+/// stack's service, its readiness first: `ready after 40 ms · running
+/// (after the last step)`.
 pub fn step_text(s: &StepObservation) -> String {
+    let text = own_text(s);
+    match (&s.ready, &s.engine) {
+        (Some(r), EngineOutcome::Started) => {
+            format!("{} after {} ms · {text}", r.outcome, r.after_ms)
+        }
+        _ => text,
+    }
+}
+
+fn own_text(s: &StepObservation) -> String {
     match (&s.engine, &s.exit_code) {
         (EngineOutcome::Refused { message, .. }, _) if message.starts_with("not run") => {
             message.clone()
@@ -150,13 +173,30 @@ pub fn step_lines(r: &ScenarioResult) -> Vec<String> {
         return Vec::new();
     }
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).min(30);
-    let mut out = vec![format!("steps ({} | {}):", r.baseline, r.candidate)];
+    let stack = rows.iter().any(|r| r.kind == "service");
+    let what = match stack {
+        true => "services and steps",
+        false => "steps",
+    };
+    let extra = if stack { 10 } else { 2 };
+    let mut out = vec![format!("{what} ({} | {}):", r.baseline, r.candidate)];
     for row in rows {
         let mark = if row.differs() { "≠" } else { "=" };
         let name = if row.readiness {
-            format!("{:width$}", row.name, width = width + 2)
+            format!("{:width$}", row.name, width = width + extra)
+        } else if stack {
+            let kind = row.kind;
+            format!(
+                "{:width$}",
+                format!("{kind} {:?}", row.name),
+                width = width + extra
+            )
         } else {
-            format!("{:width$}", format!("{:?}", row.name), width = width + 2)
+            format!(
+                "{:width$}",
+                format!("{:?}", row.name),
+                width = width + extra
+            )
         };
         out.push(format!(
             "  {mark} {name}  {} | {}  ({})",
@@ -177,6 +217,8 @@ mod tests {
 
     fn step(name: &str, exit: Option<i64>) -> StepObservation {
         StepObservation {
+            kind: Default::default(),
+            ready: None,
             name: name.into(),
             engine: match exit {
                 Some(_) => EngineOutcome::Started,
@@ -208,6 +250,7 @@ mod tests {
 
     fn diff(step: Option<&str>, field: Field, declared: bool) -> FieldDiff {
         FieldDiff {
+            service: false,
             field,
             step: step.map(str::to_string),
             left: "a".into(),

@@ -201,6 +201,7 @@ mod tests {
     #[test]
     fn the_builder_runs_the_inner_engine_on_the_bound_socket() {
         let spec = RunSpec {
+            stack: None,
             scenario_id: "builds/x".into(),
             scenario_path: "scenarios/builds/x.yaml".into(),
             runtime: "sysbox-runc".into(),

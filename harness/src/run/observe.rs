@@ -79,6 +79,8 @@ pub enum ReadyOutcome {
     CheckRefused {
         message: String,
     },
+    /// The engine's healthcheck called the service unhealthy.
+    Unhealthy,
 }
 
 impl fmt::Display for ReadyOutcome {
@@ -94,6 +96,7 @@ impl fmt::Display for ReadyOutcome {
             ReadyOutcome::CheckRefused { message } => {
                 write!(f, "not ready: the engine refused the check: {message}")
             }
+            ReadyOutcome::Unhealthy => f.write_str("not ready: unhealthy"),
         }
     }
 }
@@ -104,6 +107,13 @@ impl fmt::Display for ReadyOutcome {
 pub struct StepObservation {
     /// The step's name, unique within the scenario.
     pub name: String,
+    /// A step, or (in a stack scenario) one of the stack's services.
+    #[serde(default, skip_serializing_if = "StepKind::is_step")]
+    pub kind: StepKind,
+    /// Whether a stack's service became ready (its `ready:` check and its
+    /// healthcheck).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<ReadyObservation>,
     /// Whether the engine ran the step, or its refusal (`not run: ...`
     /// when an earlier step stopped the scenario).
     pub engine: EngineOutcome,
@@ -120,6 +130,34 @@ pub struct StepObservation {
     pub duration_ms: u64,
 }
 
+/// What an entry of [`Observation::steps`] is.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// A command run with exec (or a build's step).
+    #[default]
+    Step,
+    /// A service of a stack: its start (or refusal), readiness, how it
+    /// ended and its output over its whole life.
+    Service,
+}
+
+impl StepKind {
+    pub fn is_step(&self) -> bool {
+        *self == StepKind::Step
+    }
+
+    /// `step` or `service`, for people and snapshot keys.
+    pub fn word(self) -> &'static str {
+        match self {
+            StepKind::Step => "step",
+            StepKind::Service => "service",
+        }
+    }
+}
+
 /// What a compared text belongs to: a field of the run itself, or a field
 /// of one of its steps. Ordered as the run happened: the run's own fields,
 /// then each step's in step order.
@@ -127,12 +165,18 @@ pub struct StepObservation {
 pub struct Subject {
     /// The step (its position and name), or `None` for the run itself.
     pub step: Option<(usize, String)>,
+    /// The step is a stack's service.
+    pub service: bool,
     pub field: Field,
 }
 
 impl From<Field> for Subject {
     fn from(field: Field) -> Subject {
-        Subject { step: None, field }
+        Subject {
+            step: None,
+            service: false,
+            field,
+        }
     }
 }
 
@@ -140,7 +184,23 @@ impl Subject {
     pub fn step(index: usize, name: &str, field: Field) -> Subject {
         Subject {
             step: Some((index, name.to_string())),
+            service: false,
             field,
+        }
+    }
+
+    /// A field of a stack's service (an entry of the steps, first).
+    pub fn service(index: usize, name: &str, field: Field) -> Subject {
+        Subject {
+            service: true,
+            ..Subject::step(index, name, field)
+        }
+    }
+
+    fn kind(&self) -> StepKind {
+        match self.service {
+            true => StepKind::Service,
+            false => StepKind::Step,
         }
     }
 
@@ -153,16 +213,16 @@ impl Subject {
     pub fn label(&self) -> String {
         match self.step_name() {
             None => self.field.name().to_string(),
-            Some(n) => format!("step {n:?}: {}", self.field),
+            Some(n) => format!("{} {n:?}: {}", self.kind().word(), self.field),
         }
     }
 
-    /// The key of this subject in a snapshot: `exit_code`, or
-    /// `steps/info/exit_code`.
+    /// The key of this subject in a snapshot: `exit_code`,
+    /// `steps/info/exit_code`, or `services/db/exit_code`.
     pub fn key(&self) -> String {
         match self.step_name() {
             None => self.field.name().to_string(),
-            Some(n) => format!("steps/{n}/{}", self.field),
+            Some(n) => format!("{}s/{n}/{}", self.kind().word(), self.field),
         }
     }
 }
@@ -176,6 +236,14 @@ pub fn step_field(f: Field) -> bool {
     matches!(
         f,
         Field::Engine | Field::ExitCode | Field::Stdout | Field::Stderr | Field::Syscalls
+    )
+}
+
+/// The fields a stack's service can have.
+pub fn service_field(f: Field) -> bool {
+    matches!(
+        f,
+        Field::Engine | Field::Ready | Field::ExitCode | Field::Stdout | Field::Stderr
     )
 }
 
@@ -301,10 +369,26 @@ impl Observation {
         if self.refused_message().is_some() {
             return vec![Field::Engine.into()];
         }
-        let mut out: Vec<Subject> = fields.iter().map(|f| Subject::from(*f)).collect();
+        let stack = self.steps.iter().any(|s| s.kind == StepKind::Service);
+        // A stack's own fields are only whether it was set up (its
+        // networks and volumes); the rest is per service.
+        let mut out: Vec<Subject> = fields
+            .iter()
+            .filter(|f| !stack || **f == Field::Engine)
+            .map(|f| Subject::from(*f))
+            .collect();
         for (i, step) in self.steps.iter().enumerate() {
-            for f in fields.iter().filter(|f| step_field(**f)) {
-                out.push(Subject::step(i, &step.name, *f));
+            match step.kind {
+                StepKind::Step => {
+                    for f in fields.iter().filter(|f| step_field(**f)) {
+                        out.push(Subject::step(i, &step.name, *f));
+                    }
+                }
+                StepKind::Service => {
+                    for f in fields.iter().filter(|f| service_field(**f)) {
+                        out.push(Subject::service(i, &step.name, *f));
+                    }
+                }
             }
         }
         out
@@ -348,6 +432,8 @@ impl StepObservation {
         err: &[u8],
     ) -> StepObservation {
         StepObservation {
+            kind: Default::default(),
+            ready: None,
             name: name.to_string(),
             engine: EngineOutcome::Started,
             exit_code: exit,
@@ -367,6 +453,7 @@ impl StepObservation {
                 EngineOutcome::Refused { message, .. } => format!("refused: {message}"),
             }),
             _ if matches!(self.engine, EngineOutcome::Refused { .. }) => None,
+            Field::Ready => self.ready.as_ref().map(|r| r.outcome.to_string()),
             Field::ExitCode => self.exit_code.as_ref().map(ToString::to_string),
             Field::Stdout => Some(self.stdout.canonical()),
             Field::Stderr => Some(self.stderr.canonical()),

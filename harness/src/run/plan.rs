@@ -34,6 +34,25 @@ pub struct RunSpec {
     /// For `image: { build: DIR }`: the folder to build; `image` is set to
     /// the built image before the run.
     pub build: Option<PathBuf>,
+    /// A stack's service: what joins it to the stack's networks, volumes
+    /// and the engine's healthcheck.
+    pub stack: Option<StackMember>,
+}
+
+/// What makes a container one service of a stack on one side.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StackMember {
+    /// The service's name (the container's name ends with it).
+    pub service: String,
+    /// The engine's name of each stack volume the service mounts, by the
+    /// stack's name; they outlive the container (the stack removes them).
+    pub volumes: std::collections::BTreeMap<String, String>,
+    /// The network the container is created on and its aliases (the
+    /// others are joined before start).
+    pub network: Option<(String, Vec<String>)>,
+    /// The engine's healthcheck: test, interval, timeout, start period,
+    /// start interval (nanoseconds) and retries.
+    pub healthcheck: Option<bollard::models::HealthConfig>,
 }
 
 /// What the in-container probe is asked to do.
@@ -138,6 +157,7 @@ pub fn plan(scenario: &Scenario, profile: &RunProfile<'_>, opts: PlanOptions) ->
         grace: opts.grace,
         probe,
         build: file.image.build_dir(&scenario.path),
+        stack: None,
     }
 }
 

@@ -63,41 +63,54 @@ pub struct StepPlan {
     pub stop_on_failure: bool,
 }
 
+impl ReadyPlan {
+    /// The plan of a `ready:` key; `None` when it names no single check
+    /// (validation refuses that).
+    pub fn new(r: &crate::load::service::Ready) -> Option<ReadyPlan> {
+        let kind = match r.check()? {
+            ReadyCheck::Log(re) => ReadyKind::Log(re.to_string()),
+            ReadyCheck::Exec(cmd) => ReadyKind::Exec(cmd.to_vec()),
+            ReadyCheck::File(path) => ReadyKind::File(path.to_string()),
+        };
+        Some(ReadyPlan {
+            kind,
+            timeout: r.timeout.0,
+            stop_on_failure: r.stop_on_failure,
+        })
+    }
+}
+
+impl StepPlan {
+    /// The plan of step `s`, whose default time limit is `timeout`.
+    pub fn new(s: &crate::load::service::Step, timeout: Duration) -> StepPlan {
+        StepPlan {
+            name: s.name.clone(),
+            exec: ExecSpec {
+                cmd: s.run.clone(),
+                user: s.user.clone(),
+                env: s
+                    .environment
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+                working_dir: s.working_dir.clone(),
+            },
+            timeout: s.timeout.map_or(timeout, |t| t.0),
+            stop_on_failure: s.stop_on_failure,
+        }
+    }
+}
+
 impl ServicePlan {
     /// The plan of `scenario` as `spec` runs it.
     pub fn new(scenario: &Scenario, spec: &RunSpec) -> ServicePlan {
         let file = &scenario.file;
         let probe = spec.probe.as_ref();
-        let ready = file.ready.as_ref().and_then(|r| {
-            let kind = match r.check()? {
-                ReadyCheck::Log(re) => ReadyKind::Log(re.to_string()),
-                ReadyCheck::Exec(cmd) => ReadyKind::Exec(cmd.to_vec()),
-                ReadyCheck::File(path) => ReadyKind::File(path.to_string()),
-            };
-            Some(ReadyPlan {
-                kind,
-                timeout: r.timeout.0,
-                stop_on_failure: r.stop_on_failure,
-            })
-        });
+        let ready = file.ready.as_ref().and_then(ReadyPlan::new);
         let steps = file
             .steps
             .iter()
-            .map(|s| StepPlan {
-                name: s.name.clone(),
-                exec: ExecSpec {
-                    cmd: s.run.clone(),
-                    user: s.user.clone(),
-                    env: s
-                        .environment
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect(),
-                    working_dir: s.working_dir.clone(),
-                },
-                timeout: s.timeout.map_or(file.timeout.0, |t| t.0),
-                stop_on_failure: s.stop_on_failure,
-            })
+            .map(|s| StepPlan::new(s, file.timeout.0))
             .collect();
         ServicePlan {
             ready,
@@ -514,6 +527,8 @@ fn step_observation(
         probe.insert(Field::Syscalls, text);
     }
     StepObservation {
+        kind: Default::default(),
+        ready: None,
         name: s.name,
         engine,
         exit_code,

@@ -130,6 +130,7 @@ pub async fn doctor(
                 src.reference(),
                 src.applets.len()
             );
+            problems += network_checks(&suite, &src, &mut out).await;
         }
         Err(e) => {
             problems += 1;
@@ -146,6 +147,36 @@ pub async fn doctor(
         let _ = writeln!(out, "all good");
         Ok((out, 0))
     }
+}
+
+/// Whether containers on one network a run makes reach each other, on
+/// every engine (a stack's services talk over such networks): the
+/// number of engines where they do not.
+async fn network_checks(suite: &Suite, src: &ImageSource, out: &mut String) -> usize {
+    let mut problems = 0;
+    for engine in suite.engines() {
+        let checked = match engine.ensure_default_image(src).await {
+            Ok(image) => engine
+                .network_check(&image, suite.run_id())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match checked {
+            Ok(Ok(())) => {
+                let _ = writeln!(
+                    out,
+                    "  ok    containers on one network reach each other on {}",
+                    engine.endpoint
+                );
+            }
+            Ok(Err(why)) | Err(why) => {
+                problems += 1;
+                let _ = writeln!(out, "  FAIL  {}: {why}", engine.endpoint);
+            }
+        }
+    }
+    problems
 }
 
 /// Docker's ECI limitations page, where the WSL 2 rows of the catalog

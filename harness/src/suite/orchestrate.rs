@@ -140,6 +140,7 @@ impl Suite {
                 };
                 if let Ok(e) = &engine {
                     let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep(None)).await;
+                    let _ = tokio::time::timeout(SWEEP_TIMEOUT, e.sweep_objects(None)).await;
                 }
                 engines.insert(endpoint.clone(), engine);
             }
@@ -188,6 +189,20 @@ impl Suite {
 
     pub fn host_limits(&self) -> &HostLimits {
         &self.limits
+    }
+
+    /// Every connected engine, once each.
+    pub fn engines(&self) -> Vec<Arc<Engine>> {
+        self.engines
+            .values()
+            .filter_map(|e| e.as_ref().ok())
+            .cloned()
+            .collect()
+    }
+
+    /// The id of this run (the label of everything it makes).
+    pub fn run_id(&self) -> &str {
+        &self.run_id
     }
 
     /// Facts about every connected engine.
@@ -302,7 +317,13 @@ impl Suite {
                 return Err(why.into());
             }
         }
-        spec.image = self.provide_image(&engine, &spec).await?;
+        let mut members = crate::run::stack::specs(scenario, &rp, self.options.plan);
+        for (_, member) in members.iter_mut() {
+            member.image = self.provide_image(&engine, member).await?;
+        }
+        if !scenario.file.is_stack() {
+            spec.image = self.provide_image(&engine, &spec).await?;
+        }
         let repeat = self.options.repeat.unwrap_or(scenario.file.repeat).max(1);
         let mut runs = Vec::new();
         for _ in 0..repeat {
@@ -315,6 +336,13 @@ impl Suite {
             };
             if scenario.file.is_build() {
                 let (obs, config) = self.build(&engine, scenario, &spec, &ctx, runtime).await?;
+                runs.push((obs, spec.clone(), Some(config)));
+                continue;
+            }
+            if scenario.file.is_stack() {
+                let (obs, config) = crate::run::stack::observe(&engine, scenario, &members, &ctx)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 runs.push((obs, spec.clone(), Some(config)));
                 continue;
             }
@@ -663,6 +691,13 @@ impl Suite {
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or(0);
+            // A stack's networks and volumes, once no container uses them.
+            let objects = e.sweep_objects(Some(&self.run_id));
+            n += tokio::time::timeout(SWEEP_TIMEOUT, objects)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(0);
         }
         n
     }
@@ -678,7 +713,10 @@ fn subject_of(obs: &Observation, d: &crate::judge::compare::FieldDiff) -> Subjec
                 .iter()
                 .position(|s| &s.name == name)
                 .unwrap_or(usize::MAX);
-            Subject::step(i, name, d.field)
+            match d.service {
+                true => Subject::service(i, name, d.field),
+                false => Subject::step(i, name, d.field),
+            }
         }
     }
 }

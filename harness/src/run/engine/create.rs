@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum,
-    HostConfigLogConfig, Mount, MountType, MountVolumeOptions,
+    ContainerCreateBody, DeviceMapping, EndpointSettings, HostConfig, HostConfigCgroupnsModeEnum,
+    HostConfigLogConfig, Mount, MountType, MountVolumeOptions, NetworkingConfig,
 };
 
 use super::client::{HOST_LABEL, PID_LABEL, RUN_LABEL, hostname};
@@ -61,8 +61,12 @@ pub fn create_request(
                 format!("{source}:{target}:{mode}")
             });
         } else {
-            let vol_name = (!source.is_empty()).then(|| format!("{name}-{source}"));
-            if let Some(n) = &vol_name {
+            let shared = spec.stack.as_ref().and_then(|m| m.volumes.get(source));
+            let vol_name = match shared {
+                Some(n) => Some(n.clone()),
+                None => (!source.is_empty()).then(|| format!("{name}-{source}")),
+            };
+            if let (Some(n), None) = (&vol_name, shared) {
                 volumes.push(n.clone());
             }
             mounts.push(Mount {
@@ -111,7 +115,11 @@ pub fn create_request(
             ep.extend(inner);
             (Some(ep), Some(spec.command.clone()))
         }
-        _ => (c.entrypoint.clone(), Some(spec.command.clone())),
+        // A stack's service without a command runs the image's own.
+        _ => (
+            c.entrypoint.clone(),
+            (!spec.command.is_empty()).then(|| spec.command.clone()),
+        ),
     };
     let devices = c
         .devices
@@ -195,6 +203,18 @@ pub fn create_request(
         attach_stderr: Some(false),
         network_disabled: None,
         host_config: Some(host_config),
+        healthcheck: spec.stack.as_ref().and_then(|m| m.healthcheck.clone()),
+        networking_config: spec.stack.as_ref().and_then(|m| m.network.clone()).map(
+            |(net, aliases)| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    net,
+                    EndpointSettings {
+                        aliases: Some(aliases),
+                        ..Default::default()
+                    },
+                )])),
+            },
+        ),
         ..Default::default()
     };
     Ok(CreateRequest { body, volumes })
@@ -286,6 +306,7 @@ mod tests {
 
     fn spec(container: ContainerSpec, probe: Option<ProbePlan>) -> RunSpec {
         RunSpec {
+            stack: None,
             scenario_id: "a/b".into(),
             scenario_path: "/s/a/b.yaml".into(),
             runtime: "runc".into(),

@@ -12,7 +12,8 @@
 //! `ssh` is the `ssh://` transport (OpenSSH running `docker system
 //! dial-stdio` remotely); `images` provides the images scenarios name or
 //! build (pull, build, copy between engines); `transfer` bounds pulls and
-//! copies by progress, not by a clock; `build` runs a build scenario's
+//! copies by progress, not by a clock; `objects` makes and removes a
+//! stack's networks and volumes and reads a container's health; `build` runs a build scenario's
 //! `docker build` (BuildKit or classic) and removes what it made;
 //! `buildkit` folds BuildKit's progress per vertex and prunes the build
 //! cache records a build added; `solve` sends a BuildKit Solve with
@@ -32,6 +33,7 @@ mod control;
 mod create;
 mod exec;
 mod images;
+mod objects;
 mod run;
 mod saved;
 mod solve;
@@ -49,6 +51,7 @@ pub use classify::{
 pub use client::{Deadline, Engine, EngineError, EngineInfo, RUN_LABEL};
 pub use exec::{ExecRun, ExecSpec};
 pub use images::{BUILD_REPOSITORY, BuildContext, ImageCache, ImageError, ImageProgress};
+pub use objects::{Health, run_labels};
 pub use run::{Attached, Created, REMOVE_TIMEOUT, RawRun, RunContext};
 pub use saved::saved_files_text;
 pub use stream::{Channel, Chunk, Drained};

@@ -218,7 +218,10 @@ impl Engine {
             }
             None => Vec::new(),
         };
-        let name = format!("parity-{}-{}", ctx.run_id, ctx.seq);
+        let mut name = format!("parity-{}-{}", ctx.run_id, ctx.seq);
+        if let Some(m) = &spec.stack {
+            name = format!("{name}-{}", m.service);
+        }
         let req = create_request(spec, &image, &image_ep, &name, &ctx.run_id)
             .map_err(|m| self.api_error(format!("{}: {m}", spec.scenario_id)))?;
         let config = serde_json::to_value(&req.body).unwrap_or_default();
