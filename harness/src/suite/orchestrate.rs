@@ -426,7 +426,9 @@ impl Suite {
     ) -> Result<Option<String>, String> {
         let progress = |note: ImageProgress| {
             let event = match note {
-                ImageProgress::Begun(message) => Event::Progress { message },
+                ImageProgress::Begun(message) | ImageProgress::Ended(message) => {
+                    Event::Progress { message }
+                }
                 ImageProgress::Moving { what, bytes, done } => {
                     Event::Transfer { what, bytes, done }
                 }

@@ -117,7 +117,7 @@ impl Engine {
             endpoint: self.endpoint.clone(),
             message: format!("listing the build cache: {m}"),
         };
-        let body = tokio::time::timeout(LIST_TIMEOUT, raw_get(&self.endpoint, "/system/df"))
+        let body = tokio::time::timeout(LIST_TIMEOUT, raw_get(&self.docker, "/system/df"))
             .await
             .map_err(|_| err(format!("no answer within {}s", LIST_TIMEOUT.as_secs())))?
             .map_err(err)?;
@@ -199,50 +199,29 @@ fn records(body: &[u8]) -> Result<BTreeMap<String, bool>, String> {
         .collect())
 }
 
-/// `GET path` on a `unix://` or `tcp://` endpoint over HTTP/1.0 (so the
-/// answer is neither chunked nor kept alive); the body of a 200 answer.
-async fn raw_get(endpoint: &str, path: &str) -> Result<Vec<u8>, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let request = format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n");
-    let mut answer = Vec::new();
-    if let Some(socket) = endpoint.strip_prefix("unix://") {
-        let mut s = tokio::net::UnixStream::connect(socket)
-            .await
-            .map_err(|e| format!("{socket}: {e}"))?;
-        s.write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        s.read_to_end(&mut answer)
-            .await
-            .map_err(|e| e.to_string())?;
-    } else if let Some(addr) = endpoint.strip_prefix("tcp://") {
-        let mut s = tokio::net::TcpStream::connect(addr.trim_end_matches('/'))
-            .await
-            .map_err(|e| format!("{addr}: {e}"))?;
-        s.write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        s.read_to_end(&mut answer)
-            .await
-            .map_err(|e| e.to_string())?;
-    } else {
-        return Err(format!(
-            "build cache records are read over unix:// or plain tcp:// only, not {endpoint}"
-        ));
+/// `GET path` on the engine, the body as the engine sent it, over the
+/// engine's own client and so over whatever transport reaches it (a
+/// socket, TLS, ssh). bollard's typed models follow the current API only,
+/// so the request goes as the raw body stream of an image export whose
+/// path is rewritten to `path` before it is sent.
+async fn raw_get(docker: &bollard::Docker, path: &str) -> Result<Vec<u8>, String> {
+    use futures_util::StreamExt;
+    const STAND_IN: &str = "parity-raw-get";
+    let from = format!("/images/{STAND_IN}/get");
+    let to = path.to_string();
+    let client = docker.clone().with_request_modifier(move |mut req| {
+        let uri = req.uri().to_string().replacen(&from, &to, 1);
+        if let Ok(uri) = uri.parse() {
+            *req.uri_mut() = uri;
+        }
+        req
+    });
+    let mut body = Vec::new();
+    let mut stream = client.export_image(STAND_IN);
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.map_err(|e| format!("{path}: {e}"))?);
     }
-    let split = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("an answer without headers")?;
-    let head = String::from_utf8_lossy(&answer[..split]);
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        return Err(format!(
-            "{path} answered {}",
-            head.lines().next().unwrap_or("")
-        ));
-    }
-    Ok(answer[split + 4..].to_vec())
+    Ok(body)
 }
 
 #[cfg(test)]

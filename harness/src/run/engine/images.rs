@@ -481,6 +481,8 @@ impl Engine {
 pub enum ImageProgress {
     /// Work that takes a while starts (a pull, a build, a copy), in a line.
     Begun(String),
+    /// Such work has ended (a copy: how much it moved, how long it took).
+    Ended(String),
     /// A copy between engines (`what`) has moved `bytes` so far; `done`
     /// once it has ended, either way.
     Moving {
@@ -642,8 +644,11 @@ async fn copy_reporting(
         from.endpoint, to.endpoint
     )));
     let what = format!("copying {name} into {}", to.endpoint);
+    let started = std::time::Instant::now();
+    let moved = std::sync::atomic::AtomicU64::new(0);
     let copied = from
         .copy_image_to(to, name, &|bytes| {
+            moved.store(bytes, std::sync::atomic::Ordering::Relaxed);
             progress(ImageProgress::Moving {
                 what: what.clone(),
                 bytes,
@@ -656,6 +661,14 @@ async fn copy_reporting(
         bytes: 0,
         done: true,
     });
+    if copied.is_ok() {
+        progress(ImageProgress::Ended(format!(
+            "copied {name} into the engine at {} ({} in {:.1}s)",
+            to.endpoint,
+            size_text(moved.load(std::sync::atomic::Ordering::Relaxed)),
+            started.elapsed().as_secs_f64()
+        )));
+    }
     copied
 }
 
