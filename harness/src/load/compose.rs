@@ -6,9 +6,13 @@
 //! `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `$VAR`, `$$`, from
 //! the environment over an `.env` file beside the Compose file), done on
 //! the text before parsing so every error keeps its line, and the
-//! selection `services: [a, b]`. The Compose keys are read into the
-//! stack's own types by the project's located YAML loader, so a key parity
-//! cannot honour is an error at its line and column in the Compose file.
+//! selection `services: [a, b]`. The interpolated text is read twice:
+//! first checked against the Compose specification by the `compose_spec`
+//! crate (`check_spec`: what is not valid Compose is an error at the line
+//! and column its parser reports), then read into the stack's own types by
+//! the project's located YAML loader, so a key parity cannot honour is an
+//! error at its line and column in the Compose file. The first validates,
+//! the second maps.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
