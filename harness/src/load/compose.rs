@@ -110,22 +110,23 @@ pub fn check_spec(path: &Path, text: &str) -> Result<(), YamlError> {
     let Err(plain) = serde_yaml::from_str::<compose_spec::Compose>(text) else {
         return Ok(());
     };
-    let merged = compose_spec::Compose::options()
-        .apply_merge(true)
-        .from_yaml_str(text);
-    let mut message = spec_message(&plain.to_string());
-    if message.contains("extension key `<<`") {
+    let plain_message = spec_message(&plain.to_string());
+    let mut message = plain_message.clone();
+    if plain_message.contains("extension key `<<`") {
+        let merged = compose_spec::Compose::options()
+            .apply_merge(true)
+            .from_yaml_str(text);
         match merged {
             Ok(_) => return Ok(()),
             Err(e) => message = format!("{} (merge keys applied)", spec_message(&e.to_string())),
         }
     }
-    let (line, column) = plain
-        .location()
-        .map_or((1, 1), |l| (l.line().max(1) as u64, l.column().max(1) as u64));
+    let (line, column) = plain.location().map_or((1, 1), |l| {
+        (l.line().max(1) as u64, l.column().max(1) as u64)
+    });
     // An unknown key of a map read with extensions (`x-...`) is reported
     // at the map's first key: find the key itself.
-    let (line, column) = spec_message(&plain.to_string())
+    let (line, column) = plain_message
         .split_once("extension key `")
         .and_then(|(_, rest)| rest.split('`').next())
         .and_then(|key| yaml::key_in_map_at(text, key, line))
@@ -409,4 +410,3 @@ mod tests {
         assert_eq!(m["C"], "x");
     }
 }
-
