@@ -8,7 +8,9 @@
 //! not know is a located error naming it. Relative paths (`build`, bind
 //! sources) are rewritten to stay right from the scenario's folder.
 //! The value forms are `author::compose_values`' (no interpolation:
-//! `${VAR}` is an error); the scenario text is `author::import`'s.
+//! `${VAR}` is an error); the scenario text is `author::import`'s. The
+//! file must also be valid Compose per the specification
+//! (`load::compose::check_spec`), including the keys dropped here.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -389,6 +391,10 @@ pub fn command(
         source,
     })?;
     let compose: ComposeFile = crate::load::yaml::from_str(file, &text)?;
+    // Checked against the specification after parity's own reading: the
+    // text is not interpolated here, and a `${VAR}` has parity's plainer
+    // error; keys parity drops (`depends_on`, ...) are still checked.
+    crate::load::compose::check_spec(file, &text)?;
     let shown = file.display();
     let services: Vec<&(String, Service)> = match service {
         Some(s) => {
@@ -765,6 +771,23 @@ volumes:
         assert!(root.join("stack/job_one.yaml").exists());
         let err = command(&root, &file, Some("nope"), &dir).unwrap_err();
         assert!(err.to_string().contains("services: web, job.one"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_dropped_key_that_is_not_valid_compose_is_a_located_error() {
+        let dir = scratch("spec");
+        let file = dir.join("compose.yaml");
+        let text = "services:\n  web:\n    image: busybox:latest\n    command: [\"true\"]\n    depends_on:\n      db: {condition: bogus}\n  db:\n    image: busybox:latest\n    command: [\"true\"]\n";
+        // parity drops `depends_on` unread; the specification refuses it.
+        assert!(parse(text).is_ok());
+        std::fs::write(&file, text).unwrap();
+        let root = dir.join("scenarios");
+        let err = command(&root, &file, None, &dir).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("compose.yaml:6:"), "{shown}");
+        assert!(shown.contains("unknown variant `bogus`"), "{shown}");
+        assert!(!root.exists(), "nothing is written: {shown}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,9 +6,13 @@
 //! `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `$VAR`, `$$`, from
 //! the environment over an `.env` file beside the Compose file), done on
 //! the text before parsing so every error keeps its line, and the
-//! selection `services: [a, b]`. The Compose keys are read into the
-//! stack's own types by the project's located YAML loader, so a key parity
-//! cannot honour is an error at its line and column in the Compose file.
+//! selection `services: [a, b]`. The interpolated text is read twice:
+//! first checked against the Compose specification by the `compose_spec`
+//! crate (`check_spec`: what is not valid Compose is an error at the line
+//! and column its parser reports), then read into the stack's own types by
+//! the project's located YAML loader, so a key parity cannot honour is an
+//! error at its line and column in the Compose file. The first validates,
+//! the second maps.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +24,6 @@ use crate::load::yaml::{self, YamlError};
 
 /// A Compose file's keys that a stack takes.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ComposeFile {
     /// The project's name: accepted (parity names its own objects).
     #[serde(default)]
@@ -34,6 +37,11 @@ pub struct ComposeFile {
     pub volumes: BTreeMap<String, Option<VolumeDef>>,
     #[serde(default)]
     pub networks: BTreeMap<String, Option<NetworkDef>>,
+    /// The other top-level keys: the specification's extensions (`x-...`,
+    /// often the anchors merge keys use), which Compose ignores. Any other
+    /// key is refused by the specification check before this is read.
+    #[serde(flatten)]
+    pub extensions: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 /// A Compose file as read: where it is, its interpolated text, its keys.
@@ -84,8 +92,61 @@ pub fn read(
             }
         }
     }
+    check_spec(&path, &text)?;
     let file: ComposeFile = yaml::from_str(&path, &text)?;
     Ok(Compose { path, text, file })
+}
+
+/// Checks `text` (the contents of `path`, interpolated) against the
+/// Compose specification as the `compose_spec` crate models it: a file
+/// that is not valid Compose is an error at the line and column that
+/// crate's parser reports, with its message.
+///
+/// Merge keys (`<<: *anchor`) are resolved only on the parsed value,
+/// which has no positions: a file that needs them is checked merged, and
+/// its error then stands at the merge key of the map the plain parse
+/// stopped at.
+pub fn check_spec(path: &Path, text: &str) -> Result<(), YamlError> {
+    let Err(plain) = serde_yaml::from_str::<compose_spec::Compose>(text) else {
+        return Ok(());
+    };
+    let plain_message = spec_message(&plain.to_string());
+    let mut message = plain_message.clone();
+    if plain_message.contains("extension key `<<`") {
+        let merged = compose_spec::Compose::options()
+            .apply_merge(true)
+            .from_yaml_str(text);
+        match merged {
+            Ok(_) => return Ok(()),
+            Err(e) => message = format!("{} (merge keys applied)", spec_message(&e.to_string())),
+        }
+    }
+    let (line, column) = plain.location().map_or((1, 1), |l| {
+        (l.line().max(1) as u64, l.column().max(1) as u64)
+    });
+    // An unknown key of a map read with extensions (`x-...`) is reported
+    // at the map's first key: find the key itself.
+    let (line, column) = plain_message
+        .split_once("extension key `")
+        .and_then(|(_, rest)| rest.split('`').next())
+        .and_then(|key| yaml::key_in_map_at(text, key, line))
+        .unwrap_or((line, column));
+    Err(YamlError::at(
+        path,
+        text,
+        line,
+        column,
+        format!("not valid Compose: {message}"),
+    ))
+}
+
+/// serde_yaml's message without the " at line N column M" it appends (the
+/// position is the error's own).
+fn spec_message(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(" column ") => message[..i].to_string(),
+        _ => message.to_string(),
+    }
 }
 
 /// `KEY=VALUE` lines of an `.env` file (comments, blank lines and
@@ -267,6 +328,78 @@ mod tests {
         assert_eq!(col, 9);
         assert!(msg.contains("TAG is not set: set TAG"), "{msg}");
         assert!(interpolate("x ${OPEN", &env).is_err());
+    }
+
+    /// `read` of `text` as `compose.yaml` in a fresh folder.
+    fn read_text(text: &str) -> Result<Compose, YamlError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), text).unwrap();
+        let scenario = dir.path().join("stack.yaml");
+        let at = |m: String| YamlError::at(&scenario, "", 1, 1, m);
+        read(&scenario, "compose.yaml", &at)
+    }
+
+    #[test]
+    fn a_valid_compose_file_passes_the_specification_and_parity() {
+        let text = "name: shop\nx-common: &common\n  image: busybox\nservices:\n  db:\n    <<: *common\n    command: sleep 60\n    healthcheck:\n      test: [CMD, \"true\"]\n      interval: 1s\n  web:\n    image: busybox\n    depends_on:\n      db: { condition: service_healthy }\n    volumes: [data:/data]\nvolumes:\n  data:\n";
+        let c = read_text(text).unwrap();
+        assert_eq!(
+            c.file.services.keys().collect::<Vec<_>>(),
+            ["db", "web"].iter().collect::<Vec<_>>()
+        );
+    }
+
+    #[rstest]
+    #[case(
+        "services:\n  a:\n    image: busybox\n    depends_on:\n      b: {condition: bogus}\n  b:\n    image: busybox\n",
+        5,
+        "unknown variant `bogus`"
+    )]
+    #[case(
+        "services:\n  a:\n    image: busybox\n    healthcheck:\n      interval: soon\n",
+        5,
+        "services.a.healthcheck.interval"
+    )]
+    #[case("services:\n  a:\n    image: busybox\nserivces: {}\n", 4, "`serivces`")]
+    #[case(
+        "x-base: &base\n  cap_add: 5\nservices:\n  a:\n    image: busybox\n    <<: *base\n",
+        6,
+        "(merge keys applied)"
+    )]
+    #[case(
+        "services:\n  a:\n    image: busybox\n    cap_add: 5\n",
+        4,
+        "services.a.cap_add"
+    )]
+    fn what_the_specification_refuses_is_located_in_the_compose_file(
+        #[case] text: &str,
+        #[case] line: u64,
+        #[case] needle: &str,
+    ) {
+        let err = read_text(text).unwrap_err();
+        assert!(err.path.ends_with("compose.yaml"), "{err}");
+        assert_eq!(err.line, line, "{err}");
+        assert!(err.message.starts_with("not valid Compose: "), "{err}");
+        assert!(err.message.contains(needle), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_service_key_is_located_at_itself() {
+        let text = "services:\n  a:\n    image: busybox\n    command: sleep 1\n    colour: red\n";
+        let err = read_text(text).unwrap_err();
+        assert_eq!((err.line, err.column), (5, 5), "{err}");
+        assert!(err.message.contains("`colour`"), "{err}");
+    }
+
+    #[test]
+    fn what_the_specification_accepts_but_parity_refuses_keeps_parity_error() {
+        let text = "services:\n  a:\n    image: busybox\n    restart: always\n";
+        assert!(check_spec(Path::new("compose.yaml"), text).is_ok());
+        let err = read_text(text).unwrap_err();
+        assert!(err.path.ends_with("compose.yaml"), "{err}");
+        assert_eq!(err.line, 4, "{err}");
+        assert!(!err.message.starts_with("not valid Compose"), "{err}");
+        assert!(err.message.contains("restart"), "{err}");
     }
 
     #[test]

@@ -87,6 +87,13 @@ fn convert(path: &Path, text: &str, err: &serde_saphyr::Error) -> YamlError {
 /// same indentation as the reported one.
 fn unknown_key_at(text: &str, message: &str, line: u64) -> Option<(u64, u64)> {
     let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    key_in_map_at(text, key, line)
+}
+
+/// Where `key` is in the map whose first key (or whose start) is at
+/// `line`: its first line from there on at the same indentation, or `None`
+/// when the reported line is the key itself or the key is not found.
+pub fn key_in_map_at(text: &str, key: &str, line: u64) -> Option<(u64, u64)> {
     let lines: Vec<&str> = text.lines().collect();
     let reported = lines.get(line as usize - 1)?;
     let indent = reported.len() - reported.trim_start_matches([' ', '-']).len();
