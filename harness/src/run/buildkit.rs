@@ -176,6 +176,18 @@ fn from_step(name: &str, dockerfile: &str) -> Option<(String, (usize, u64))> {
 }
 
 /// The author's steps among `trace`'s vertices, in Dockerfile order.
+/// A step's name as the author reads it, the same across BuildKit
+/// versions: newer ones (Docker 23 and later) name the only stage of a
+/// single-stage Dockerfile `stage-0` (`[stage-0 2/2] RUN ...`), older ones
+/// print no stage (`[2/2] RUN ...`); the label carries nothing there, so
+/// it is dropped. Stages of a multi-stage Dockerfile keep their names.
+fn plain_name(name: &str, stages: &[Option<String>]) -> String {
+    match (stages, name.strip_prefix("[stage-0 ")) {
+        ([None], Some(rest)) => format!("[{rest}"),
+        _ => name.to_string(),
+    }
+}
+
 pub fn steps(trace: &Trace, dockerfile: &str, built: bool) -> Vec<KitStep> {
     let stages = stage_names(dockerfile);
     let mut found: Vec<((usize, u64), KitStep)> = trace
@@ -183,7 +195,8 @@ pub fn steps(trace: &Trace, dockerfile: &str, built: bool) -> Vec<KitStep> {
         .iter()
         .filter_map(|v| {
             let at = position(&v.name, &stages)?;
-            let (name, at) = from_step(&v.name, dockerfile).unwrap_or((v.name.clone(), at));
+            let (name, at) =
+                from_step(&v.name, dockerfile).unwrap_or((plain_name(&v.name, &stages), at));
             Some((
                 at,
                 KitStep {
@@ -354,6 +367,20 @@ pub fn observation(
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[test]
+    fn a_single_stage_reads_the_same_on_every_buildkit() {
+        let one = stage_names("FROM busybox\nRUN true\n");
+        assert_eq!(plain_name("[stage-0 2/2] RUN true", &one), "[2/2] RUN true");
+        assert_eq!(plain_name("[2/2] RUN true", &one), "[2/2] RUN true");
+        let named = stage_names("FROM busybox AS b\nRUN true\n");
+        assert_eq!(plain_name("[b 2/2] RUN true", &named), "[b 2/2] RUN true");
+        let two = stage_names("FROM busybox\nRUN true\nFROM busybox\nRUN false\n");
+        assert_eq!(
+            plain_name("[stage-0 2/2] RUN true", &two),
+            "[stage-0 2/2] RUN true"
+        );
+    }
 
     fn vertex(name: &str, error: &str, cached: bool, out: &[u8]) -> Vertex {
         Vertex {
